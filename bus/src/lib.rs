@@ -1,0 +1,3 @@
+//! `ank-bus`: MQTT session plumbing shared by every client (issue #4).
+//!
+//! Not built yet.

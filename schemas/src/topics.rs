@@ -1,0 +1,367 @@
+//! Every MQTT topic of ankmq, built from the configurable prefix, and parsed back.
+//!
+//! This is the one place that spells a topic; publishers, subscribers, the broker's ACLs and the
+//! docs all go through it. No I/O: publishing lives in `ank-bus` and the binaries' `publish.rs`.
+//!
+//! The tree (docs/topics.md has the writers, retain flags and payloads):
+//!
+//! ```text
+//! {p}/controller/status
+//! {p}/state/desired
+//! {p}/agents/{agent}/desired
+//! {p}/agents/{agent}/status
+//! {p}/agents/{agent}/workloads/{workload}/state
+//! {p}/agents/{agent}/logs/requests
+//! {p}/agents/{agent}/logs/{clientId}
+//! {p}/requests
+//! {p}/responses/{clientId}
+//! {p}/events
+//! ```
+//!
+//! Agent, workload and client names are restricted to `[A-Za-z0-9_-]` , so a
+//! name can never smuggle a `/` or a wildcard into a topic. [`Topics::parse`] enforces that rule on
+//! the way back in, because topics arriving from the bus are untrusted.
+
+use std::fmt;
+
+/// The default topic prefix, versioned so that a future incompatible tree can live beside it.
+pub const DEFAULT_PREFIX: &str = "ank/v1";
+
+/// Why a topic prefix was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    /// The prefix is empty.
+    #[error("the topic prefix is empty")]
+    Empty,
+    /// The prefix starts or ends with `/`, or has an empty level (`a//b`).
+    #[error("the topic prefix `{0}` has an empty level (a leading, trailing or doubled `/`)")]
+    EmptyLevel(String),
+    /// The prefix contains an MQTT wildcard, a NUL or starts with `$` (reserved for brokers).
+    #[error("the topic prefix `{0}` contains `+`, `#`, NUL or starts with `$`")]
+    Reserved(String),
+}
+
+/// Builds and parses the topics under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    prefix: String,
+}
+
+/// A topic of the tree, parsed back into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topic {
+    /// `{p}/controller/status`
+    ControllerStatus,
+    /// `{p}/state/desired`
+    DesiredState,
+    /// `{p}/agents/{agent}/desired`
+    AgentDesired {
+        /// The agent the snapshot is for.
+        agent: String,
+    },
+    /// `{p}/agents/{agent}/status`
+    AgentStatus {
+        /// The agent whose status this is.
+        agent: String,
+    },
+    /// `{p}/agents/{agent}/workloads/{workload}/state`
+    WorkloadState {
+        /// The agent running the workload.
+        agent: String,
+        /// The workload's name.
+        workload: String,
+    },
+    /// `{p}/agents/{agent}/logs/requests`
+    LogRequests {
+        /// The agent asked for logs.
+        agent: String,
+    },
+    /// `{p}/agents/{agent}/logs/{clientId}`
+    LogStream {
+        /// The agent streaming the logs.
+        agent: String,
+        /// The client that asked for them.
+        client_id: String,
+    },
+    /// `{p}/requests`
+    Requests,
+    /// `{p}/responses/{clientId}`
+    Responses {
+        /// The client the responses are for.
+        client_id: String,
+    },
+    /// `{p}/events`
+    Events,
+}
+
+impl Topics {
+    /// Topics under `prefix`, e.g. `ank/v1` or `vehicles/VIN123/ank/v1`.
+    pub fn new(prefix: &str) -> Result<Self, PrefixError> {
+        if prefix.is_empty() {
+            return Err(PrefixError::Empty);
+        }
+        if prefix.split('/').any(str::is_empty) {
+            return Err(PrefixError::EmptyLevel(prefix.to_owned()));
+        }
+        if prefix.contains(['+', '#', '\0']) || prefix.starts_with('$') {
+            return Err(PrefixError::Reserved(prefix.to_owned()));
+        }
+        Ok(Self {
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The prefix these topics live under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `{p}/controller/status`: the controller's retained birth and will.
+    pub fn controller_status(&self) -> String {
+        format!("{}/controller/status", self.prefix)
+    }
+
+    /// `{p}/state/desired`: the whole desired state in manifest form.
+    pub fn desired_state(&self) -> String {
+        format!("{}/state/desired", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/desired`: the complete workload set of one agent.
+    pub fn agent_desired(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/desired", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/status`: the agent's retained birth and will.
+    pub fn agent_status(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/status", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/workloads/{workload}/state`: one workload's execution state.
+    pub fn workload_state(&self, agent: &str, workload: &str) -> String {
+        format!("{}/agents/{agent}/workloads/{workload}/state", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/logs/requests`: log requests sent to one agent.
+    pub fn log_requests(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/logs/requests", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/logs/{clientId}`: log lines streamed by one agent to one client.
+    pub fn log_stream(&self, agent: &str, client_id: &str) -> String {
+        format!("{}/agents/{agent}/logs/{client_id}", self.prefix)
+    }
+
+    /// `{p}/requests`: writes from `ank` and tools to the controller.
+    pub fn requests(&self) -> String {
+        format!("{}/requests", self.prefix)
+    }
+
+    /// `{p}/responses/{clientId}`: the controller's answers to one client.
+    pub fn responses(&self, client_id: &str) -> String {
+        format!("{}/responses/{client_id}", self.prefix)
+    }
+
+    /// `{p}/events`: the controller's stream of state changes.
+    pub fn events(&self) -> String {
+        format!("{}/events", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/status`: every agent's status.
+    pub fn all_agent_statuses(&self) -> String {
+        format!("{}/agents/+/status", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/desired`: every agent's snapshot.
+    pub fn all_agent_desired(&self) -> String {
+        format!("{}/agents/+/desired", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/workloads/+/state`: every workload state of every agent.
+    pub fn all_workload_states(&self) -> String {
+        format!("{}/agents/+/workloads/+/state", self.prefix)
+    }
+
+    /// Filter `{p}/agents/{agent}/workloads/+/state`: every workload state of one agent.
+    pub fn agent_workload_states(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/workloads/+/state", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/workloads/{workload}/state`: one workload name on every agent, which is
+    /// how dependencies are resolved across agents.
+    pub fn workload_state_on_any_agent(&self, workload: &str) -> String {
+        format!("{}/agents/+/workloads/{workload}/state", self.prefix)
+    }
+
+    /// Filter `{p}/#`: the whole tree.
+    pub fn everything(&self) -> String {
+        format!("{}/#", self.prefix)
+    }
+
+    /// Parses a topic of this tree back into its parts; `None` for anything else, including
+    /// topics whose name levels break the name rules.
+    pub fn parse(&self, topic: &str) -> Option<Topic> {
+        let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('/')?;
+        let levels: Vec<&str> = rest.split('/').collect();
+        let topic = match levels.as_slice() {
+            ["controller", "status"] => Topic::ControllerStatus,
+            ["state", "desired"] => Topic::DesiredState,
+            ["requests"] => Topic::Requests,
+            ["events"] => Topic::Events,
+            ["responses", client] if is_name(client) => Topic::Responses {
+                client_id: (*client).to_owned(),
+            },
+            ["agents", agent, "desired"] if is_name(agent) => Topic::AgentDesired {
+                agent: (*agent).to_owned(),
+            },
+            ["agents", agent, "status"] if is_name(agent) => Topic::AgentStatus {
+                agent: (*agent).to_owned(),
+            },
+            ["agents", agent, "logs", "requests"] if is_name(agent) => Topic::LogRequests {
+                agent: (*agent).to_owned(),
+            },
+            ["agents", agent, "logs", client] if is_name(agent) && is_name(client) => {
+                Topic::LogStream {
+                    agent: (*agent).to_owned(),
+                    client_id: (*client).to_owned(),
+                }
+            }
+            ["agents", agent, "workloads", workload, "state"]
+                if is_name(agent) && is_name(workload) =>
+            {
+                Topic::WorkloadState {
+                    agent: (*agent).to_owned(),
+                    workload: (*workload).to_owned(),
+                }
+            }
+            _ => return None,
+        };
+        Some(topic)
+    }
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Topics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.prefix)
+    }
+}
+
+/// A topic level that is a valid name: 1..=63 characters of `[A-Za-z0-9_-]`.
+fn is_name(level: &str) -> bool {
+    !level.is_empty()
+        && level.len() <= 63
+        && level
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics() -> Topics {
+        Topics::new("vehicles/VIN1/ank/v1").unwrap()
+    }
+
+    #[test]
+    fn every_built_topic_parses_back_to_its_parts() {
+        let t = topics();
+        let cases = [
+            (t.controller_status(), Topic::ControllerStatus),
+            (t.desired_state(), Topic::DesiredState),
+            (t.requests(), Topic::Requests),
+            (t.events(), Topic::Events),
+            (
+                t.responses("cli-1"),
+                Topic::Responses {
+                    client_id: "cli-1".into(),
+                },
+            ),
+            (
+                t.agent_desired("agent_A"),
+                Topic::AgentDesired {
+                    agent: "agent_A".into(),
+                },
+            ),
+            (
+                t.agent_status("agent_A"),
+                Topic::AgentStatus {
+                    agent: "agent_A".into(),
+                },
+            ),
+            (
+                t.workload_state("agent_A", "nginx"),
+                Topic::WorkloadState {
+                    agent: "agent_A".into(),
+                    workload: "nginx".into(),
+                },
+            ),
+            (
+                t.log_requests("agent_A"),
+                Topic::LogRequests {
+                    agent: "agent_A".into(),
+                },
+            ),
+            (
+                t.log_stream("agent_A", "cli-1"),
+                Topic::LogStream {
+                    agent: "agent_A".into(),
+                    client_id: "cli-1".into(),
+                },
+            ),
+        ];
+        for (topic, parsed) in cases {
+            assert!(topic.starts_with("vehicles/VIN1/ank/v1/"), "{topic}");
+            assert_eq!(t.parse(&topic), Some(parsed), "{topic}");
+        }
+    }
+
+    #[test]
+    fn parse_refuses_foreign_and_malformed_topics() {
+        let t = topics();
+        for topic in [
+            "ank/v1/requests",
+            "vehicles/VIN1/ank/v1",
+            "vehicles/VIN1/ank/v1/",
+            "vehicles/VIN1/ank/v1/agents/a.b/status",
+            "vehicles/VIN1/ank/v1/agents//status",
+            "vehicles/VIN1/ank/v1/agents/a/workloads/w/state/extra",
+            "vehicles/VIN1/ank/v1/agents/°C/status",
+            "vehicles/VIN1/ank/v1/agents/+/status",
+            "vehicles/VIN1/ank/v1x/requests",
+        ] {
+            assert_eq!(t.parse(topic), None, "{topic}");
+        }
+    }
+
+    #[test]
+    fn prefix_rules() {
+        assert!(Topics::new("ank/v1").is_ok());
+        assert!(Topics::new("a").is_ok());
+        assert_eq!(Topics::new(""), Err(PrefixError::Empty));
+        for bad in ["/ank", "ank/", "a//b"] {
+            assert!(matches!(Topics::new(bad), Err(PrefixError::EmptyLevel(_))), "{bad}");
+        }
+        for bad in ["a/+/b", "a/#", "$SYS/x", "a\0b"] {
+            assert!(matches!(Topics::new(bad), Err(PrefixError::Reserved(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_cover_the_topics_they_name() {
+        let t = Topics::default();
+        assert_eq!(t.all_workload_states(), "ank/v1/agents/+/workloads/+/state");
+        assert_eq!(
+            t.workload_state_on_any_agent("db"),
+            "ank/v1/agents/+/workloads/db/state"
+        );
+        assert_eq!(t.everything(), "ank/v1/#");
+    }
+}

@@ -1,0 +1,8 @@
+//! The harness shared by ankmq's system tests: real podman, real brokers, real binaries.
+//!
+//! Every helper here fails loudly and names what is missing; a system test is never skipped.
+//! The environment comes from `scripts/test-env.sh`, which writes `.test-env/` at the workspace
+//! root; [`podman`] finds it even when the tests run without `source .test-env/env`.
+#![warn(missing_docs)]
+
+pub mod podman;

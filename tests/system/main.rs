@@ -1,0 +1,4 @@
+//! ankmq's system tests: one binary, one module per area, all on real parts.
+
+/// The machine can run containers the way the project needs (runc, ulimits, local image).
+mod podman_smoke;
