@@ -16,6 +16,7 @@
 //! {p}/requests
 //! {p}/responses/{clientId}
 //! {p}/events
+//! {p}/sync/{clientId}
 //! ```
 //!
 //! Agent, workload and client names are restricted to `[A-Za-z0-9_-]` , so a
@@ -92,6 +93,11 @@ pub enum Topic {
     },
     /// `{p}/events`
     Events,
+    /// `{p}/sync/{clientId}`
+    Sync {
+        /// The client that writes (and alone reads) this topic.
+        client_id: String,
+    },
 }
 
 impl Topics {
@@ -166,6 +172,13 @@ impl Topics {
         format!("{}/events", self.prefix)
     }
 
+    /// `{p}/sync/{clientId}`: a client's private marker topic. A reader publishes a marker here
+    /// after subscribing to a wildcard; when the marker comes back, every retained message of the
+    /// earlier subscription has been delivered (MQTT has no end-of-retained signal).
+    pub fn sync(&self, client_id: &str) -> String {
+        format!("{}/sync/{client_id}", self.prefix)
+    }
+
     /// Filter `{p}/agents/+/status`: every agent's status.
     pub fn all_agent_statuses(&self) -> String {
         format!("{}/agents/+/status", self.prefix)
@@ -208,6 +221,9 @@ impl Topics {
             ["requests"] => Topic::Requests,
             ["events"] => Topic::Events,
             ["responses", client] if is_name(client) => Topic::Responses {
+                client_id: (*client).to_owned(),
+            },
+            ["sync", client] if is_name(client) => Topic::Sync {
                 client_id: (*client).to_owned(),
             },
             ["agents", agent, "desired"] if is_name(agent) => Topic::AgentDesired {
@@ -278,6 +294,12 @@ mod tests {
             (t.desired_state(), Topic::DesiredState),
             (t.requests(), Topic::Requests),
             (t.events(), Topic::Events),
+            (
+                t.sync("cli-1"),
+                Topic::Sync {
+                    client_id: "cli-1".into(),
+                },
+            ),
             (
                 t.responses("cli-1"),
                 Topic::Responses {
