@@ -1,9 +1,60 @@
 //! `ank-schemas`: the contract of ankmq. No I/O, no tokio, no MQTT client.
 //!
-//! Layout (being filled by issue #2):
+//! Layout:
 //! - [`topics`]: every MQTT topic, built from the prefix and parsed back.
+//! - `field_mask`: selecting and replacing parts of a CompleteState by dot-separated masks.
+//! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths).
+//! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
+//! - `parse`: manifest text → [`Manifest`], refusing unknown keys with line and suggestion.
+//! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
+//! - `render`: Handlebars rendering of the templated fields, the `indent` partial.
+//! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
+//! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
+//! - `state`: execution states, their display, JSON and filters.
+//! - `conditions`: add/delete conditions and when a state meets them.
+//! - `payloads`: every MQTT payload.
+//! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
 #![warn(missing_docs)]
 
+mod conditions;
+mod field_mask;
+mod instance_id;
+pub mod json_schema;
+mod manifest;
+mod names;
+mod parse;
+mod payloads;
+mod render;
+mod runtime_config;
+mod state;
+mod suggest;
 pub mod topics;
+mod validation;
 
+pub use conditions::{AddCondition, DeleteCondition};
+pub use field_mask::{select, update, FieldMask, MaskError};
+pub use instance_id::{InstanceId, InvalidInstanceId};
+pub use manifest::{
+    AccessRule, ApiVersion, ConfigItem, ControlInterfaceAccess, FileContent, LogRule, Manifest,
+    ReadWriteEnum, RestartPolicy, StateRule, WorkloadFile, WorkloadSpec,
+};
+pub use names::{is_valid_agent, is_valid_name, name_problem, MAX_NAME_LEN, NAME_CHARSET};
+pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
+pub use payloads::{
+    AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
+    DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogRequest, Request, RequestOp,
+    Resources, Response, ResponseBody, ResponseOutcome, WorkloadStateEntry, WorkloadStatePayload,
+};
+pub use render::{render, render_workload, RenderedWorkload};
+pub use runtime_config::{
+    PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError, KNOWN_RUNTIMES,
+};
+pub use state::{
+    ExecutionState, FailedSubstate, PendingSubstate, RunningSubstate, StateFilter, StateKind,
+    StoppingSubstate, SucceededSubstate, UnknownState,
+};
 pub use topics::{PrefixError, Topic, Topics, DEFAULT_PREFIX};
+pub use validation::{
+    dependency_cycles, is_valid_filter_mask, is_valid_workload_pattern, validate,
+    validate_workload, ValidationError,
+};

@@ -369,10 +369,16 @@ mod tests {
         assert!(Topics::new("a").is_ok());
         assert_eq!(Topics::new(""), Err(PrefixError::Empty));
         for bad in ["/ank", "ank/", "a//b"] {
-            assert!(matches!(Topics::new(bad), Err(PrefixError::EmptyLevel(_))), "{bad}");
+            assert!(
+                matches!(Topics::new(bad), Err(PrefixError::EmptyLevel(_))),
+                "{bad}"
+            );
         }
         for bad in ["a/+/b", "a/#", "$SYS/x", "a\0b"] {
-            assert!(matches!(Topics::new(bad), Err(PrefixError::Reserved(_))), "{bad}");
+            assert!(
+                matches!(Topics::new(bad), Err(PrefixError::Reserved(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -1,0 +1,87 @@
+//! Desired-state payloads written by the controller: the whole state in manifest form on
+//! `{p}/state/desired`, and each agent's complete, rendered workload set on
+//! `{p}/agents/{agent}/desired`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::conditions::{AddCondition, DeleteCondition};
+use crate::instance_id::InstanceId;
+use crate::manifest::{ControlInterfaceAccess, Manifest, RestartPolicy, WorkloadFile};
+use crate::render::RenderedWorkload;
+
+/// `{p}/state/desired`: the unrendered desired state, for `ank get state` and dashboards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredStatePayload {
+    /// The controller's generation of this state.
+    pub generation: u64,
+    /// The state as the user wrote it (templates unrendered).
+    pub desired_state: Manifest,
+}
+
+/// `{p}/agents/{agent}/desired`: everything the agent must run. A snapshot, not a delta: an
+/// agent converges from this one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSnapshot {
+    /// The controller's generation this snapshot belongs to.
+    pub generation: u64,
+    /// The agent's workloads by name.
+    #[serde(default)]
+    pub workloads: BTreeMap<String, DesiredWorkload>,
+}
+
+/// One rendered workload as its agent receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredWorkload {
+    /// The instance to run.
+    pub instance_id: InstanceId,
+    /// `podman` or `podman-kube`.
+    pub runtime: String,
+    /// The rendered runtimeConfig.
+    pub runtime_config: String,
+    /// The restart policy.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// Add conditions on other workloads (by name, on any agent).
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, AddCondition>,
+    /// The workload's tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The rendered files.
+    #[serde(default)]
+    pub files: Vec<WorkloadFile>,
+    /// The control-interface rules.
+    #[serde(default)]
+    pub control_interface_access: ControlInterfaceAccess,
+    /// Dependent workload → the state it must be in before this workload may be deleted.
+    #[serde(default)]
+    pub delete_conditions: BTreeMap<String, DeleteCondition>,
+}
+
+impl DesiredWorkload {
+    /// The desired form of a rendered workload, with the delete conditions computed by the
+    /// controller.
+    pub fn new(
+        rendered: &RenderedWorkload,
+        delete_conditions: BTreeMap<String, DeleteCondition>,
+    ) -> Self {
+        let spec = &rendered.spec;
+        Self {
+            instance_id: rendered.instance_id.clone(),
+            runtime: spec.runtime.clone(),
+            runtime_config: spec.runtime_config.clone(),
+            restart_policy: spec.restart_policy,
+            dependencies: spec.dependencies.clone(),
+            tags: spec.tags.clone(),
+            files: spec.files.clone(),
+            control_interface_access: spec.control_interface_access.clone(),
+            delete_conditions,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Every MQTT payload of ankmq, as JSON with camelCase keys (docs/topics.md has the topics).
+//!
+//! Compatibility rule: payloads do not deny unknown fields, so a reader keeps working when a
+//! newer writer adds one; new fields get a default. Refusing unknown keys is for manifests that
+//! users write (`parse.rs`), not for machine-written payloads.
+
+mod complete_state;
+mod desired;
+mod logs;
+mod request;
+mod status;
+mod workload_state;
+
+pub use complete_state::{AgentEntry, AgentLoad, CompleteState, WorkloadStateEntry};
+pub use desired::{AgentSnapshot, DesiredStatePayload, DesiredWorkload};
+pub use logs::{LogEvent, LogRequest};
+pub use request::{Request, RequestOp, Response, ResponseBody, ResponseOutcome};
+pub use status::{AgentStatus, ControllerStatus, Liveness, Resources};
+pub use workload_state::WorkloadStatePayload;
