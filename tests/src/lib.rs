@@ -5,4 +5,6 @@
 //! root; [`podman`] finds it even when the tests run without `source .test-env/env`.
 #![warn(missing_docs)]
 
+/// A private Mosquitto per test, on a free loopback port, killed on drop.
+pub mod mosquitto;
 pub mod podman;

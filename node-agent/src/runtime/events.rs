@@ -1,0 +1,266 @@
+//! Watches `podman events` for the agent's containers: the fast path for state changes, so a
+//! container exit is known in milliseconds instead of after a poll interval.
+//!
+//! The watcher runs `podman events --format json --filter type=container --filter
+//! label=ankmq.agent=<agent> --since <t>` (podman 4.3.1 ANDs the two filters). If the stream ends
+//! (podman restarted, killed, crashed) it is started again after a delay, with `--since` set to
+//! the time of the last event seen, so the gap is replayed; an event can then arrive twice, which
+//! is harmless because events are facts, not commands. Every (re)start, the first included, is
+//! announced as [`WatchItem::ResyncNeeded`]: the consumer re-lists with `ps` then, because the
+//! replay cannot cover an agent that was down, and events are hints, never the whole truth.
+//!
+//! The watcher uses podman's default options (no `generalOptions`): workloads that point podman
+//! at another store are seen only by the periodic `ps`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::command::StderrMode;
+use super::labels;
+use super::podman_cli::PodmanCli;
+
+/// One container event as podman reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// The container id.
+    pub id: String,
+    /// The container name.
+    pub name: String,
+    /// What happened: `create`, `init`, `start`, `died`, `stop`, `cleanup`, `remove`, ...
+    pub status: String,
+    /// The exit code, on `died`.
+    pub exit_code: Option<i32>,
+    /// The container's labels (podman's `Attributes`, which include image labels).
+    pub labels: BTreeMap<String, String>,
+    /// The pod, if the container is in one.
+    pub pod: Option<String>,
+    /// When it happened, as podman printed it (RFC 3339 with nanoseconds).
+    pub time: String,
+}
+
+impl ContainerEvent {
+    /// The instance id from the `ankmq.instance` label, if the container is ankmq's.
+    pub fn instance(&self) -> Option<&str> {
+        self.labels.get(labels::INSTANCE).map(String::as_str)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawEvent {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(default)]
+    name: String,
+    status: String,
+    #[serde(default)]
+    container_exit_code: Option<i32>,
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, String>>,
+    #[serde(default, rename = "PodID")]
+    pod_id: Option<String>,
+    #[serde(default)]
+    time: String,
+}
+
+/// Parses one line of `podman events --format json`.
+pub fn parse_event(line: &str) -> Result<ContainerEvent, serde_json::Error> {
+    let raw: RawEvent = serde_json::from_str(line)?;
+    Ok(ContainerEvent {
+        id: raw.id,
+        name: raw.name,
+        status: raw.status,
+        exit_code: raw.container_exit_code,
+        labels: raw.attributes.unwrap_or_default(),
+        pod: raw.pod_id.filter(|p| !p.is_empty()),
+        time: raw.time,
+    })
+}
+
+/// The arguments of the events stream (no general options).
+pub fn events_args(agent: &str, since: &str) -> Vec<String> {
+    vec![
+        "events".into(),
+        "--format".into(),
+        "json".into(),
+        "--filter".into(),
+        "type=container".into(),
+        "--filter".into(),
+        labels::filter(labels::AGENT, agent),
+        "--since".into(),
+        since.into(),
+    ]
+}
+
+/// What the watcher yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchItem {
+    /// A container of this agent changed.
+    Event(ContainerEvent),
+    /// The stream (re)started; events may have been missed before it, so re-list with `ps`.
+    ResyncNeeded,
+}
+
+/// A background `podman events` watcher. Dropping it stops the task and kills podman.
+pub struct EventWatcher {
+    items: mpsc::Receiver<WatchItem>,
+    task: JoinHandle<()>,
+}
+
+impl EventWatcher {
+    /// Starts watching the containers labelled with `agent`, restarting the stream
+    /// `retry_delay` after it ends.
+    pub fn spawn(cli: PodmanCli, agent: impl Into<String>, retry_delay: Duration) -> Self {
+        let (tx, items) = mpsc::channel(256);
+        let task = tokio::spawn(watch(cli, agent.into(), retry_delay, tx));
+        Self { items, task }
+    }
+
+    /// The next item; `None` only if the watcher task ended (which it does not on its own).
+    pub async fn next(&mut self) -> Option<WatchItem> {
+        self.items.recv().await
+    }
+}
+
+impl Drop for EventWatcher {
+    fn drop(&mut self) {
+        // Aborting drops the LineStream inside the task, whose child is killed on drop.
+        self.task.abort();
+    }
+}
+
+async fn watch(cli: PodmanCli, agent: String, retry_delay: Duration, tx: mpsc::Sender<WatchItem>) {
+    // Whole seconds, one early: a duplicate event is harmless, a missed one is not.
+    let mut since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1).to_string())
+        .unwrap_or_else(|_| "0".into());
+    loop {
+        match cli.stream(&[], &events_args(&agent, &since), StderrMode::Collect) {
+            Err(error) => tracing::warn!(%error, "cannot start podman events"),
+            Ok(mut stream) => {
+                if tx.send(WatchItem::ResyncNeeded).await.is_err() {
+                    return;
+                }
+                while let Some(line) = stream.next_line().await {
+                    match parse_event(&line.text) {
+                        Ok(event) => {
+                            if !event.time.is_empty() {
+                                since = event.time.clone();
+                            }
+                            if tx.send(WatchItem::Event(event)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, line = %line.text, "unreadable podman event")
+                        }
+                    }
+                }
+                match stream.finish().await {
+                    Ok(()) => tracing::warn!("podman events ended"),
+                    Err(error) => tracing::warn!(%error, "podman events failed"),
+                }
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(retry_delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENTS: &str = include_str!("../../tests/fixtures/events_podman.jsonl");
+
+    fn events() -> Vec<ContainerEvent> {
+        EVENTS
+            .lines()
+            .map(|l| parse_event(l).expect("fixture line parses"))
+            .collect()
+    }
+
+    #[test]
+    fn died_events_carry_the_exit_code() {
+        let died: Vec<(String, Option<i32>)> = events()
+            .into_iter()
+            .filter(|e| e.status == "died")
+            .map(|e| (e.name, e.exit_code))
+            .collect();
+        assert_eq!(
+            died,
+            [
+                ("fixture-exit".to_owned(), Some(3)),
+                ("fixture-run".to_owned(), Some(137))
+            ]
+        );
+    }
+
+    #[test]
+    fn events_carry_the_ownership_labels_and_time() {
+        for event in events() {
+            assert_eq!(
+                event.labels.get(labels::AGENT).map(String::as_str),
+                Some("fixture")
+            );
+            assert!(event.instance().is_some_and(|i| i.starts_with(&event.name)));
+            assert!(event.time.starts_with("20"), "{}", event.time);
+            assert_eq!(event.id.len(), 64);
+            assert_eq!(event.pod, None);
+        }
+    }
+
+    #[test]
+    fn the_fixture_shows_the_life_of_a_container() {
+        let statuses: Vec<String> = events()
+            .into_iter()
+            .filter(|e| e.name == "fixture-exit")
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            ["create", "init", "start", "died", "cleanup", "remove"]
+        );
+    }
+
+    #[test]
+    fn parse_event_rejects_non_json() {
+        assert!(parse_event("failed to connect to syslog: Initialization").is_err());
+    }
+
+    #[test]
+    fn events_args_filter_by_type_and_agent_since_a_time() {
+        assert_eq!(
+            events_args("agent_A", "2026-01-01T00:00:00.5Z"),
+            [
+                "events",
+                "--format",
+                "json",
+                "--filter",
+                "type=container",
+                "--filter",
+                "label=ankmq.agent=agent_A",
+                "--since",
+                "2026-01-01T00:00:00.5Z"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_stream_is_restarted_and_announced() {
+        // `false` exits at once, like a podman that keeps crashing.
+        let mut watcher =
+            EventWatcher::spawn(PodmanCli::new("false"), "agent", Duration::from_millis(10));
+        for _ in 0..3 {
+            let item = tokio::time::timeout(Duration::from_secs(5), watcher.next()).await;
+            assert_eq!(item.ok().flatten(), Some(WatchItem::ResyncNeeded));
+        }
+    }
+}
