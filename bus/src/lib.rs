@@ -1,3 +1,34 @@
-//! `ank-bus`: MQTT session plumbing shared by every client (issue #4).
+//! `ank-bus`: the MQTT session plumbing every ankmq client shares (controller, agent, CLI).
 //!
-//! Not built yet.
+//! It knows MQTT, not ankmq's business: payloads are bytes, serialized by the callers with the
+//! `ank-schemas` types. It is the only crate that imports rumqttc. docs/bus.md explains the why.
+//!
+//! Layout:
+//! - `options.rs`: [`ConnectOptions`] from `mqtt://` / `mqtts://` URLs, TLS files, credentials.
+//! - `session.rs`: [`Session`] (cheap handle: subscribe, publish, birth, shutdown) and
+//!   [`Incoming`], the stream of [`SessionEvent`]s.
+//! - `event_loop.rs`: the owned task behind a session: reconnects, resubscribes, re-births.
+//! - `backoff.rs`: jittered reconnect delays.
+//! - `birth.rs`: [`Birth`] (retained birth + will) and [`new_epoch`].
+//! - `request.rs`: [`Session::request`], request/response matched by the reply's `id`.
+//! - `retained.rs`: [`Session::read_retained`] and [`Session::watch_retained`].
+//! - `topic_match.rs`: [`topic_matches`], MQTT wildcard matching.
+//! - `error.rs`: [`BusError`].
+#![warn(missing_docs)]
+
+mod backoff;
+mod birth;
+mod error;
+mod event_loop;
+mod options;
+mod request;
+mod retained;
+mod session;
+mod topic_match;
+
+pub use birth::{new_epoch, Birth};
+pub use error::BusError;
+pub use options::{ConnectOptions, TlsFiles, MQTTS_PORT, MQTT_PORT};
+pub use retained::{Watch, WatchEvent};
+pub use session::{Incoming, Message, Session, SessionEvent};
+pub use topic_match::topic_matches;

@@ -1,0 +1,64 @@
+//! The one error type of the bus: one variant per cause a caller can act on.
+//!
+//! rumqttc's own error types stay inside this crate; callers see them only as a `#[source]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a bus operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker URL cannot be used (wrong scheme, no host, a path, a query...).
+    #[error("invalid broker URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The client id is not 1..=63 characters of `[A-Za-z0-9_-]`, so it cannot name a topic.
+    #[error("invalid client id `{0}`: use 1 to 63 characters of [A-Za-z0-9_-]")]
+    InvalidClientId(String),
+    /// No connection to the broker could be made within the connect timeout.
+    #[error("the MQTT broker at {url} is unreachable")]
+    Unreachable {
+        /// The broker that was tried.
+        url: String,
+        /// The network, TLS or timeout error behind it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The broker answered but refused the connection (bad credentials, not authorized...).
+    #[error("the MQTT broker at {url} refused the connection: {reason}")]
+    Rejected {
+        /// The broker that refused.
+        url: String,
+        /// The CONNACK return code, spelled out.
+        reason: String,
+    },
+    /// A TLS file (CA, certificate or key) could not be read.
+    #[error("cannot read the TLS file {}", path.display())]
+    TlsFile {
+        /// The file that failed.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS settings do not fit the URL (`mqtts://` without a CA file, TLS files for
+    /// `mqtt://`, a certificate without its key).
+    #[error("TLS settings: {0}")]
+    TlsConfig(&'static str),
+    /// A topic to publish to is empty or contains a wildcard; or a filter is malformed.
+    #[error("invalid MQTT topic or filter `{0}`")]
+    InvalidTopic(String),
+    /// The session was shut down, or its event loop ended; nothing more can be sent.
+    #[error("the MQTT session is closed")]
+    Closed,
+    /// No answer (reply, marker) arrived in time.
+    #[error("no answer within {after:?}")]
+    Timeout {
+        /// How long was waited.
+        after: Duration,
+    },
+}

@@ -1,0 +1,259 @@
+//! How to reach the broker: parsed from a URL, completed by flags (TLS files, credentials).
+//!
+//! Only `mqtt://` and `mqtts://` are accepted: one spelling per transport, so a typo fails here
+//! with a clear message instead of as a connection error later. Nothing here touches the network.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ank_schemas::topics::Topics;
+
+use crate::error::BusError;
+
+/// The default port of `mqtt://`.
+pub const MQTT_PORT: u16 = 1883;
+/// The default port of `mqtts://`.
+pub const MQTTS_PORT: u16 = 8883;
+
+/// PEM files for a TLS connection (`mqtts://`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA that signed the broker's certificate. Required: vehicle brokers use private CAs,
+    /// and silently trusting the system store would hide a misconfiguration.
+    pub ca: PathBuf,
+    /// The client certificate, for brokers that authenticate clients by certificate.
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key; given exactly when `cert` is.
+    pub key: Option<PathBuf>,
+}
+
+/// Everything needed to open a session. Build it with [`ConnectOptions::from_url`], then set
+/// fields for what a URL does not carry.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Host name or IP address of the broker (IPv6 in brackets).
+    pub host: String,
+    /// TCP port of the broker.
+    pub port: u16,
+    /// `true` for `mqtts://`: the connection must use TLS with [`ConnectOptions::tls`].
+    pub secure: bool,
+    /// TLS files; required when `secure`, refused otherwise.
+    pub tls: Option<TlsFiles>,
+    /// MQTT user name, if the broker wants one.
+    pub username: Option<String>,
+    /// MQTT password; sent only with a user name.
+    pub password: Option<String>,
+    /// The MQTT client id, also the name of this client's reply and sync topics, hence
+    /// restricted to 1..=63 characters of `[A-Za-z0-9_-]`.
+    pub client_id: String,
+    /// The topic tree (prefix) this client lives in: reply and sync topics are built from it.
+    pub topics: Topics,
+    /// MQTT keep-alive. A silently dead client's will fires after about 1.5 times this.
+    pub keep_alive: Duration,
+    /// How long [`crate::Session::connect`] waits for the first CONNACK, and each later attempt
+    /// for its own.
+    pub connect_timeout: Duration,
+    /// How long a retained read waits for its end marker.
+    pub read_timeout: Duration,
+    /// Largest MQTT packet sent or accepted. rumqttc's default (10 KiB) is too small for a
+    /// desired-state snapshot.
+    pub max_packet_size: usize,
+    /// Shortest reconnect delay (the first retry waits between this and twice this).
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+}
+
+impl ConnectOptions {
+    /// Options for `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883),
+    /// optionally with `user:password@` before the host. Everything else keeps its default:
+    /// prefix `ank/v1`, keep-alive 10 s, connect timeout 5 s, read timeout 10 s, packets up to
+    /// 16 MiB, reconnect delays between 100 ms and 5 s.
+    pub fn from_url(url: &str, client_id: &str) -> Result<Self, BusError> {
+        let invalid = |reason| BusError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        let parsed = url::Url::parse(url).map_err(|_| invalid("not a URL (mqtt://host:port)"))?;
+        let (secure, default_port) = match parsed.scheme() {
+            "mqtt" => (false, MQTT_PORT),
+            "mqtts" => (true, MQTTS_PORT),
+            _ => return Err(invalid("the scheme must be mqtt:// or mqtts://")),
+        };
+        let host = match parsed.host_str() {
+            Some(host) if !host.is_empty() => host.to_owned(),
+            _ => return Err(invalid("no host")),
+        };
+        if !matches!(parsed.path(), "" | "/") {
+            return Err(invalid("a broker URL has no path"));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid("a broker URL has no query or fragment"));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let username = (!parsed.username().is_empty()).then(|| decode(parsed.username()));
+        let password = parsed.password().map(decode);
+        if password.is_some() && username.is_none() {
+            return Err(invalid("a password needs a user name"));
+        }
+        check_client_id(client_id)?;
+        Ok(Self {
+            host,
+            port: parsed.port().unwrap_or(default_port),
+            secure,
+            tls: None,
+            username,
+            password,
+            client_id: client_id.to_owned(),
+            topics: Topics::default(),
+            keep_alive: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+            max_packet_size: 16 * 1024 * 1024,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+        })
+    }
+
+    /// The broker as a URL, for messages (never contains the credentials).
+    pub fn url(&self) -> String {
+        let scheme = if self.secure { "mqtts" } else { "mqtt" };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// Client ids name topics (`{p}/responses/{id}`), so they follow the topic name rules.
+pub(crate) fn check_client_id(client_id: &str) -> Result<(), BusError> {
+    let ok = (1..=63).contains(&client_id.len())
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(BusError::InvalidClientId(client_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_url_accepts_the_documented_forms() {
+        // (url, host, port, secure, username, password)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            u16,
+            bool,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
+            ("mqtt://localhost", "localhost", 1883, false, None, None),
+            ("mqtt://localhost/", "localhost", 1883, false, None, None),
+            (
+                "mqtt://127.0.0.1:1884",
+                "127.0.0.1",
+                1884,
+                false,
+                None,
+                None,
+            ),
+            (
+                "mqtts://broker.example",
+                "broker.example",
+                8883,
+                true,
+                None,
+                None,
+            ),
+            (
+                "mqtts://broker.example:443",
+                "broker.example",
+                443,
+                true,
+                None,
+                None,
+            ),
+            ("mqtt://[::1]:1883", "[::1]", 1883, false, None, None),
+            (
+                "mqtt://ecu:s3cret@host:1",
+                "host",
+                1,
+                false,
+                Some("ecu"),
+                Some("s3cret"),
+            ),
+            ("mqtt://ecu@host", "host", 1883, false, Some("ecu"), None),
+            (
+                "mqtt://a%40b:p%3Aw@host",
+                "host",
+                1883,
+                false,
+                Some("a@b"),
+                Some("p:w"),
+            ),
+        ];
+        for &(url, host, port, secure, user, pass) in cases {
+            let opts = ConnectOptions::from_url(url, "cli-1").expect(url);
+            assert_eq!(opts.host, host, "{url}");
+            assert_eq!(opts.port, port, "{url}");
+            assert_eq!(opts.secure, secure, "{url}");
+            assert_eq!(opts.username.as_deref(), user, "{url}");
+            assert_eq!(opts.password.as_deref(), pass, "{url}");
+            assert_eq!(opts.client_id, "cli-1");
+            assert!(
+                !opts.url().contains('@'),
+                "{url}: credentials leak into messages"
+            );
+        }
+    }
+
+    #[test]
+    fn from_url_refuses_what_it_cannot_honour() {
+        let cases = [
+            ("", "not a URL"),
+            ("localhost:1883", "scheme"),
+            ("tcp://localhost:1883", "scheme"),
+            ("http://localhost", "scheme"),
+            ("ws://localhost", "scheme"),
+            ("mqtt://", "no host"),
+            ("mqtt://host:99999", "not a URL"),
+            ("mqtt://host/ank", "no path"),
+            ("mqtt://host?client_id=x", "no query"),
+            ("mqtt://host#x", "no query"),
+            ("mqtt://:pw@host", "needs a user name"),
+        ];
+        for (url, reason) in cases {
+            match ConnectOptions::from_url(url, "cli-1") {
+                Err(BusError::InvalidUrl { reason: got, .. }) => {
+                    assert!(got.contains(reason), "{url}: {got}")
+                }
+                other => panic!("{url}: expected InvalidUrl, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn client_ids_must_be_topic_names() {
+        for good in ["a", "cli-1", "agent_A", &"x".repeat(63)] {
+            assert!(ConnectOptions::from_url("mqtt://h", good).is_ok(), "{good}");
+        }
+        for bad in ["", "a/b", "a+b", "a#", "é", "a b", &"x".repeat(64)] {
+            assert!(
+                matches!(
+                    ConnectOptions::from_url("mqtt://h", bad),
+                    Err(BusError::InvalidClientId(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

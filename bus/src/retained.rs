@@ -1,0 +1,197 @@
+//! Reading retained state completely, once ([`Session::read_retained`]) or as a live view
+//! ([`Session::watch_retained`]).
+//!
+//! MQTT has no "end of retained messages" signal, so the reader subscribes (QoS 1), then publishes
+//! a marker to its private `{p}/sync/{clientId}` topic, subscribed too. A broker handles one
+//! client's packets in order, so when the marker comes back every retained message matched by the
+//! earlier SUBSCRIBE has been delivered.
+//!
+//! Each read or watch runs on its **own MQTT connection** (client id `{clientId}-r{random}`), not
+//! on the caller's session. MQTT re-delivers retained messages to every matching subscription of a
+//! client, and a 3.1.1 message does not say which subscription it came from; on a shared
+//! connection, a reader's snapshot and the session's own subscriptions would see each other's
+//! retained copies. A separate connection costs one TCP handshake per read and keeps both clean.
+//!
+//! Brokers do not store empty retained payloads (an empty retained publish clears the topic), so
+//! cleared topics never appear in a snapshot; a live update with an empty payload means "removed".
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::BusError;
+use crate::session::{Incoming, Message, Session, SessionEvent};
+use crate::topic_match::topic_matches;
+
+/// What a [`Watch`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// Every retained message of the filters, sorted by topic: first after the watch starts, and
+    /// again after every reconnect. Replace the whole view with it (topics missing from it are
+    /// gone).
+    Snapshot(Vec<Message>),
+    /// A change after the last snapshot. An empty payload means the topic was cleared.
+    Update(Message),
+}
+
+/// A live view of retained topics on a dedicated connection. Dropping it drops that connection;
+/// [`Watch::close`] disconnects cleanly.
+#[derive(Debug)]
+pub struct Watch {
+    events: mpsc::UnboundedReceiver<WatchEvent>,
+    session: Option<Session>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Watch {
+    /// The next snapshot or update; `None` when the watch has ended.
+    pub async fn next(&mut self) -> Option<WatchEvent> {
+        self.events.recv().await
+    }
+
+    /// Ends the watch and its connection with a clean DISCONNECT.
+    pub async fn close(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(session) = self.session.take() {
+            session.shutdown(None).await;
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Session {
+    /// Every retained message currently stored for `filters` (MQTT filters, wildcards allowed),
+    /// deduplicated and sorted by topic; waits at most `read_timeout` of the options for the end
+    /// marker. Runs on a short-lived connection of its own (see the module docs).
+    pub async fn read_retained(&self, filters: &[String]) -> Result<Vec<Message>, BusError> {
+        let mut watch = self.watch_retained(filters).await?;
+        let after = self.shared.opts.read_timeout;
+        let snapshot = tokio::time::timeout(after, async {
+            loop {
+                match watch.next().await {
+                    Some(WatchEvent::Snapshot(snapshot)) => return Ok(snapshot),
+                    Some(WatchEvent::Update(_)) => {}
+                    None => return Err(BusError::Closed),
+                }
+            }
+        })
+        .await;
+        watch.close().await;
+        snapshot.unwrap_or(Err(BusError::Timeout { after }))
+    }
+
+    /// A live view of `filters`: a [`WatchEvent::Snapshot`] once every retained message has
+    /// arrived, then [`WatchEvent::Update`]s, and a fresh snapshot after every reconnect. Runs on
+    /// a connection of its own that lives as long as the [`Watch`].
+    pub async fn watch_retained(&self, filters: &[String]) -> Result<Watch, BusError> {
+        let mut opts = self.shared.opts.clone();
+        let base: String = opts.client_id.chars().take(53).collect();
+        opts.client_id = format!("{base}-r{:08x}", rand::random::<u32>());
+        let sync = opts.topics.sync(&opts.client_id);
+        let (session, mut incoming) = Session::connect(opts, None).await?;
+        // The connect's own `Connected` is always the first event; the first round starts below.
+        let _ = incoming.try_recv();
+        session.subscribe(&sync).await?;
+        for filter in filters {
+            session.subscribe(filter).await?;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let round = Round {
+            session: session.clone(),
+            sync,
+            filters: filters.to_vec(),
+            marker: None,
+            collected: BTreeMap::new(),
+        };
+        let task = tokio::spawn(round.run(incoming, tx));
+        Ok(Watch {
+            events: rx,
+            session: Some(session),
+            task: Some(task),
+        })
+    }
+}
+
+/// The reader's state: collecting a snapshot until `marker` returns, live otherwise.
+struct Round {
+    session: Session,
+    sync: String,
+    filters: Vec<String>,
+    /// The marker of the snapshot being collected; `None` while live.
+    marker: Option<String>,
+    collected: BTreeMap<String, Message>,
+}
+
+impl Round {
+    async fn run(mut self, mut incoming: Incoming, tx: mpsc::UnboundedSender<WatchEvent>) {
+        self.start().await;
+        while let Some(event) = incoming.recv().await {
+            let out = match event {
+                SessionEvent::Connected { .. } => {
+                    // Subscriptions were replayed before this event: re-read everything.
+                    self.start().await;
+                    None
+                }
+                SessionEvent::Disconnected { .. } => None,
+                SessionEvent::Message(message) => self.on_message(message),
+            };
+            if let Some(out) = out {
+                if tx.send(out).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn start(&mut self) {
+        let marker = format!("{:016x}", rand::random::<u64>());
+        self.collected.clear();
+        self.marker = Some(marker.clone());
+        if let Err(error) = self
+            .session
+            .publish(&self.sync, marker.into_bytes(), false)
+            .await
+        {
+            tracing::warn!(%error, "retained reader: marker not sent");
+        }
+    }
+
+    fn on_message(&mut self, message: Message) -> Option<WatchEvent> {
+        if message.topic == self.sync {
+            // A marker of an earlier round (lost connection) is stale: wait for the current one.
+            if self.marker.as_deref().map(str::as_bytes) == Some(&message.payload[..]) {
+                self.marker = None;
+                let snapshot = std::mem::take(&mut self.collected).into_values().collect();
+                return Some(WatchEvent::Snapshot(snapshot));
+            }
+            return None;
+        }
+        if !self
+            .filters
+            .iter()
+            .any(|f| topic_matches(f, &message.topic))
+        {
+            return None;
+        }
+        if self.marker.is_none() {
+            return Some(WatchEvent::Update(message));
+        }
+        // Overlapping filters deliver a topic twice; a live change may overtake: last one wins.
+        if message.payload.is_empty() {
+            self.collected.remove(&message.topic);
+        } else {
+            self.collected.insert(message.topic.clone(), message);
+        }
+        None
+    }
+}
