@@ -1,3 +1,36 @@
-//! `ank-broker`: the embedded MQTT broker (issue #3).
+//! `ank-broker`: the embedded MQTT broker of ankmq (issue #3).
 //!
-//! Not built yet.
+//! The controller runs it in-process by default and `ank-broker` runs it standalone; both start
+//! it from the same settings. It is the mqtt5 crate's broker (rumqttd was measured and rejected,
+//! docs/broker.md), with our limits, our password file and our ACLs. It knows nothing about
+//! workloads.
+//!
+//! Layout:
+//! - `config.rs`: [`BrokerConfig`], the resolved configuration, and its defaults.
+//! - `settings.rs`: [`BrokerArgs`] (clap) and [`BrokerSettings`] (TOML), merged into a config.
+//! - `server.rs`: [`start`] and [`BrokerHandle`]; the only file that drives mqtt5.
+//! - `authorizer.rs`: password check and ACL enforcement, plugged into mqtt5.
+//! - `acl_rules.rs`: [`AclRules`], Mosquitto's `acl_file` format, parsed, printed and evaluated.
+//! - `roles.rs`: the least-privilege rules of our topic tree, generated from usernames.
+//! - `passwd.rs`: the argon2 password file.
+//! - `error.rs`: [`BrokerError`].
+#![warn(missing_docs)]
+
+mod acl_rules;
+mod authorizer;
+mod config;
+mod error;
+mod passwd;
+mod roles;
+mod server;
+mod settings;
+
+pub use acl_rules::{Access, AclParseError, AclRule, AclRules, Scope};
+pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN};
+pub use error::BrokerError;
+pub use passwd::{read_password, set_password, PasswordFile};
+pub use roles::{
+    acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER,
+};
+pub use server::{start, BrokerHandle};
+pub use settings::{BrokerArgs, BrokerSettings, LimitSettings, TlsSettings};

@@ -1,0 +1,150 @@
+//! `ank-broker`: the embedded broker as its own process. A thin shell over the library: parse
+//! flags, set up tracing (`RUST_LOG`), resolve settings (flag > env > file > default), run until
+//! SIGTERM or SIGINT, map failures to exit code 1.
+
+use ank_broker::{BrokerArgs, BrokerSettings};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The ankmq MQTT broker (serves by default).
+#[derive(Debug, Parser)]
+#[command(name = "ank-broker", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// TOML file with the broker settings (flags and environment win over it)
+    #[arg(long, value_name = "FILE", env = "ANK_BROKER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add a user to a password file or change its password. The password is read from stdin
+    /// (first line) when stdin is not a terminal, else prompted for.
+    Passwd {
+        /// The password file; created with mode 0600 if missing
+        file: PathBuf,
+        /// `controller`, `agent-<name>` or a CLI user name
+        user: String,
+    },
+    /// Print the least-privilege ACL for the given identities as a Mosquitto acl_file (the same
+    /// file `ank-broker --acl` loads).
+    Acl {
+        /// Topic prefix
+        #[arg(long, default_value = ank_schemas::DEFAULT_PREFIX)]
+        prefix: String,
+        /// Agent names (they log in as `agent-<name>`)
+        #[arg(long, value_delimiter = ',')]
+        agents: Vec<String>,
+        /// CLI user names
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        /// Also take every username of this password file (roles by naming convention)
+        #[arg(long, value_name = "FILE")]
+        from_passwd: Option<PathBuf>,
+        /// Leave out the `controller` identity
+        #[arg(long)]
+        no_controller: bool,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => serve(cli.config, &cli.broker),
+        Some(Command::Passwd { file, user }) => {
+            let password = ank_broker::read_password(&format!("password for {user}: "))
+                .context("reading the password")?;
+            ank_broker::set_password(&file, &user, &password)?;
+            eprintln!("{user} set in {}", file.display());
+            Ok(())
+        }
+        Some(Command::Acl {
+            prefix,
+            agents,
+            users,
+            from_passwd,
+            no_controller,
+        }) => {
+            let topics = ank_schemas::Topics::new(&prefix)?;
+            let mut names: Vec<String> = Vec::new();
+            if !no_controller {
+                names.push(ank_broker::CONTROLLER_USER.to_owned());
+            }
+            names.extend(agents.iter().map(|a| ank_broker::agent_username(a)));
+            names.extend(users);
+            if let Some(path) = from_passwd {
+                let file = ank_broker::PasswordFile::load(&path)?;
+                names.extend(file.usernames().map(str::to_owned));
+            }
+            let acl = ank_broker::acl_for_users(&topics, names.iter().map(String::as_str))?;
+            print!("# ank-broker acl --prefix {prefix}\n{acl}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config_file: Option<PathBuf>, args: &BrokerArgs) -> Result<()> {
+    let file = match &config_file {
+        Some(path) => BrokerSettings::load(path)?,
+        None => BrokerSettings::default(),
+    };
+    let config = args.resolve(&file)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let broker = ank_broker::start(config).await?;
+        eprintln!("ank-broker listening on {}", broker.mqtt_addr());
+        let signal = shutdown_signal().await;
+        tracing::info!("{signal}: stopping");
+        broker.stop().await;
+        Ok(())
+    })
+}
+
+/// Waits for SIGTERM or SIGINT and names it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_invocation_is_refused() {
+        assert!(Cli::try_parse_from(["ank-broker", "passwd"]).is_err());
+        assert!(Cli::try_parse_from(["ank-broker", "--listen", "x"]).is_err());
+        assert!(Cli::try_parse_from(["ank-broker", "--in-memory", "--storage-dir", "/d"]).is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! Starting and stopping the mqtt5 broker in-process.
+//!
+//! [`start`] translates our [`BrokerConfig`] into mqtt5's, binds every listener before it
+//! returns (so a taken port is an error here, not a log line later), and runs the broker on a
+//! task it owns. [`BrokerHandle::stop`] returns only after that task has ended, which is when
+//! mqtt5 has dropped its listeners and storage lock: the port and the storage directory can be
+//! reused at once. Only this file, `authorizer.rs` and `passwd.rs` (for the hash format) touch
+//! mqtt5's types.
+
+use crate::authorizer::Authorizer;
+use crate::config::{BrokerConfig, Storage};
+use crate::passwd::PasswordFile;
+use crate::{AclRules, BrokerError};
+use mqtt5::broker::config::{StorageBackend, StorageConfig, TlsConfig as MqttTlsConfig};
+use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// How long [`start`] waits for mqtt5 to report that it accepts connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running broker. Dropping it without [`BrokerHandle::stop`] also stops the broker, but
+/// without waiting for the port to be released.
+#[derive(Debug)]
+pub struct BrokerHandle {
+    mqtt_addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    shutdown: ShutdownOnDrop,
+    task: Option<JoinHandle<mqtt5::Result<()>>>,
+}
+
+/// Stops the broker when the handle is dropped (like mini-redis' `DbDropGuard`).
+struct ShutdownOnDrop(BrokerShutdownHandle);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+impl std::fmt::Debug for ShutdownOnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownOnDrop")
+    }
+}
+
+impl BrokerHandle {
+    /// The bound plain MQTT address (the real port when the config asked for port 0).
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.mqtt_addr
+    }
+
+    /// The bound WebSocket address, when a WebSocket listener was configured.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
+    /// The bound TLS address, when a TLS listener was configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// Stops the broker: closes every client connection, flushes storage, and returns when the
+    /// listeners are closed and the port is free.
+    pub async fn stop(mut self) {
+        self.shutdown.0.shutdown();
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!("the broker stopped with an error: {e}"),
+                Err(e) => warn!("the broker task failed: {e}"),
+            }
+        }
+        info!(addr = %self.mqtt_addr, "broker stopped");
+    }
+}
+
+/// Starts a broker; returns once every listener is bound and it accepts connections.
+pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    let passwords = config
+        .passwd_file
+        .as_deref()
+        .map(PasswordFile::load)
+        .transpose()?;
+    let acl = config.acl_file.as_deref().map(load_acl).transpose()?;
+    if acl.is_some() && passwords.is_none() {
+        warn!("an ACL without a password file trusts whatever username a client claims");
+    }
+    if let Storage::Dir(dir) = &config.storage {
+        std::fs::create_dir_all(dir).map_err(|e| BrokerError::Storage {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+
+    let mqtt_config = to_mqtt5(&config)?;
+    let broker = MqttBroker::with_config(mqtt_config)
+        .await
+        .map_err(|e| classify(e, &config))?;
+    info!(
+        passwords = ?config.passwd_file,
+        acl = ?config.acl_file,
+        "authentication: {}; authorization: {}",
+        if passwords.is_some() { "password file (anonymous refused)" } else { "none (anonymous allowed)" },
+        if acl.is_some() { "ACL file" } else { "none (everything allowed)" },
+    );
+    let mut broker = broker.with_auth_provider(Arc::new(Authorizer::new(passwords, acl)));
+
+    let mqtt_addr = broker
+        .local_addr()
+        .ok_or_else(|| bind_error("mqtt", config.listen))?;
+    let ws_addr = match config.ws_listen {
+        Some(addr) => Some(ws_local_addr(&broker).ok_or_else(|| bind_error("websocket", addr))?),
+        None => None,
+    };
+    let tls_addr = match &config.tls {
+        Some(tls) => Some(
+            broker
+                .tls_local_addr()
+                .ok_or_else(|| bind_error("tls", tls.listen))?,
+        ),
+        None => None,
+    };
+
+    let shutdown = ShutdownOnDrop(broker.shutdown_handle());
+    let mut ready = broker.ready_receiver();
+    let mut task = tokio::spawn(async move { broker.run().await });
+    tokio::select! {
+        became_ready = tokio::time::timeout(READY_TIMEOUT, ready.wait_for(|r| *r)) => {
+            if !matches!(became_ready, Ok(Ok(_))) {
+                return Err(BrokerError::Config("the broker did not become ready".into()));
+            }
+        }
+        ended = &mut task => {
+            return Err(match ended {
+                Ok(Err(e)) => classify(e, &config),
+                Ok(Ok(())) => BrokerError::Config("the broker stopped while starting".into()),
+                Err(e) => BrokerError::Config(format!("the broker task failed: {e}")),
+            });
+        }
+    }
+    info!(%mqtt_addr, ?ws_addr, ?tls_addr, "broker listening");
+    Ok(BrokerHandle {
+        mqtt_addr,
+        ws_addr,
+        tls_addr,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+fn load_acl(path: &Path) -> Result<AclRules, BrokerError> {
+    let auth_file = |reason: String| BrokerError::AuthFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| auth_file(e.to_string()))?;
+    AclRules::parse(&text).map_err(|e| auth_file(e.to_string()))
+}
+
+/// Our settings in mqtt5's terms. Everything we do not expose is set deliberately here.
+fn to_mqtt5(config: &BrokerConfig) -> Result<mqtt5::broker::BrokerConfig, BrokerError> {
+    let limits = &config.limits;
+    if limits.max_packet_size < 1024 {
+        return Err(BrokerError::Config(
+            "max_packet_size must be at least 1024 bytes".into(),
+        ));
+    }
+    if limits.max_connections == 0 {
+        return Err(BrokerError::Config(
+            "max_connections must be at least 1".into(),
+        ));
+    }
+    let storage = match &config.storage {
+        Storage::Memory => StorageConfig::new().with_backend(StorageBackend::Memory),
+        Storage::Dir(dir) => StorageConfig::new()
+            .with_backend(StorageBackend::File)
+            .with_base_dir(dir.clone()),
+    }
+    .with_max_queued_messages_per_client(limits.max_queued_messages_per_client)
+    .with_max_queued_bytes_per_client(limits.max_queued_bytes_per_client);
+
+    let mut mqtt = mqtt5::broker::BrokerConfig::new()
+        .with_bind_address(config.listen)
+        .with_max_clients(limits.max_connections)
+        .with_max_packet_size(limits.max_packet_size)
+        .with_max_outbound_inflight(limits.max_inflight_per_client)
+        .with_session_expiry(limits.session_expiry)
+        .with_storage(storage)
+        // $SYS statistics every 10 s are work nobody on a vehicle reads.
+        .with_sys_topics_enabled(false);
+    // mqtt5 builds a default provider (with a per-IP login lockout) before we replace it with
+    // ours; keep it from announcing a lockout that does not apply.
+    mqtt.auth_config.rate_limit.enabled = false;
+    // A retained message may be as large as a packet, no larger.
+    mqtt.max_retained_message_size = limits.max_packet_size;
+
+    if let Some(tls) = &config.tls {
+        let mut t = MqttTlsConfig::new(tls.cert_file.clone(), tls.key_file.clone())
+            .with_bind_address(tls.listen)
+            .with_require_client_cert(tls.require_client_cert);
+        if let Some(ca) = &tls.ca_file {
+            t = t.with_ca_file(ca.clone());
+        }
+        mqtt = mqtt.with_tls(t);
+    }
+    if let Some(addr) = config.ws_listen {
+        mqtt = with_websocket(mqtt, addr)?;
+    }
+    Ok(mqtt)
+}
+
+#[cfg(feature = "websocket")]
+fn with_websocket(
+    mqtt: mqtt5::broker::BrokerConfig,
+    addr: SocketAddr,
+) -> Result<mqtt5::broker::BrokerConfig, BrokerError> {
+    let ws = mqtt5::broker::config::WebSocketConfig::new()
+        .with_bind_address(addr)
+        .with_path("/mqtt");
+    Ok(mqtt.with_websocket(ws))
+}
+
+#[cfg(not(feature = "websocket"))]
+fn with_websocket(
+    _mqtt: mqtt5::broker::BrokerConfig,
+    _addr: SocketAddr,
+) -> Result<mqtt5::broker::BrokerConfig, BrokerError> {
+    Err(BrokerError::Config(
+        "this ank-broker was built without the `websocket` feature".into(),
+    ))
+}
+
+#[cfg(feature = "websocket")]
+fn ws_local_addr(broker: &MqttBroker) -> Option<SocketAddr> {
+    broker.ws_local_addr()
+}
+
+#[cfg(not(feature = "websocket"))]
+fn ws_local_addr(_broker: &MqttBroker) -> Option<SocketAddr> {
+    None
+}
+
+fn bind_error(listener: &'static str, addr: SocketAddr) -> BrokerError {
+    BrokerError::Bind {
+        listener,
+        addr,
+        reason: "the listener could not be bound (see the log)".into(),
+    }
+}
+
+/// mqtt5 reports start-up failures as strings; recover the causes a caller can act on.
+fn classify(error: mqtt5::MqttError, config: &BrokerConfig) -> BrokerError {
+    let text = error.to_string();
+    if text.contains("Failed to bind to any TCP address") {
+        // mqtt5 lists each address as `  - ADDR: ERROR (HINT)`; keep the error.
+        let needle = format!("{}: ", config.listen);
+        let reason = text
+            .lines()
+            .find_map(|l| l.split_once(&needle).map(|(_, r)| r.trim().to_owned()))
+            .unwrap_or(text);
+        return BrokerError::Bind {
+            listener: "mqtt",
+            addr: config.listen,
+            reason,
+        };
+    }
+    let storage_error = text.to_lowercase().contains("storage");
+    if let (Storage::Dir(dir), true) = (&config.storage, storage_error) {
+        return BrokerError::Storage {
+            path: dir.clone(),
+            reason: text,
+        };
+    }
+    BrokerError::Mqtt(error)
+}

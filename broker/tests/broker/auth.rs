@@ -1,0 +1,176 @@
+//! Authentication and ACLs: the password file refuses strangers, and the generated
+//! least-privilege ACL keeps an agent inside its own topics.
+
+use crate::harness::{connect, options, options_as, Client, WAIT};
+use ank_broker::{BrokerConfig, BrokerHandle};
+use ank_schemas::Topics;
+use rumqttc::SubscribeReasonCode;
+use std::path::Path;
+
+/// A broker with a password file for `controller`, `agent-a`, `agent-b`, `alice`, and the
+/// ACL generated for them, written to files as an operator would.
+async fn secured_broker(dir: &Path) -> BrokerHandle {
+    let passwd = dir.join("passwd");
+    for user in ["controller", "agent-a", "agent-b", "alice"] {
+        ank_broker::set_password(&passwd, user, &format!("{user}-pw")).unwrap();
+    }
+    let acl = ank_broker::acl_for_users(
+        &Topics::default(),
+        ["controller", "agent-a", "agent-b", "alice"],
+    )
+    .unwrap();
+    let acl_file = dir.join("acl");
+    std::fs::write(&acl_file, acl.to_mosquitto()).unwrap();
+    ank_broker::start(BrokerConfig {
+        passwd_file: Some(passwd),
+        acl_file: Some(acl_file),
+        ..BrokerConfig::for_tests()
+    })
+    .await
+    .unwrap()
+}
+
+async fn login(broker: &BrokerHandle, user: &str, client_id: &str) -> Client {
+    connect(options_as(
+        broker.mqtt_addr(),
+        client_id,
+        user,
+        &format!("{user}-pw"),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
+}
+
+#[tokio::test]
+async fn clients_without_valid_credentials_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let addr = broker.mqtt_addr();
+    let cases = [
+        ("no credentials", options(addr, "anon")),
+        ("wrong password", options_as(addr, "c1", "alice", "nope")),
+        (
+            "unknown user",
+            options_as(addr, "c2", "mallory", "alice-pw"),
+        ),
+        (
+            "another user's password",
+            options_as(addr, "c3", "agent-a", "alice-pw"),
+        ),
+    ];
+    for (name, opts) in cases {
+        let refused = connect(opts).await;
+        assert!(refused.is_err(), "{name}: accepted");
+        eprintln!("{name}: {}", refused.err().unwrap_or_default());
+    }
+    // ...while the right password works, even after all those failures from this IP.
+    let _alice = login(&broker, "alice", "cli-1").await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_cannot_write_other_agents_topics_or_any_desired_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let t = Topics::default();
+
+    // The controller can read every topic an agent might try to forge.
+    let mut observer = login(&broker, "controller", "controller").await;
+    for filter in [
+        t.all_agent_desired(),
+        t.all_agent_statuses(),
+        t.all_workload_states(),
+        t.controller_status(),
+        t.desired_state(),
+        t.sync("controller"),
+    ] {
+        observer.subscribe_ok(&filter).await;
+    }
+    // Make sure the controller's subscriptions are in place before agent-a starts.
+    assert!(observer
+        .drain_until_marker(&t.sync("controller"))
+        .await
+        .is_empty());
+
+    let mut agent = login(&broker, "agent-a", "a").await;
+    for forged in [
+        t.agent_status("b"),
+        t.workload_state("b", "nginx"),
+        t.agent_desired("b"),
+        t.agent_desired("a"),
+        t.desired_state(),
+        t.controller_status(),
+    ] {
+        // rumqttc sees a PUBACK either way (MQTT 3.1.1 has no refusal code); the message must
+        // simply not be delivered.
+        agent.publish(&forged, b"forged", true).await;
+    }
+    // Positive control, published last on the same connection, so it arrives after anything
+    // the broker would have let through.
+    agent.publish(&t.agent_status("a"), b"online", true).await;
+    let got = observer
+        .next_publish(WAIT)
+        .await
+        .expect("the allowed publish arrives");
+    assert_eq!(
+        (got.topic.as_str(), got.payload.as_ref()),
+        (t.agent_status("a").as_str(), b"online".as_slice()),
+        "a forged publish got through"
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_cannot_read_another_agents_desired() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let t = Topics::default();
+    let mut controller = login(&broker, "controller", "controller").await;
+    controller
+        .publish(&t.agent_desired("a"), b"for-a", true)
+        .await;
+    controller
+        .publish(&t.agent_desired("b"), b"for-b", true)
+        .await;
+
+    let mut agent = login(&broker, "agent-a", "a").await;
+    for refused in [t.agent_desired("b"), t.all_agent_desired(), t.everything()] {
+        assert_eq!(
+            agent.subscribe(&refused).await,
+            [SubscribeReasonCode::Failure],
+            "agent-a subscribed to {refused}"
+        );
+    }
+    agent.subscribe_ok(&t.agent_desired("a")).await;
+    let mine = agent.next_publish(WAIT).await.expect("own desired");
+    assert_eq!(mine.payload.as_ref(), b"for-a");
+    agent.subscribe_ok(&t.sync("a")).await;
+    assert!(agent.drain_until_marker(&t.sync("a")).await.is_empty());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_cli_user_reads_only_its_own_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let t = Topics::default();
+    let mut alice = login(&broker, "alice", "cli-1").await;
+    assert_eq!(
+        alice.subscribe(&t.responses("cli-2")).await,
+        [SubscribeReasonCode::Failure]
+    );
+    assert_eq!(
+        alice.subscribe(&t.responses("+")).await,
+        [SubscribeReasonCode::Failure]
+    );
+    alice.subscribe_ok(&t.responses("cli-1")).await;
+    alice.subscribe_ok(&t.all_workload_states()).await;
+
+    let mut controller = login(&broker, "controller", "controller").await;
+    controller
+        .publish(&t.responses("cli-1"), b"ok", false)
+        .await;
+    let answer = alice.next_publish(WAIT).await.expect("own response");
+    assert_eq!(answer.payload.as_ref(), b"ok");
+    broker.stop().await;
+}

@@ -1,0 +1,25 @@
+//! Integration tests of the embedded broker over real TCP on loopback (issue 3).
+//!
+//! One binary, one module per area. The memory test is a separate binary (tests/memory.rs)
+//! because it measures the RSS of its whole process.
+
+mod harness;
+mod wire;
+
+/// Password file and ACLs.
+mod auth;
+/// The `ank-broker` binary.
+mod cli;
+/// Malformed packets, awkward ids, resets, limits, random bytes.
+mod hostile;
+/// start/stop and start-up errors.
+mod lifecycle;
+/// The same ACL on the embedded broker and on Mosquitto.
+mod mosquitto_parity;
+/// Retained messages, wills, persistence.
+mod retained;
+/// The TLS listener.
+mod tls;
+/// The WebSocket listener.
+#[cfg(feature = "websocket")]
+mod websocket;
