@@ -1,4 +1,41 @@
-//! `ank-controller`: the single writer of the desired state (issue #4).
+//! `ank-controller`: the single writer of ankmq's desired state (issue #4).
 //!
-//! Not built yet. This crate exists so that the workspace already has the shape of the
-//! architecture (see README.md); it deliberately offers no binary until the controller works.
+//! It does what the Ankaios server does, over MQTT: it validates and renders every change,
+//! persists it, and publishes one retained snapshot per agent; and it answers requests. Unlike
+//! Ankaios it keeps its state across restarts, and a restart republishes identical snapshots, so
+//! no running workload changes. docs/controller.md has start-up, persistence and the protocol.
+//!
+//! Layout (decide purely, act at the edge):
+//! - `desired.rs`: [`Desired`], the manifest, its generation, rendering and snapshots, together.
+//! - `apply.rs`: [`apply()`], a write request + the current state → the next state or every error.
+//! - `snapshot.rs`: per-agent snapshots and the delete conditions of dependencies.
+//! - `observed.rs`: [`Observed`], agent statuses and workload states reported on the bus.
+//! - `complete_state.rs`: the CompleteState of `getState`, with derived states and masks.
+//! - `persist.rs`: `<state-dir>/state.json`, the only file I/O of the state.
+//! - `startup.rs`: where the state comes from at start (persisted, seeded, reset).
+//! - `config.rs`: [`Config`] from flags, environment, TOML file and defaults.
+//! - `publish.rs`: [`Publisher`], the only thing that publishes.
+//! - `server.rs`: [`run`], the loop that ties them together, one request at a time.
+#![warn(missing_docs)]
+
+mod apply;
+mod complete_state;
+mod config;
+mod desired;
+mod observed;
+mod persist;
+mod publish;
+mod server;
+mod snapshot;
+mod startup;
+
+pub use apply::{apply, change_to, Change, Refusal};
+pub use complete_state::{complete_state, get_state};
+pub use config::{Args, BrokerChoice, Config, ConfigFile, DEFAULT_STATE_DIR};
+pub use desired::Desired;
+pub use observed::{Observed, ObservedError};
+pub use persist::{load, save, PersistError, FORMAT, STATE_FILE};
+pub use publish::{PublishError, Publisher, CLIENT_ID};
+pub use server::run;
+pub use snapshot::{snapshots, workload_sets};
+pub use startup::{initial_state, read_manifest, ManifestError, Origin};

@@ -1,0 +1,240 @@
+//! The controller's only file I/O for its state: `<state-dir>/state.json`, written atomically and
+//! read back on start, so that a restart changes no running workload (Ankaios keeps its state in
+//! memory only, reference §4.3).
+//!
+//! Atomic means: a temp file in the same directory, written and fsynced, renamed over the old file,
+//! then the directory fsynced so that the rename itself survives a power cut. A reader sees the old
+//! state or the new one, never a mix. The format is versioned (`"format": 1`) and refused when it
+//! is a version this build does not know, rather than guessed at.
+//!
+//! What is stored is what restores the published snapshots byte for byte: the unrendered manifest,
+//! the generation, and each agent's snapshot generation (see snapshot.rs).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ank_schemas::{Manifest, ValidationError};
+use serde::{Deserialize, Serialize};
+
+use crate::desired::Desired;
+
+/// The file name inside the state directory.
+pub const STATE_FILE: &str = "state.json";
+
+/// The version of the file format this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// A file system operation failed.
+    #[error("{action} {}", path.display())]
+    Io {
+        /// What was being done, e.g. "writing".
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file is not valid JSON of the expected shape.
+    #[error("{} is not a valid state file", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The state file was written by a build with another format.
+    #[error("{} has format {found}, this build reads format {FORMAT}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The format found.
+        found: u64,
+    },
+    /// The stored desired state does not pass validation (the file was edited, or the rules got
+    /// stricter).
+    #[error("{} holds an invalid desired state:\n  {}", path.display(), join(errors))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every validation error.
+        errors: Vec<ValidationError>,
+    },
+}
+
+fn join(errors: &[ValidationError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+/// The file's shape.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StateFile {
+    format: u64,
+    generation: u64,
+    /// Agent → generation at which its snapshot last changed.
+    agents: BTreeMap<String, u64>,
+    desired_state: Manifest,
+}
+
+/// Reads `<dir>/state.json`; `None` when there is none yet.
+pub fn load(dir: &Path) -> Result<Option<Desired>, PersistError> {
+    let path = dir.join(STATE_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(PersistError::Io {
+                action: "reading",
+                path,
+                source,
+            })
+        }
+    };
+    // The format is checked before the shape, so a future format gets the clear error.
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|source| PersistError::Malformed {
+            path: path.clone(),
+            source,
+        })?;
+    let found = value.get("format").and_then(serde_json::Value::as_u64);
+    if found != Some(u64::from(FORMAT)) {
+        return Err(PersistError::Format {
+            path,
+            found: found.unwrap_or(0),
+        });
+    }
+    let file: StateFile =
+        serde_json::from_value(value).map_err(|source| PersistError::Malformed {
+            path: path.clone(),
+            source,
+        })?;
+    Desired::new(file.desired_state, file.generation, &file.agents)
+        .map(Some)
+        .map_err(|errors| PersistError::Invalid { path, errors })
+}
+
+/// Writes `state` to `<dir>/state.json` atomically (creating `dir` if needed).
+pub fn save(dir: &Path, state: &Desired) -> Result<(), PersistError> {
+    let io = |action, path: &Path| {
+        let path = path.to_owned();
+        move |source| PersistError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    let file = StateFile {
+        format: u64::from(FORMAT),
+        generation: state.generation(),
+        agents: state.agent_generations(),
+        desired_state: state.manifest().clone(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&file).map_err(|source| PersistError::Malformed {
+        path: dir.join(STATE_FILE),
+        source,
+    })?;
+    bytes.push(b'\n');
+
+    let temp = dir.join(format!(".{STATE_FILE}.tmp"));
+    let target = dir.join(STATE_FILE);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)
+        .map_err(io("creating", &temp))?;
+    out.write_all(&bytes).map_err(io("writing", &temp))?;
+    out.sync_all().map_err(io("syncing", &temp))?;
+    drop(out);
+    fs::rename(&temp, &target).map_err(io("renaming into place", &target))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing", dir))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ank_schemas::parse_manifest;
+
+    fn state() -> Desired {
+        let first = Desired::empty()
+            .next(
+                parse_manifest(
+                    "apiVersion: v1\nworkloads:\n  a: {agent: agent_A, runtime: podman, runtimeConfig: 'image: a'}\n",
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        // A second change leaves agent_A with an explicit empty snapshot at generation 2.
+        first.next(ank_schemas::Manifest::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_saved_state_loads_back_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state();
+        save(dir.path(), &s).unwrap();
+        let loaded = load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded, s);
+        assert_eq!(loaded.snapshots()["agent_A"].generation, 2);
+        assert!(!dir.path().join(".state.json.tmp").exists());
+    }
+
+    #[test]
+    fn an_empty_directory_has_no_state() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(dir.path()).unwrap().is_none());
+        assert!(load(&dir.path().join("missing")).unwrap().is_none());
+    }
+
+    #[test]
+    fn save_creates_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        save(&nested, &state()).unwrap();
+        assert!(load(&nested).unwrap().is_some());
+    }
+
+    /// (case, file content, the error expected)
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        type Expected = fn(&PersistError) -> bool;
+        let cases: [(&str, &str, Expected); 4] = [
+            ("not json", "{", |e| {
+                matches!(e, PersistError::Malformed { .. })
+            }),
+            ("future format", r#"{"format": 2, "whatever": true}"#, |e| {
+                matches!(e, PersistError::Format { found: 2, .. })
+            }),
+            ("wrong shape", r#"{"format": 1, "generation": "x"}"#, |e| {
+                matches!(e, PersistError::Malformed { .. })
+            }),
+            (
+                "invalid state",
+                r#"{"format": 1, "generation": 1, "agents": {}, "desiredState": {"apiVersion": "v1",
+                   "workloads": {"w": {"agent": "a.b", "runtime": "podman", "runtimeConfig": "image: x"}}}}"#,
+                |e| matches!(e, PersistError::Invalid { .. }),
+            ),
+        ];
+        for (case, content, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(STATE_FILE), content).unwrap();
+            let err = load(dir.path()).expect_err(case);
+            assert!(expected(&err), "{case}: {err:?}");
+        }
+    }
+}

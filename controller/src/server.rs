@@ -1,0 +1,328 @@
+//! The controller's loop: start (state, broker, session), publish every snapshot, then handle
+//! what arrives, one message at a time, in arrival order.
+//!
+//! Handling requests one at a time is what makes concurrent writers safe without locks: each
+//! request sees the state the previous one left. A write is applied (apply.rs), persisted
+//! atomically, and only then published (changed snapshots, then the desired state) and answered;
+//! a request whose change cannot be saved is refused and changes nothing.
+//!
+//! Everything from the bus is untrusted: a payload that does not decode is answered with an error
+//! when its `id` and `replyTo` can be read, and otherwise logged and dropped. Nothing here unwraps
+//! what arrives.
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ank_broker::BrokerHandle;
+use ank_bus::{Incoming, Message, SessionEvent};
+use ank_schemas::{
+    is_valid_name, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
+};
+use anyhow::{bail, Context};
+use serde_json::Value;
+use tracing::{debug, info, warn};
+
+use crate::apply::{apply, Refusal};
+use crate::complete_state::get_state;
+use crate::config::{BrokerChoice, Config};
+use crate::desired::Desired;
+use crate::observed::Observed;
+use crate::persist;
+use crate::publish::{Publisher, CLIENT_ID};
+use crate::startup::{initial_state, read_manifest};
+
+/// Runs the controller until `shutdown` completes (then publishes `offline` and stops the
+/// embedded broker) or a fatal error: an invalid startup manifest or state file, a state
+/// directory it cannot write, a taken port, an unreachable broker. Those fail at start, never
+/// hang.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let state = load_state(&config)?;
+    let broker = match &config.broker {
+        BrokerChoice::Embedded(broker_config) => Some(
+            ank_broker::start(broker_config.as_ref().clone())
+                .await
+                .context("starting the embedded MQTT broker")?,
+        ),
+        BrokerChoice::External(_) => None,
+    };
+    let result = serve(&config, state, broker.as_ref(), shutdown).await;
+    if let Some(broker) = broker {
+        broker.stop().await;
+    }
+    result
+}
+
+/// Loads or seeds the state and saves it, which also proves the state directory is writable.
+fn load_state(config: &Config) -> anyhow::Result<Desired> {
+    let manifest = config
+        .startup_manifest
+        .as_deref()
+        .map(read_manifest)
+        .transpose()?;
+    let dir = &config.state_dir;
+    let persisted = match persist::load(dir) {
+        Ok(persisted) => persisted,
+        Err(e) if config.reset_state => {
+            warn!("ignoring the unreadable persisted state because of --reset-state: {e:#}");
+            None
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context("loading the persisted state (--reset-state starts over)"))
+        }
+    };
+    let (state, origin) = initial_state(persisted, manifest, config.reset_state)
+        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    persist::save(dir, &state).context("saving the state")?;
+    info!(
+        ?origin,
+        generation = state.generation(),
+        workloads = state.manifest().workloads.len(),
+        agents = state.snapshots().len(),
+        state_dir = %dir.display(),
+        "desired state ready"
+    );
+    Ok(state)
+}
+
+async fn serve(
+    config: &Config,
+    state: Desired,
+    broker: Option<&BrokerHandle>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let url = match (&config.broker, broker) {
+        (BrokerChoice::External(url), _) => url.clone(),
+        (BrokerChoice::Embedded(_), Some(handle)) => format!("mqtt://{}", handle.mqtt_addr()),
+        (BrokerChoice::Embedded(_), None) => bail!("the embedded broker is not running"),
+    };
+    let opts = config.connect_options(&url, CLIENT_ID)?;
+    let (publisher, mut incoming) = Publisher::connect(opts)
+        .await
+        .with_context(|| format!("connecting to the MQTT broker at {url}"))?;
+    info!(%url, epoch = publisher.epoch(), prefix = %config.topics, "connected");
+
+    let topics = &config.topics;
+    for filter in [
+        topics.requests(),
+        topics.all_agent_statuses(),
+        topics.all_workload_states(),
+    ] {
+        publisher
+            .subscribe(&filter)
+            .await
+            .with_context(|| format!("subscribing to {filter}"))?;
+    }
+    let mut controller = Controller {
+        config,
+        topics,
+        state,
+        observed: Observed::default(),
+        publisher,
+    };
+    controller.adopt_stale_snapshots().await;
+    controller.publish_everything().await;
+
+    tokio::pin!(shutdown);
+    let result = controller.serve(&mut incoming, &mut shutdown).await;
+    controller.publisher.shutdown().await;
+    info!("stopped");
+    result
+}
+
+struct Controller<'a> {
+    config: &'a Config,
+    topics: &'a Topics,
+    state: Desired,
+    observed: Observed,
+    publisher: Publisher,
+}
+
+impl Controller<'_> {
+    async fn serve(
+        &mut self,
+        incoming: &mut Incoming,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> anyhow::Result<()> {
+        // The first `Connected` is the connect that `Publisher::connect` already made.
+        let mut first_connect = true;
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = &mut *shutdown => return Ok(()),
+                event = incoming.recv() => event,
+            };
+            match event {
+                None => bail!("the MQTT session ended"),
+                Some(SessionEvent::Connected { .. }) if first_connect => first_connect = false,
+                Some(SessionEvent::Connected { .. }) => {
+                    // The broker may have lost its retained messages: they are ours to restore.
+                    info!("reconnected: republishing every snapshot");
+                    self.observed = Observed::default();
+                    self.publish_everything().await;
+                }
+                Some(SessionEvent::Disconnected { reason }) => {
+                    warn!(%reason, "lost the broker; reconnecting");
+                }
+                Some(SessionEvent::Message(message)) => self.on_message(message).await,
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
+        match self.topics.parse(&message.topic) {
+            Some(Topic::Requests) => self.on_request(&message.payload).await,
+            Some(Topic::AgentStatus { agent }) => {
+                if let Err(e) = self.observed.agent_status(&agent, &message.payload) {
+                    warn!(topic = %message.topic, "ignored agent status: {e}");
+                }
+            }
+            Some(Topic::WorkloadState { agent, workload }) => {
+                if let Err(e) = self
+                    .observed
+                    .workload_state(&agent, &workload, &message.payload)
+                {
+                    warn!(topic = %message.topic, "ignored workload state: {e}");
+                }
+            }
+            _ => warn!(topic = %message.topic, "ignored a message on an unexpected topic"),
+        }
+    }
+
+    async fn on_request(&mut self, payload: &[u8]) {
+        let value: Value = match serde_json::from_slice(payload) {
+            Ok(value) => value,
+            Err(e) => {
+                warn!(
+                    bytes = payload.len(),
+                    "dropped a request that is not JSON: {e}"
+                );
+                return;
+            }
+        };
+        let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+        let reply_to = value
+            .get("replyTo")
+            .and_then(Value::as_str)
+            .filter(|r| is_valid_name(r))
+            .map(str::to_owned);
+        let (Some(id), Some(reply_to)) = (id, reply_to) else {
+            warn!("dropped a request without a string `id` and a valid `replyTo`");
+            return;
+        };
+        let outcome = match serde_json::from_value::<Request>(value) {
+            Err(e) => Err(Refusal::message(format!("malformed request: {e}"))),
+            Ok(request) if is_expired(request.expires_at_ms) => Err(Refusal::message(
+                "the request expired before it was handled",
+            )),
+            Ok(request) => self.handle(&request.op).await,
+        };
+        let outcome = match outcome {
+            Ok(body) => ResponseOutcome::Ok(body),
+            Err(refusal) => {
+                info!(%id, %reply_to, "refused: {refusal}");
+                ResponseOutcome::Error {
+                    message: refusal.message,
+                    errors: refusal.errors,
+                }
+            }
+        };
+        let response = Response { id, outcome };
+        if let Err(e) = self.publisher.response(&reply_to, &response).await {
+            warn!("response not sent: {e:#}");
+        }
+    }
+
+    async fn handle(&mut self, op: &RequestOp) -> Result<ResponseBody, Refusal> {
+        if let RequestOp::GetState { masks } = op {
+            let complete_state = get_state(&self.state, &self.observed, masks)?;
+            return Ok(ResponseBody::State { complete_state });
+        }
+        let change = apply(&self.state, op)?;
+        if change.changed {
+            persist::save(&self.config.state_dir, &change.state).map_err(|e| {
+                warn!("cannot persist the new state: {e:#}");
+                Refusal::message(format!(
+                    "the new state could not be saved, nothing changed: {}",
+                    anyhow::Error::new(e)
+                        .chain()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                ))
+            })?;
+            let agents = change.state.changed_agents(&self.state);
+            self.state = change.state;
+            info!(
+                generation = self.state.generation(),
+                added = change.added.len(),
+                updated = change.updated.len(),
+                deleted = change.deleted.len(),
+                "accepted a change"
+            );
+            if let Err(e) = self.publisher.changed(&self.state, &agents).await {
+                warn!("publishing the change failed: {e:#}");
+            }
+        } else {
+            debug!("a request changed nothing");
+        }
+        Ok(ResponseBody::Updated {
+            generation: self.state.generation(),
+            added: change.added,
+            updated: change.updated,
+            deleted: change.deleted,
+        })
+    }
+
+    /// An agent with a retained snapshot that this state does not know (the state directory was
+    /// lost or reset) must not keep running what it holds: it is adopted, and so gets an
+    /// explicit empty snapshot.
+    async fn adopt_stale_snapshots(&mut self) {
+        let retained = match self
+            .publisher
+            .read_retained(&[self.topics.all_agent_desired()])
+            .await
+        {
+            Ok(retained) => retained,
+            Err(e) => {
+                warn!("cannot read the retained snapshots to adopt stale agents: {e:#}");
+                return;
+            }
+        };
+        let stale: Vec<String> = retained
+            .iter()
+            .filter_map(|m| match self.topics.parse(&m.topic) {
+                Some(Topic::AgentDesired { agent }) => Some(agent),
+                _ => None,
+            })
+            .filter(|agent| !self.state.snapshots().contains_key(agent))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        info!(
+            ?stale,
+            "adopting agents with stale snapshots: they get empty snapshots"
+        );
+        let adopted = self.state.with_agents(&stale);
+        match persist::save(&self.config.state_dir, &adopted) {
+            Ok(()) => self.state = adopted,
+            Err(e) => warn!("cannot persist the adopted agents: {e:#}"),
+        }
+    }
+
+    async fn publish_everything(&self) {
+        if let Err(e) = self.publisher.everything(&self.state).await {
+            warn!("publishing the snapshots failed: {e:#}");
+        }
+    }
+}
+
+/// Whether `expires_at_ms` (Unix milliseconds) is in the past.
+fn is_expired(expires_at_ms: Option<u64>) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    expires_at_ms.is_some_and(|at| at < now)
+}

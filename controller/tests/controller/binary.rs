@@ -1,0 +1,67 @@
+use std::process::Command;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ank-controller");
+
+#[test]
+fn help_documents_every_option() {
+    let out = Command::new(BINARY).arg("--help").output().expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--config",
+        "--startup-manifest",
+        "-m",
+        "--state-dir",
+        "/var/lib/ankmq/controller",
+        "--reset-state",
+        "--broker",
+        "embedded",
+        "--listen",
+        "--topic-prefix",
+        "ank/v1",
+        "--username",
+        "--password",
+        "--password-file",
+        "--ca",
+        "--cert",
+        "--key",
+        "--passwd",
+        "--acl",
+        "--storage-dir",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn an_invalid_startup_manifest_exits_1_printing_every_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let manifest = crate::harness::manifest_file(
+        dir.path(),
+        "apiVersion: v1\nworkloads:\n  a: {agent: 'x.y', runtime: podman, runtimeConfig: 'image: a'}\n  b: {agent: x, runtime: podman, runtimeConfig: 'image: {{c}}', configs: {c: nope}}\n",
+    );
+    let out = Command::new(BINARY)
+        .arg("-m")
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--broker", "mqtt://127.0.0.1:1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(
+        stderr.contains("workload 'a'") && stderr.contains("workload 'b'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let out = Command::new(BINARY)
+        .arg("--no-such-flag")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,137 @@
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use ank_broker::{BrokerConfig, Storage};
+use ank_controller::BrokerChoice;
+use ank_system_tests::mosquitto::free_port;
+use serde_json::json;
+
+use crate::harness::{apply, ok, Env, TestBroker, TestController};
+
+/// The main scenario: apply on two agents, read back, move to an explicit empty snapshot,
+/// restart, identical snapshots.
+async fn main_scenario(env: Env) {
+    let controller = env.controller().await;
+    let cli = env.client("cli-1").await;
+    let r = cli
+        .request(apply("apiVersion: v1\nworkloads:\n  a: {agent: agent_A, runtime: podman, runtimeConfig: 'image: a'}\n  b: {agent: agent_B, runtime: podman, runtimeConfig: 'image: b'}\n"))
+        .await;
+    assert_eq!(ok(&r)["added"].as_array().map(Vec::len), Some(2));
+    let state = cli.get_state(&["desiredState.workloads.*.agent"]).await;
+    assert_eq!(state["desiredState"]["workloads"]["b"]["agent"], "agent_B");
+    ok(&cli
+        .request(json!({"op": "deleteWorkloads", "names": ["b"]}))
+        .await);
+    let b = cli
+        .retained_json(&env.topics.agent_desired("agent_B"))
+        .await
+        .expect("agent_B");
+    assert_eq!(b, json!({"generation": 2, "workloads": {}}));
+    let before = cli.retained(&env.topics.all_agent_desired()).await;
+    controller.kill().await;
+    let controller = env.controller().await;
+    assert_eq!(cli.retained(&env.topics.all_agent_desired()).await, before);
+    controller.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_scenario_runs_on_mosquitto() {
+    main_scenario(Env::on(TestBroker::mosquitto())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_scenario_runs_on_the_embedded_broker() {
+    main_scenario(Env::embedded().await).await;
+}
+
+fn embedded_on(port: u16) -> BrokerChoice {
+    BrokerChoice::Embedded(Box::new(BrokerConfig {
+        listen: ([127, 0, 0, 1], port).into(),
+        storage: Storage::Memory,
+        ..BrokerConfig::for_tests()
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_mode_serves_on_its_listen_address() {
+    // The environment's own broker only provides the prefix and state dir here.
+    let env = Env::embedded().await;
+    let port = free_port().expect("free port");
+    let mut config = env.config();
+    config.broker = embedded_on(port);
+    let controller = TestController::spawn(config);
+    let mut opts = ank_bus::ConnectOptions::from_url(&format!("mqtt://127.0.0.1:{port}"), "cli-1")
+        .expect("url");
+    opts.topics = env.topics.clone();
+    let start = Instant::now();
+    let (session, _incoming) = loop {
+        match ank_bus::Session::connect(opts.clone(), None).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "embedded broker never up: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let client_id = session.client_id().to_owned();
+    let reply = session
+        .request(
+            |id, _| {
+                serde_json::to_vec(&json!({"id": id, "replyTo": client_id, "op": "getState"}))
+                    .expect("json")
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("answered");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).expect("json");
+    assert_eq!(
+        reply["ok"]["completeState"]["desiredState"]["apiVersion"],
+        "v1"
+    );
+    controller.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_a_clear_error_not_a_hang() {
+    let env = Env::embedded().await;
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let mut config = env.config();
+    config.broker = embedded_on(port);
+    let start = Instant::now();
+    let err = TestController::spawn(config)
+        .result()
+        .await
+        .expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains(&port.to_string()), "{text}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_external_broker_is_a_clear_error_not_a_hang() {
+    let env = Env::embedded().await;
+    let port = free_port().expect("free port");
+    let mut config = env.config();
+    config.broker = BrokerChoice::External(format!("mqtt://127.0.0.1:{port}"));
+    let start = Instant::now();
+    let err = TestController::spawn(config)
+        .result()
+        .await
+        .expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(text.contains("unreachable"), "{text}");
+    assert!(
+        start.elapsed() < Duration::from_secs(7),
+        "took {:?}",
+        start.elapsed()
+    );
+}
