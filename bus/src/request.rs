@@ -100,8 +100,9 @@ impl Session {
     /// Sends a request to `{p}/requests` and waits up to `timeout` for its reply.
     ///
     /// `build(id, reply_to)` makes the payload and must carry both, e.g. as JSON fields `id` and
-    /// `replyTo`; the reply is recognised by its top-level JSON string field `id` (see the module
-    /// docs). Many requests may be in flight at once on one session. Returns the raw reply payload.
+    /// `replyTo`. `reply_to` is this session's client id, not a topic: the responder publishes to
+    /// `Topics::responses(reply_to)`, so a request can never make it write anywhere else. The reply
+    /// is recognised by its top-level JSON string field `id` (see the module docs). Many requests may be in flight at once on one session. Returns the raw reply payload.
     pub async fn request(
         &self,
         build: impl FnOnce(&str, &str) -> Vec<u8>,
@@ -126,7 +127,7 @@ impl Session {
             replies,
             id: id.clone(),
         };
-        let payload = build(&id, &replies.topic);
+        let payload = build(&id, &self.shared.opts.client_id);
         let requests = self.shared.opts.topics.requests();
         self.publish(&requests, payload, false).await?;
         match tokio::time::timeout(timeout, rx).await {

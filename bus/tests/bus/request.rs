@@ -11,7 +11,7 @@ on_every_broker!(
     a_request_without_an_answer_times_out,
 );
 
-/// A controller stand-in: answers `{id, replyTo, n}` with `{id, double}` on `replyTo`, in an
+/// A controller stand-in: answers `{id, replyTo, n}` with `{id, double}` on `responses/{replyTo}`, in an
 /// order scrambled by per-request delays, after first sending garbage that must be dropped.
 async fn spawn_doubler(broker: &TestBroker) -> Session {
     let (responder, mut incoming) = broker.connect("controller", None).await;
@@ -28,7 +28,9 @@ async fn spawn_doubler(broker: &TestBroker) -> Session {
             };
             let (Some(id), Some(reply_to), Some(n)) = (
                 request["id"].as_str().map(str::to_owned),
-                request["replyTo"].as_str().map(str::to_owned),
+                request["replyTo"]
+                    .as_str()
+                    .map(|client| ank_schemas::Topics::default().responses(client)),
                 request["n"].as_u64(),
             ) else {
                 continue;
