@@ -1,0 +1,81 @@
+//! How every change (apply, run, delete, set state) is carried out: check that the controller is
+//! online, send the request, report a refusal, then follow the instances the response names.
+//!
+//! The watch on the retained state is opened before the request is sent, so the controller's
+//! status is known at once (an offline controller fails immediately, issue #6) and no state
+//! change published while the response travels is missed.
+
+use ank_schemas::{RequestOp, ResponseBody, ResponseOutcome};
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::live;
+use crate::ui::Ui;
+use crate::wait::Expected;
+
+/// Whether a change is followed until its workloads settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Wait (unless `--no-wait`), as apply, run, delete workload and set state do.
+    Workloads,
+    /// Never wait, as `delete config` (Ankaios does not wait there either).
+    Never,
+}
+
+/// Sends `op` and follows it; `done` is the status line printed once the controller accepted it.
+pub async fn submit(
+    ui: &mut Ui,
+    ctx: &Context,
+    op: RequestOp,
+    follow: Follow,
+    done: &str,
+) -> Result<(), CliError> {
+    let (view, mut watch) = ctx.watch_view().await?;
+    let result = async {
+        ctx.require_controller(&view)?;
+        let response = ctx.request(op).await?;
+        let (generation, added, updated, deleted) = match response.outcome {
+            ResponseOutcome::Error { message, errors } => {
+                return Err(CliError::Refused { message, errors })
+            }
+            ResponseOutcome::Ok(ResponseBody::Updated {
+                generation,
+                added,
+                updated,
+                deleted,
+            }) => (generation, added, updated, deleted),
+            ResponseOutcome::Ok(ResponseBody::State { .. }) => {
+                return Err(anyhow::anyhow!(
+                    "the controller answered a change with a state (a controller bug)"
+                )
+                .into())
+            }
+        };
+        tracing::debug!(generation, ?added, ?updated, ?deleted, "change accepted");
+        if follow == Follow::Never {
+            ui.status(done)?;
+            return Ok(());
+        }
+        if added.is_empty() && deleted.is_empty() {
+            let line = if updated.is_empty() {
+                "Nothing changed: the desired state already was like this.".to_owned()
+            } else {
+                format!("{done} {} workload(s) updated in place.", updated.len())
+            };
+            ui.status(line)?;
+            return Ok(());
+        }
+        if ctx.settings.no_wait {
+            ui.status(done)?;
+            return Ok(());
+        }
+        ui.status(format!(
+            "{done}\nWaiting for workload(s) to reach desired states (press Ctrl+C to interrupt)."
+        ))?;
+        let expected = Expected::new(generation, &added, &deleted);
+        live::follow(ui, ctx, view, &mut watch, &expected).await
+    }
+    .await;
+    watch.close().await;
+    result
+}

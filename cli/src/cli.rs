@@ -1,0 +1,177 @@
+//! The root of the command line: the global options every subcommand takes, and the
+//! subcommands (`commands/`). The doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser};
+
+use crate::commands::Command;
+
+/// ank: manage workloads of an ankmq (Ankaios over MQTT) cluster.
+///
+/// Reads come straight from the broker's retained topics and work while the controller is down;
+/// changes are requests to the controller, which ank follows until every workload they touch
+/// has reached its final state.
+///
+/// Exit codes: 0 success; 1 refused request, connection error or timeout; 2 usage error; 3 the
+/// change was applied but a workload ended Failed(*) or Pending(StartingFailed).
+#[derive(Debug, Parser)]
+#[command(name = "ank", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Options for every command.
+    #[command(flatten, next_help_heading = "Global options")]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every command. Precedence: flag, then environment, then the config file, then the
+/// built-in default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// The MQTT broker, mqtt://host[:port] or mqtts://host[:port] [default: mqtt://127.0.0.1:1883]
+    #[arg(
+        short = 'b',
+        long,
+        env = "ANK_BROKER",
+        hide_env_values = true,
+        global = true
+    )]
+    pub broker: Option<String>,
+
+    /// The topic prefix of the cluster [default: ank/v1]
+    #[arg(long, env = "ANK_TOPIC_PREFIX", hide_env_values = true, global = true)]
+    pub topic_prefix: Option<String>,
+
+    /// MQTT user name
+    #[arg(long, env = "ANK_USERNAME", hide_env_values = true, global = true)]
+    pub username: Option<String>,
+
+    /// MQTT password (prefer the environment variable: flags are visible to other users)
+    #[arg(long, env = "ANK_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+
+    /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
+    #[arg(
+        long,
+        env = "ANK_CA_FILE",
+        hide_env_values = true,
+        global = true,
+        value_name = "PEM"
+    )]
+    pub ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM), for brokers that authenticate clients by certificate
+    #[arg(
+        long,
+        env = "ANK_CERT_FILE",
+        hide_env_values = true,
+        global = true,
+        value_name = "PEM"
+    )]
+    pub cert_file: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM)
+    #[arg(
+        long,
+        env = "ANK_KEY_FILE",
+        hide_env_values = true,
+        global = true,
+        value_name = "PEM"
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// Config file [default: ~/.config/ankmq/ank.toml, if it exists]
+    // `--config` is taken: `ank run workload --config` is Ankaios' runtime config. Ankaios names
+    // its config file option `-x/--ank-config`, so we do too.
+    #[arg(
+        short = 'x',
+        long = "ank-config",
+        env = "ANK_CONFIG",
+        hide_env_values = true,
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ank_config: Option<PathBuf>,
+
+    /// Print debug output on stderr (-vv for more)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print no status or progress, only the requested data and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// How long to wait for the controller's answer, in ms or with a unit (5s) [default: 3000]
+    #[arg(long, value_parser = parse_duration, global = true, value_name = "TIME")]
+    pub response_timeout: Option<Duration>,
+
+    /// Do not wait for workloads to reach their final states after a change
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+
+    /// Give up waiting for workloads after this long, in ms or with a unit (2m) [default: no limit]
+    #[arg(long, value_parser = parse_duration, global = true, value_name = "TIME")]
+    pub timeout: Option<Duration>,
+}
+
+/// A duration as Ankaios writes it (plain milliseconds) or with a unit (`500ms`, `5s`, `2m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (use milliseconds, or a unit: 500ms, 5s, 2m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_global_option_does_not_clash_with_a_subcommand_option() {
+        // debug_assert misses clashes of a global with a subcommand's own argument id.
+        let cli = Cli::try_parse_from([
+            "ank",
+            "-x",
+            "/f.toml",
+            "run",
+            "workload",
+            "w",
+            "--runtime",
+            "podman",
+            "--agent",
+            "a",
+            "--config",
+            "image: x",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.global.ank_config.as_deref(),
+            Some(std::path::Path::new("/f.toml"))
+        );
+    }
+
+    #[test]
+    fn durations_take_plain_milliseconds_or_a_unit() {
+        for (text, expected) in [
+            ("3000", Some(Duration::from_secs(3))),
+            ("500ms", Some(Duration::from_millis(500))),
+            ("5s", Some(Duration::from_secs(5))),
+            ("2m", Some(Duration::from_secs(120))),
+            ("soon", None),
+            ("-1", None),
+        ] {
+            assert_eq!(parse_duration(text).ok(), expected, "{text}");
+        }
+    }
+}

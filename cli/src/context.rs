@@ -1,0 +1,228 @@
+//! What every command shares: the settings, the topic tree and one MQTT session, opened on first
+//! use (`ank completion` never touches the network).
+//!
+//! Reads use `ank-bus`' retained reads, each on its own short-lived connection; requests and log
+//! streams use the session. Nothing is kept between runs.
+
+use std::time::Duration;
+
+use ank_bus::{ConnectOptions, Incoming, Session, TlsFiles, Watch, WatchEvent};
+use ank_schemas::{Liveness, Request, RequestOp, Response, Topics};
+use tokio::sync::Mutex;
+
+use crate::error::CliError;
+use crate::settings::Settings;
+use crate::state_view::View;
+
+/// The settings and the (lazily opened) session of one run.
+pub struct Context {
+    /// The merged settings.
+    pub settings: Settings,
+    /// The topic tree under the configured prefix.
+    pub topics: Topics,
+    session: Mutex<Option<(Session, Option<Incoming>)>>,
+}
+
+impl Context {
+    /// A context for `settings`; fails on a malformed topic prefix.
+    pub fn new(settings: Settings) -> Result<Self, CliError> {
+        let topics = Topics::new(&settings.topic_prefix).map_err(|e| CliError::Usage {
+            message: e.to_string(),
+            hint: Some("a prefix looks like ank/v1 or vehicles/VIN123/ank/v1".into()),
+        })?;
+        Ok(Self {
+            settings,
+            topics,
+            session: Mutex::new(None),
+        })
+    }
+
+    /// The session, connecting on first use.
+    pub async fn session(&self) -> Result<Session, CliError> {
+        let mut slot = self.session.lock().await;
+        if let Some((session, _)) = slot.as_ref() {
+            return Ok(session.clone());
+        }
+        let opts = self.connect_options()?;
+        let (session, incoming) = Session::connect(opts, None)
+            .await
+            .map_err(|e| self.bus_error("cannot connect to the MQTT broker", e))?;
+        *slot = Some((session.clone(), Some(incoming)));
+        Ok(session)
+    }
+
+    /// The session's incoming messages (log streams); only the first caller gets them.
+    pub async fn take_incoming(&self) -> Result<Option<Incoming>, CliError> {
+        self.session().await?;
+        Ok(self
+            .session
+            .lock()
+            .await
+            .as_mut()
+            .and_then(|(_, incoming)| incoming.take()))
+    }
+
+    /// The view of every retained topic, read once.
+    pub async fn read_view(&self) -> Result<View, CliError> {
+        let session = self.session().await?;
+        let messages = session
+            .read_retained(&View::filters(&self.topics))
+            .await
+            .map_err(|e| self.bus_error("cannot read the retained state from the broker", e))?;
+        Ok(View::from_messages(&self.topics, &messages))
+    }
+
+    /// A live view: returns the first snapshot and the watch that delivers the changes.
+    pub async fn watch_view(&self) -> Result<(View, Watch), CliError> {
+        let session = self.session().await?;
+        let mut watch = session
+            .watch_retained(&View::filters(&self.topics))
+            .await
+            .map_err(|e| self.bus_error("cannot watch the retained state", e))?;
+        let after = self.settings.response_timeout.max(Duration::from_secs(1));
+        let first = tokio::time::timeout(after, async {
+            loop {
+                match watch.next().await {
+                    Some(WatchEvent::Snapshot(messages)) => return Some(messages),
+                    Some(WatchEvent::Update(_)) => {}
+                    None => return None,
+                }
+            }
+        })
+        .await;
+        match first {
+            Ok(Some(messages)) => Ok((View::from_messages(&self.topics, &messages), watch)),
+            Ok(None) => Err(self.bus_error("the watch ended", ank_bus::BusError::Closed)),
+            Err(_) => Err(self.bus_error(
+                "cannot read the retained state from the broker",
+                ank_bus::BusError::Timeout { after },
+            )),
+        }
+    }
+
+    /// Fails at once unless the retained controller status says online (issue #6: no waiting
+    /// for a timeout when the controller is known to be away).
+    pub fn require_controller(&self, view: &View) -> Result<(), CliError> {
+        match &view.controller {
+            Some(status) if status.state == Liveness::Online => Ok(()),
+            Some(status) => Err(CliError::ControllerOffline {
+                reason: match status.state {
+                    Liveness::Lost => "connection lost".into(),
+                    _ => "shut down".into(),
+                },
+                since: status.since.clone(),
+            }),
+            None => Err(CliError::ControllerOffline {
+                reason: format!(
+                    "no controller has published {} on this broker",
+                    self.topics.controller_status()
+                ),
+                since: None,
+            }),
+        }
+    }
+
+    /// Sends a request to the controller and decodes its response.
+    pub async fn request(&self, op: RequestOp) -> Result<Response, CliError> {
+        let session = self.session().await?;
+        let timeout = self.settings.response_timeout;
+        let expires_in = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let reply = session
+            .request(
+                |id, reply_to| {
+                    let request = Request {
+                        id: id.to_owned(),
+                        reply_to: reply_to_client(reply_to),
+                        expires_at_ms: Some(now_ms().saturating_add(expires_in)),
+                        op,
+                    };
+                    serde_json::to_vec(&request).unwrap_or_default()
+                },
+                timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                ank_bus::BusError::Timeout { after } => CliError::Timeout {
+                    what: "no response from the controller".into(),
+                    after,
+                },
+                e => self.bus_error("the request to the controller failed", e),
+            })?;
+        serde_json::from_slice(&reply).map_err(|e| {
+            CliError::Other(
+                anyhow::Error::from(e).context("the controller's response is not valid"),
+            )
+        })
+    }
+
+    /// Ends the session cleanly.
+    pub async fn close(&self) {
+        if let Some((session, _)) = self.session.lock().await.take() {
+            session.shutdown(None).await;
+        }
+    }
+
+    /// A bus error with what ank was doing and the broker, for the hint.
+    pub fn bus_error(&self, context: &str, source: ank_bus::BusError) -> CliError {
+        CliError::Bus {
+            context: context.to_owned(),
+            source,
+            broker: self.settings.broker.clone(),
+        }
+    }
+
+    fn connect_options(&self) -> Result<ConnectOptions, CliError> {
+        let s = &self.settings;
+        let client_id = format!("ank-{:08x}", rand::random::<u32>());
+        let mut opts =
+            ConnectOptions::from_url(&s.broker, &client_id).map_err(|e| CliError::Usage {
+                message: e.to_string(),
+                hint: Some("e.g. --broker mqtt://127.0.0.1:1883".into()),
+            })?;
+        opts.topics = self.topics.clone();
+        if s.username.is_some() {
+            opts.username.clone_from(&s.username);
+        }
+        if s.password.is_some() {
+            opts.password.clone_from(&s.password);
+        }
+        if let Some(ca) = &s.ca_file {
+            opts.tls = Some(TlsFiles {
+                ca: ca.clone(),
+                cert: s.cert_file.clone(),
+                key: s.key_file.clone(),
+            });
+        }
+        opts.connect_timeout = s.response_timeout.max(Duration::from_secs(1));
+        opts.read_timeout = s.response_timeout.max(Duration::from_secs(1));
+        Ok(opts)
+    }
+}
+
+/// The bus hands over the reply *topic* `{p}/responses/{clientId}`; requests carry the client id.
+fn reply_to_client(reply_topic: &str) -> String {
+    reply_topic
+        .rsplit('/')
+        .next()
+        .unwrap_or(reply_topic)
+        .to_owned()
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reply_to_client;
+
+    #[test]
+    fn the_reply_to_field_is_the_client_id_of_the_reply_topic() {
+        assert_eq!(reply_to_client("ank/v1/responses/ank-1234"), "ank-1234");
+        assert_eq!(reply_to_client("ank-1234"), "ank-1234");
+    }
+}

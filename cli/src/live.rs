@@ -1,0 +1,229 @@
+//! Follows a change until [`wait::outcome`] says it is over, and draws the progress: a live
+//! table with a spinner on a terminal, plain lines (one per change of state) otherwise. The
+//! final table goes to stdout; the progress to stderr.
+//!
+//! Waiting is driven by retained-state updates from a [`Watch`] opened *before* the request was
+//! sent, so no state published between the response and the first look is missed (Ankaios
+//! §5.3 item 5). There are no fixed sleeps: the only timer is the spinner's tick.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use ank_bus::{Watch, WatchEvent};
+use tokio::time::Instant;
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output::rows::WorkloadRow;
+use crate::output::table::{self, Row};
+use crate::state_view::View;
+use crate::ui::Ui;
+use crate::wait::{outcome, Change, Expected, Progress, WaitOutcome};
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+const TICK: Duration = Duration::from_millis(120);
+
+/// Waits until every expected instance is final, drawing progress. `Ok` when all went well,
+/// [`CliError::WorkloadsFailed`] when an added instance failed, [`CliError::Timeout`] after
+/// `--timeout`, [`CliError::Interrupted`] on Ctrl+C.
+pub async fn follow(
+    ui: &mut Ui,
+    ctx: &Context,
+    mut view: View,
+    watch: &mut Watch,
+    expected: &Expected,
+) -> Result<(), CliError> {
+    let mut drawer = Drawer::new(ui.live_progress());
+    let deadline = ctx.settings.timeout.map(|t| (Instant::now() + t, t));
+    let mut tick = tokio::time::interval(TICK);
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    loop {
+        let now = outcome(expected, &view);
+        drawer.draw(ui, &view, now.progress())?;
+        match now {
+            WaitOutcome::Waiting(_) => {}
+            WaitOutcome::Succeeded(progress) => {
+                drawer.clear(ui)?;
+                return print_final(ui, &view, &progress);
+            }
+            WaitOutcome::Failed(progress) => {
+                drawer.clear(ui)?;
+                print_final(ui, &view, &progress)?;
+                let failed = progress
+                    .iter()
+                    .filter(|p| p.failed())
+                    .map(|p| format!("{} ({})", p.id.workload, p.state))
+                    .collect();
+                return Err(CliError::WorkloadsFailed(failed));
+            }
+        }
+        let sleep_until = deadline.map(|(at, _)| at);
+        tokio::select! {
+            event = watch.next() => match event {
+                Some(WatchEvent::Snapshot(messages)) => view = View::from_messages(&ctx.topics, &messages),
+                Some(WatchEvent::Update(message)) => { view.apply(&ctx.topics, &message); }
+                None => {
+                    drawer.clear(ui)?;
+                    return Err(ctx.bus_error("lost the broker while waiting", ank_bus::BusError::Closed));
+                }
+            },
+            _ = tick.tick(), if drawer.live => drawer.spin(),
+            _ = sleep_or_never(sleep_until) => {
+                drawer.clear(ui)?;
+                let after = deadline.map(|(_, t)| t).unwrap_or_default();
+                return Err(CliError::Timeout { what: "the workloads did not reach their final states".into(), after });
+            }
+            _ = &mut interrupt => {
+                drawer.clear(ui)?;
+                return Err(CliError::Interrupted);
+            }
+        }
+    }
+}
+
+async fn sleep_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Rows of the followed instances, with the runtime from the view.
+pub fn progress_rows(view: &View, progress: &[Progress]) -> Vec<WorkloadRow> {
+    let runtimes: BTreeMap<_, _> = view
+        .instances()
+        .into_iter()
+        .map(|i| ((i.id.workload.clone(), i.id.agent.clone()), i.runtime))
+        .collect();
+    progress
+        .iter()
+        .map(|p| {
+            let runtime = runtimes
+                .get(&(p.id.workload.clone(), p.id.agent.clone()))
+                .cloned()
+                .unwrap_or_default();
+            WorkloadRow::new(&crate::state_view::Instance {
+                id: p.id.clone(),
+                runtime,
+                state: p.state,
+                additional_info: p.additional_info.clone(),
+            })
+        })
+        .collect()
+}
+
+fn print_final(ui: &mut Ui, view: &View, progress: &[Progress]) -> Result<(), CliError> {
+    let rows = progress_rows(view, progress);
+    let width = ui.width();
+    table::render(ui.out(), &rows, width)?;
+    Ok(())
+}
+
+/// Draws progress: in place on a terminal, as lines per change otherwise.
+struct Drawer {
+    live: bool,
+    frame: usize,
+    drawn_lines: usize,
+    last: Option<Vec<(String, String, Change)>>,
+    printed: BTreeMap<String, (String, String)>,
+}
+
+impl Drawer {
+    fn new(live: bool) -> Self {
+        Self {
+            live,
+            frame: 0,
+            drawn_lines: 0,
+            last: None,
+            printed: BTreeMap::new(),
+        }
+    }
+
+    fn spin(&mut self) {
+        self.frame = (self.frame + 1) % SPINNER.len();
+        // Force a redraw with the next frame.
+        self.last = None;
+    }
+
+    fn draw(&mut self, ui: &mut Ui, view: &View, progress: &[Progress]) -> Result<(), CliError> {
+        if self.live {
+            let key: Vec<_> = progress
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.to_string(),
+                        format!("{}{}", p.state, p.additional_info),
+                        p.change,
+                    )
+                })
+                .collect();
+            if self.last.as_ref() == Some(&key) {
+                return Ok(());
+            }
+            self.last = Some(key);
+            let rows = progress_rows(view, progress);
+            let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+            for (row, p) in cells.iter_mut().zip(progress) {
+                let mark = if p.done { ' ' } else { SPINNER[self.frame] };
+                row[0] = format!("{mark} {}", row[0]);
+            }
+            let mut buffer = Vec::new();
+            table::render_cells(&mut buffer, WorkloadRow::headers(), &cells, ui.width(), "")?;
+            // The header gets the two columns the spinner takes in the rows.
+            let text =
+                String::from_utf8_lossy(&buffer).replacen("WORKLOAD NAME", "  WORKLOAD NAME", 1);
+            let err = ui.err();
+            self.erase(err)?;
+            err.write_all(text.as_bytes())?;
+            err.flush()?;
+            self.drawn_lines = text.lines().count();
+        } else {
+            for p in progress {
+                let now = (p.state.to_string(), p.additional_info.clone());
+                let key = p.id.to_string();
+                if self.printed.get(&key) == Some(&now) {
+                    continue;
+                }
+                let info = if p.additional_info.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", p.additional_info.trim())
+                };
+                ui.status(format!(
+                    "{} on {}: {}{info}",
+                    p.id.workload,
+                    agent_name(&p.id.agent),
+                    p.state
+                ))?;
+                self.printed.insert(key, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn erase(&mut self, err: &mut dyn Write) -> std::io::Result<()> {
+        if self.drawn_lines > 0 {
+            write!(err, "\x1b[{}A\x1b[J", self.drawn_lines)?;
+            self.drawn_lines = 0;
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, ui: &mut Ui) -> std::io::Result<()> {
+        if self.live {
+            self.erase(ui.err())?;
+            ui.err().flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn agent_name(agent: &str) -> &str {
+    if agent.is_empty() {
+        "no agent"
+    } else {
+        agent
+    }
+}

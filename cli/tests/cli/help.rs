@@ -1,0 +1,78 @@
+use std::process::Command;
+
+use ank_cli::Cli;
+use clap::CommandFactory;
+
+use crate::fixture::snapshot;
+
+/// Every command's long help, depth first, like jj's help snapshot: any help change shows up in
+/// review.
+#[test]
+fn the_whole_help_tree() {
+    fn walk(cmd: &mut clap::Command, path: &str, out: &mut String) {
+        out.push_str(&format!("==== {path} --help\n"));
+        out.push_str(&cmd.render_long_help().to_string());
+        out.push('\n');
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .filter(|n| n != "help")
+            .collect();
+        for name in names {
+            if let Some(sub) = cmd.find_subcommand_mut(&name) {
+                walk(sub, &format!("{path} {name}"), out);
+            }
+        }
+    }
+    let mut cmd = Cli::command().term_width(100);
+    cmd.build();
+    let mut out = String::new();
+    walk(&mut cmd, "ank", &mut out);
+    snapshot("help_tree", &out);
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_definitions() {
+    let ank = env!("CARGO_BIN_EXE_ank");
+    for (args, needle) in [
+        (&["completion", "bash"][..], "--topic-prefix"),
+        (&["completion", "zsh"][..], "--topic-prefix"),
+        (&["completion", "fish"][..], "topic-prefix"),
+        (&["man"][..], ".TH ank 1"),
+    ] {
+        let output = Command::new(ank).args(args).output().expect("runs");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains(needle), "{args:?} lacks {needle}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(ank)
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    for page in [
+        "ank.1",
+        "ank-get.1",
+        "ank-get-workloads.1",
+        "ank-apply.1",
+        "ank-logs.1",
+    ] {
+        assert!(dir.path().join(page).exists(), "{page} missing");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let ank = env!("CARGO_BIN_EXE_ank");
+    for args in [
+        &["get", "workloads", "--state", "sleepy"][..],
+        &["apply"][..],
+        &["frobnicate"][..],
+        &["set", "state", "only-a-mask"][..],
+    ] {
+        let output = Command::new(ank).args(args).output().expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+}

@@ -1,0 +1,306 @@
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ank_bus::{ConnectOptions, Session};
+use ank_schemas::Topics;
+use ank_system_tests::mosquitto::Mosquitto;
+
+use crate::fixture::{retained, snapshot};
+
+/// A Mosquitto holding the fixture (or other retained messages) under a unique prefix.
+pub struct Cluster {
+    pub broker: Mosquitto,
+    pub prefix: String,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        let broker = Mosquitto::start().expect("mosquitto starts");
+        let prefix = format!("test{:08x}/ank/v1", rand::random::<u32>());
+        Cluster { broker, prefix }
+    }
+
+    pub fn topics(&self) -> Topics {
+        Topics::new(&self.prefix).expect("prefix")
+    }
+
+    pub fn options(&self, role: &str) -> ConnectOptions {
+        let client_id = format!("{role}-{:08x}", rand::random::<u32>());
+        let mut opts = ConnectOptions::from_url(&self.broker.url(), &client_id).expect("options");
+        opts.topics = self.topics();
+        opts
+    }
+
+    pub async fn session(&self) -> Session {
+        Session::connect(self.options("test"), None)
+            .await
+            .expect("connects")
+            .0
+    }
+
+    /// Publishes retained messages and waits until the broker holds every one of them.
+    pub async fn publish(&self, messages: Vec<(String, serde_json::Value)>) {
+        let session = self.session().await;
+        for (topic, payload) in &messages {
+            session
+                .publish(topic, serde_json::to_vec(payload).expect("json"), true)
+                .await
+                .expect("publish");
+        }
+        // `publish` returns once queued: read back until the broker has them all (measured:
+        // shutting the session down at once lost some of them).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let filters = vec![self.topics().everything()];
+            let held = session.read_retained(&filters).await.expect("read back");
+            let all = messages.iter().all(|(topic, payload)| {
+                held.iter().any(|m| {
+                    &m.topic == topic
+                        && serde_json::from_slice::<serde_json::Value>(&m.payload)
+                            .ok()
+                            .as_ref()
+                            == Some(payload)
+                })
+            });
+            if all {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the broker did not take the retained messages"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        session.shutdown(None).await;
+    }
+
+    pub async fn with_fixture() -> Cluster {
+        let cluster = Cluster::start().await;
+        cluster.publish(retained(&cluster.topics())).await;
+        cluster
+    }
+
+    pub fn ank(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ank"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("ANK_BROKER", self.broker.url())
+            .env("ANK_TOPIC_PREFIX", &self.prefix);
+        cmd
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("ank runs")
+}
+
+#[tokio::test]
+async fn every_get_prints_what_the_library_renders_from_retained_topics() {
+    let cluster = Cluster::with_fixture().await;
+    // (args, snapshot shared with output.rs)
+    let cases: [(&[&str], &str); 6] = [
+        (&["get", "workloads"], "workloads_all"),
+        (
+            &["get", "workload", "-s", "running(ok)"],
+            "workloads_state_running",
+        ),
+        (&["get", "agents"], "agents"),
+        (&["get", "configs"], "configs"),
+        (&["get", "state", "-o", "json"], "state_json"),
+        (
+            &["get", "state", "workloadStates.*.nginx", "agents.*.status"],
+            "state_mask_wildcard",
+        ),
+    ];
+    for (args, name) in cases {
+        let output = run(cluster.ank().args(args));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(text(&output.stderr), "", "{args:?}");
+        snapshot(name, &text(&output.stdout));
+    }
+}
+
+#[tokio::test]
+async fn reads_need_no_controller() {
+    let cluster = Cluster::with_fixture().await;
+    let topics = cluster.topics();
+    cluster
+        .publish(vec![(
+            topics.controller_status(),
+            serde_json::json!({"state": "lost", "epoch": 1}),
+        )])
+        .await;
+    let output = run(cluster.ank().args(["get", "workloads"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    snapshot("workloads_all", &text(&output.stdout));
+}
+
+#[tokio::test]
+async fn a_change_fails_at_once_when_the_controller_is_offline() {
+    let cluster = Cluster::with_fixture().await;
+    let topics = cluster.topics();
+    cluster
+        .publish(vec![(
+            topics.controller_status(),
+            serde_json::json!({"state": "offline", "epoch": 1, "since": "2025-05-01T11:00:00Z"}),
+        )])
+        .await;
+    // A long response timeout: the error must not come from waiting for it.
+    let started = Instant::now();
+    let output =
+        run(cluster
+            .ank()
+            .args(["--response-timeout", "30s", "delete", "workload", "nginx"]));
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: controller offline since 2025-05-01T11:00:00Z (shut down)\nhint: "
+        ),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_change_fails_at_once_when_no_controller_ever_ran() {
+    let cluster = Cluster::start().await;
+    let output = run(cluster.ank().args([
+        "run",
+        "workload",
+        "w",
+        "--runtime",
+        "podman",
+        "--agent",
+        "a",
+        "--config",
+        "image: x",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        text(&output.stderr).starts_with("error: controller offline (no controller has published"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_exit_1_with_a_hint() {
+    let port = ank_system_tests::mosquitto::free_port().expect("a port");
+    let output = run(Command::new(env!("CARGO_BIN_EXE_ank"))
+        .env("HOME", "/nonexistent")
+        .args([
+            "-b",
+            &format!("mqtt://127.0.0.1:{port}"),
+            "get",
+            "workloads",
+        ]));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error: cannot connect to the MQTT broker\ncaused by: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "hint: is the broker running at mqtt://127.0.0.1:{port}?"
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn settings_come_from_flag_then_env_then_file() {
+    let cluster = Cluster::with_fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ank.toml");
+    // The file names a prefix with nothing under it; the environment names the fixture's.
+    std::fs::write(&config, "topic_prefix = \"empty/ank/v1\"\n").expect("write");
+    let with_env = run(cluster
+        .ank()
+        .arg("--ank-config")
+        .arg(&config)
+        .args(["get", "configs"]));
+    assert_eq!(text(&with_env.stdout), "CONFIG\ndb_settings\nweb\n");
+    let file_only = run(cluster
+        .ank()
+        .env_remove("ANK_TOPIC_PREFIX")
+        .arg("--ank-config")
+        .arg(&config)
+        .args(["get", "configs"]));
+    assert_eq!(text(&file_only.stdout), "CONFIG\n");
+    let flag = run(cluster
+        .ank()
+        .env_remove("ANK_TOPIC_PREFIX")
+        .arg("--ank-config")
+        .arg(&config)
+        .args(["--topic-prefix", &cluster.prefix, "get", "configs"]));
+    assert_eq!(text(&flag.stdout), "CONFIG\ndb_settings\nweb\n");
+    std::fs::write(&config, "topic_prefx = \"typo\"\n").expect("write");
+    let typo = run(cluster
+        .ank()
+        .arg("--ank-config")
+        .arg(&config)
+        .args(["get", "configs"]));
+    assert_eq!(typo.status.code(), Some(2), "{typo:?}");
+    assert!(
+        text(&typo.stderr).contains("topic_prefx"),
+        "{}",
+        text(&typo.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_a_new_table_when_a_state_changes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let cluster = Cluster::with_fixture().await;
+    let mut child = cluster
+        .ank()
+        .args(["get", "workloads", "--watch", "nginx"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ank starts");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(wait_for("Running(Ok)"), "first table");
+    let topics = cluster.topics();
+    let nginx = crate::fixture::id("nginx", "agent_A", crate::fixture::NGINX_CONFIG);
+    cluster
+        .publish(vec![(
+            topics.workload_state("agent_A", "nginx"),
+            serde_json::json!({"instanceId": nginx.to_string(), "state": "Succeeded", "subState": "Ok"}),
+        )])
+        .await;
+    let seen = wait_for("Succeeded(Ok)");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen, "the change never showed");
+}
