@@ -1,12 +1,49 @@
 //! `ank-agent`: reconciles one node's desired workloads with podman (issue #5).
 //!
-//! The agent binary is not built yet; the crate so far holds the runtime layer the agent's
-//! reconcile loop will drive. It deliberately offers no binary until the agent works.
+//! The binary (`src/main.rs`) is a thin shell around [`run`]. Decisions are pure (`reconcile`),
+//! actions happen at the edge (`execute`, `publish`, `runtime`); docs/agent.md explains both.
 //!
 //! Layout:
 //! - [`runtime`]: runtime connectors. The only code that spells `podman` or spawns a process;
 //!   it runs, restarts, observes and removes containers and reports raw podman facts
 //!   (`runtime/command.rs`, `podman.rs`, `podman_kube.rs`, `ps.rs`, `events.rs`).
+//! - `reconcile`: the pure decision, desired snapshot + [`Observed`] → [`Action`]s.
+//! - `observed`: what the planner knows besides the snapshot (runtime instances, bookkeeping,
+//!   reports, other agents' states).
+//! - `state_map`: podman's raw state → execution state and additionalInfo text.
+//! - `backoff`: create-retry and restart delays, pure arithmetic.
+//! - `hysteresis`: which state reports a stopping workload ignores.
+//! - `config`: flags, environment and TOML file → [`AgentConfig`].
+//! - `run`: the loop: bus and podman in, plan, execute, publish.
+//! - `execute`: actions → runtime connector calls, and their outcomes → bookkeeping.
+//! - `publish`: the only publisher (workload states, status, log streams).
+//! - `resources`: CPU and free memory from `/proc` for the status.
 #![warn(missing_docs)]
 
 pub mod runtime;
+
+mod backoff;
+mod config;
+mod execute;
+mod hysteresis;
+mod observed;
+mod publish;
+mod reconcile;
+mod resources;
+mod run;
+mod state_map;
+
+pub use backoff::{create_retry_delay, effective_streak, restart_delay};
+pub use config::{AgentArgs, AgentConfig};
+pub use execute::{OpFailure, OpOutcome, Runtimes};
+pub use hysteresis::accepts as hysteresis_accepts;
+pub use observed::{
+    Failure, InstanceTarget, Observed, Operation, PeerState, RuntimeInstance, WorkloadBook,
+    WorkloadReport,
+};
+pub use publish::{LogPublisher, Publisher};
+pub use reconcile::{
+    plan, start_problem, unmet_add_conditions, unmet_delete_conditions, Action, TRIGGERED_INFO,
+};
+pub use run::run;
+pub use state_map::{map as map_state, podman_error, MappedState, PODMAN_ERROR_INFO};

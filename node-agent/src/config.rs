@@ -1,0 +1,366 @@
+//! The agent's settings: command-line flags (whose docs are `ank-agent --help`), `ANK_AGENT_*`
+//! environment variables, and a TOML file (`--config`), resolved with the precedence
+//! flag > env > file > default. Resolving is pure ([`AgentArgs::resolve`] takes the file's text),
+//! so the precedence is unit-tested; only [`AgentArgs::load`] reads the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use ank_schemas::{name_problem, Topics, DEFAULT_PREFIX, KNOWN_RUNTIMES};
+
+/// The broker used when none is configured.
+pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
+/// How often the resources in the status are measured.
+pub const DEFAULT_RESOURCE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often `podman ps` re-reads every container, as a safety net beside `podman events`.
+pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(10);
+
+/// `ank-agent`: runs one node's workloads with podman, as the controller's snapshot on
+/// `{prefix}/agents/{name}/desired` says, and publishes their states.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(name = "ank-agent", version)]
+pub struct AgentArgs {
+    /// TOML file with any of the settings below (snake_case keys, `[tags]` table); flags and
+    /// environment variables win over it
+    #[arg(short = 'x', long, value_name = "FILE", env = "ANK_AGENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The agent's name (required; [A-Za-z0-9_-], 1 to 63 characters)
+    #[arg(short, long, env = "ANK_AGENT_NAME")]
+    pub name: Option<String>,
+    /// MQTT broker URL, `mqtt://host[:port]` or `mqtts://host[:port]` [default: mqtt://127.0.0.1:1883]
+    #[arg(short, long, value_name = "URL", env = "ANK_AGENT_BROKER")]
+    pub broker: Option<String>,
+    /// MQTT user name (the embedded broker's ACLs expect `agent-<name>`)
+    #[arg(long, env = "ANK_AGENT_USERNAME")]
+    pub username: Option<String>,
+    /// MQTT password (prefer the environment variable to keep it out of `ps`)
+    #[arg(long, env = "ANK_AGENT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
+    #[arg(long, value_name = "FILE", env = "ANK_AGENT_CA_PEM")]
+    pub ca_pem: Option<PathBuf>,
+    /// Client certificate (PEM) for brokers that authenticate clients by certificate
+    #[arg(long, value_name = "FILE", env = "ANK_AGENT_CRT_PEM")]
+    pub crt_pem: Option<PathBuf>,
+    /// The client certificate's private key (PEM)
+    #[arg(long, value_name = "FILE", env = "ANK_AGENT_KEY_PEM")]
+    pub key_pem: Option<PathBuf>,
+    /// MQTT topic prefix [default: ank/v1]
+    #[arg(long, value_name = "PREFIX", env = "ANK_AGENT_TOPIC_PREFIX")]
+    pub topic_prefix: Option<String>,
+    /// Folder for workload files; the agent works in `<run-folder>/<name>_io/`
+    /// [default: $TMPDIR/ankmq or /tmp/ankmq]
+    #[arg(short, long, value_name = "DIR", env = "ANK_AGENT_RUN_FOLDER")]
+    pub run_folder: Option<PathBuf>,
+    /// Runtimes this agent runs, comma-separated [default: podman,podman-kube]
+    #[arg(long, value_delimiter = ',', env = "ANK_AGENT_RUNTIMES")]
+    pub runtimes: Option<Vec<String>>,
+    /// A tag `key=value` announced in the agent's status; repeatable. Tags given here replace
+    /// the file's tags entirely
+    #[arg(short, long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Seconds between measurements of CPU and free memory for the status (published only when
+    /// they change noticeably) [default: 5]
+    #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_RESOURCE_INTERVAL")]
+    pub resource_interval: Option<f64>,
+    /// Seconds between full `podman ps` resyncs, beside `podman events` [default: 10]
+    #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_RESYNC_INTERVAL")]
+    pub resync_interval: Option<f64>,
+    /// The podman program to run [default: podman]
+    #[arg(long, value_name = "PROGRAM", env = "ANK_AGENT_PODMAN")]
+    pub podman: Option<PathBuf>,
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+/// The TOML config file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    name: Option<String>,
+    broker: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    ca_pem: Option<PathBuf>,
+    crt_pem: Option<PathBuf>,
+    key_pem: Option<PathBuf>,
+    topic_prefix: Option<String>,
+    run_folder: Option<PathBuf>,
+    runtimes: Option<Vec<String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    resource_interval: Option<f64>,
+    resync_interval: Option<f64>,
+    podman: Option<PathBuf>,
+}
+
+/// The resolved settings the agent runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// The agent's name.
+    pub name: String,
+    /// The broker URL.
+    pub broker: String,
+    /// MQTT user name.
+    pub username: Option<String>,
+    /// MQTT password.
+    pub password: Option<String>,
+    /// CA file for `mqtts://`.
+    pub ca_pem: Option<PathBuf>,
+    /// Client certificate.
+    pub crt_pem: Option<PathBuf>,
+    /// Client key.
+    pub key_pem: Option<PathBuf>,
+    /// The topic tree.
+    pub topics: Topics,
+    /// The base run folder (the agent uses `<run_folder>/<name>_io/`).
+    pub run_folder: PathBuf,
+    /// The runtimes to run.
+    pub runtimes: Vec<String>,
+    /// The agent's tags.
+    pub tags: BTreeMap<String, String>,
+    /// Resource measurement interval.
+    pub resource_interval: Duration,
+    /// Full resync interval.
+    pub resync_interval: Duration,
+    /// The podman program.
+    pub podman: PathBuf,
+    /// Extra environment for every podman call (e.g. `CONTAINERS_CONF`); not a flag, tests and
+    /// embedders set it.
+    pub podman_env: Vec<(String, String)>,
+}
+
+impl AgentConfig {
+    /// A config with every default, for `name` (tests and embedders start from it).
+    pub fn with_defaults(name: &str) -> Result<Self> {
+        AgentArgs {
+            name: Some(name.to_owned()),
+            ..AgentArgs::default()
+        }
+        .resolve(None)
+    }
+
+    /// The folder this agent writes workload files to.
+    pub fn io_folder(&self) -> PathBuf {
+        self.run_folder.join(format!("{}_io", self.name))
+    }
+
+    /// The MQTT client id: `agent-<name>` when that fits MQTT's 63 characters, else the name.
+    pub fn client_id(&self) -> String {
+        let id = format!("agent-{}", self.name);
+        if id.len() <= 63 {
+            id
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+fn default_run_folder() -> PathBuf {
+    std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join("ankmq")
+}
+
+fn seconds(value: f64, what: &str) -> Result<Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        bail!("{what} must be between 0 and 86400 seconds, got {value}");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+impl AgentArgs {
+    /// Reads the `--config` file, if any, and resolves.
+    pub fn load(self) -> Result<AgentConfig> {
+        let text = match &self.config {
+            Some(path) => Some(read(path)?),
+            None => None,
+        };
+        self.resolve(text.as_deref())
+    }
+
+    /// Resolves flags (and env, which clap already merged into them) over the file's TOML text
+    /// over the defaults, and validates the result.
+    pub fn resolve(self, file_text: Option<&str>) -> Result<AgentConfig> {
+        let file: FileConfig = match file_text {
+            Some(text) => toml::from_str(text).context("parsing the config file")?,
+            None => FileConfig::default(),
+        };
+        let name = self
+            .name
+            .or(file.name)
+            .context("the agent needs a name: --name, ANK_AGENT_NAME or `name` in the config")?;
+        if let Some(problem) = name_problem(&name) {
+            bail!("invalid agent name `{name}`: {problem}");
+        }
+        let prefix = self
+            .topic_prefix
+            .or(file.topic_prefix)
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        let topics = Topics::new(&prefix).with_context(|| format!("topic prefix `{prefix}`"))?;
+        let runtimes = self
+            .runtimes
+            .or(file.runtimes)
+            .unwrap_or_else(|| KNOWN_RUNTIMES.iter().map(|r| (*r).to_owned()).collect());
+        let mut enabled = Vec::new();
+        for runtime in runtimes {
+            let runtime = runtime.trim().to_owned();
+            if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
+                bail!(
+                    "unknown runtime `{runtime}`; known: {}",
+                    KNOWN_RUNTIMES.join(", ")
+                );
+            }
+            if !enabled.contains(&runtime) {
+                enabled.push(runtime);
+            }
+        }
+        if enabled.is_empty() {
+            bail!("no runtime enabled; use --runtimes podman,podman-kube");
+        }
+        let tags = if self.tags.is_empty() {
+            file.tags
+        } else {
+            self.tags.into_iter().collect()
+        };
+        Ok(AgentConfig {
+            name,
+            broker: self
+                .broker
+                .or(file.broker)
+                .unwrap_or_else(|| DEFAULT_BROKER.to_owned()),
+            username: self.username.or(file.username),
+            password: self.password.or(file.password),
+            ca_pem: self.ca_pem.or(file.ca_pem),
+            crt_pem: self.crt_pem.or(file.crt_pem),
+            key_pem: self.key_pem.or(file.key_pem),
+            topics,
+            run_folder: self
+                .run_folder
+                .or(file.run_folder)
+                .unwrap_or_else(default_run_folder),
+            runtimes: enabled,
+            tags,
+            resource_interval: match self.resource_interval.or(file.resource_interval) {
+                Some(s) => seconds(s, "--resource-interval")?,
+                None => DEFAULT_RESOURCE_INTERVAL,
+            },
+            resync_interval: match self.resync_interval.or(file.resync_interval) {
+                Some(s) => seconds(s, "--resync-interval")?,
+                None => DEFAULT_RESYNC_INTERVAL,
+            },
+            podman: self
+                .podman
+                .or(file.podman)
+                .unwrap_or_else(|| PathBuf::from("podman")),
+            podman_env: Vec::new(),
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    fn parse(args: &[&str]) -> AgentArgs {
+        AgentArgs::try_parse_from(std::iter::once("ank-agent").chain(args.iter().copied()))
+            .expect("flags parse")
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        AgentArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let file = r#"
+            name = "from_file"
+            broker = "mqtt://file:1883"
+            topic_prefix = "file/prefix"
+            runtimes = ["podman"]
+            resync_interval = 3
+            [tags]
+            location = "file"
+        "#;
+        let config = parse(&["--name", "from_flag", "--tag", "zone=front"])
+            .resolve(Some(file))
+            .expect("valid");
+        assert_eq!(config.name, "from_flag");
+        assert_eq!(config.broker, "mqtt://file:1883");
+        assert_eq!(config.topics.prefix(), "file/prefix");
+        assert_eq!(config.runtimes, ["podman"]);
+        assert_eq!(config.resync_interval, Duration::from_secs(3));
+        assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
+        assert_eq!(
+            config.tags,
+            BTreeMap::from([("zone".to_owned(), "front".to_owned())]),
+            "flag tags replace the file's"
+        );
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let config = parse(&["-n", "agent_A"]).resolve(None).expect("valid");
+        assert_eq!(config.broker, DEFAULT_BROKER);
+        assert_eq!(config.topics.prefix(), DEFAULT_PREFIX);
+        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(config.client_id(), "agent-agent_A");
+        assert!(config.io_folder().ends_with("ankmq/agent_A_io"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_reason() {
+        let table: [(&[&str], Option<&str>, &str); 6] = [
+            (&[], None, "needs a name"),
+            (&["-n", "a.b"], None, "invalid agent name"),
+            (
+                &["-n", "a", "--runtimes", "containerd"],
+                None,
+                "unknown runtime",
+            ),
+            (
+                &["-n", "a", "--topic-prefix", "a/+/b"],
+                None,
+                "topic prefix",
+            ),
+            (
+                &["-n", "a", "--resync-interval", "0"],
+                None,
+                "between 0 and 86400",
+            ),
+            (&["-n", "a"], Some("nmae = 'x'"), "parsing the config file"),
+        ];
+        for (args, file, expected) in table {
+            let error = parse(args).resolve(file).expect_err("refused");
+            assert!(
+                format!("{error:#}").contains(expected),
+                "{args:?}: {error:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tag_must_be_key_equals_value() {
+        assert!(AgentArgs::try_parse_from(["ank-agent", "-n", "a", "--tag", "novalue"]).is_err());
+        assert_eq!(
+            parse(&["-n", "a", "-t", "k=v=w"]).tags,
+            [("k".into(), "v=w".into())]
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! `ank-agent`: a thin shell. Parse flags, set up tracing (`RUST_LOG`, default `info`), resolve
+//! the settings (flag > env > file > default), run until SIGTERM or SIGINT, and map a failure to
+//! exit code 1. The agent itself is `ank_agent::run`.
+
+use clap::Parser;
+
+use ank_agent::AgentArgs;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = AgentArgs::parse();
+    let result = match args.load() {
+        Ok(config) => ank_agent::run(config, shutdown_signal()).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Completes on SIGTERM or SIGINT. If the handlers cannot be installed, it never completes and
+/// the process ends the hard way (workloads keep running either way).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+}

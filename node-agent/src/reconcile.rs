@@ -1,0 +1,572 @@
+//! The agent's decision: desired snapshot + observed state → actions. Pure and idempotent, like
+//! a kube-runtime reconciler: `plan` sees state, never the event that triggered it, so calling it
+//! twice with the same inputs gives the same actions, and a retry is a value
+//! ([`Action::RetryAt`]). `execute.rs` carries the actions out and records their outcomes in
+//! [`Observed`]; nothing here touches podman, the bus or a clock.
+//!
+//! The rules, per workload name (docs/agent.md explains them at length):
+//! - An operation in flight leaves the workload alone; later triggers coalesce into the next plan.
+//! - Old instances (same name, another instance id) go first, at most once (Ankaios §4.1): a
+//!   managed one waits for its delete conditions (`Stopping(WaitingToStop)`), a found one (no
+//!   book: it predates this agent run) is replaced ignoring them (§4.2). If the new instance may
+//!   start, delete and create are one [`Action::Replace`]; otherwise only the delete runs and the
+//!   create waits in `Pending(WaitingToStart)`.
+//! - The desired instance found in podman without a book is adopted (§4.2): running → resume,
+//!   succeeded (`podman`) → start the same container honouring add conditions, anything else →
+//!   replace. A managed one is reported and restarted per its restart policy (§3.1), the first
+//!   restart immediately, repeated crashes with a backoff (`backoff.rs`).
+//! - The desired instance absent from podman is `Failed(Lost)` if the agent had it, retried
+//!   if its create failed (§3.2), otherwise created once its add conditions hold (§2.4).
+//! - Instances no longer desired are deleted, managed ones after their delete conditions hold;
+//!   once gone, the workload's topic is cleared (`Removed`).
+//!
+//! Tags, restartPolicy and dependencies are not part of the instance id, so changing them alone
+//! never replaces a container: the planner compares instance ids, never whole workloads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use ank_schemas::{
+    AddCondition, AgentSnapshot, DeleteCondition, DesiredWorkload, ExecutionState, FailedSubstate,
+    InstanceId, PendingSubstate, RestartPolicy, RuntimeConfig, StoppingSubstate, KNOWN_RUNTIMES,
+};
+
+use crate::backoff;
+use crate::hysteresis;
+use crate::observed::{
+    Failure, InstanceTarget, Observed, RuntimeInstance, WorkloadBook, WorkloadReport,
+};
+use crate::state_map;
+
+/// The additionalInfo of a create the agent just triggered (Ankaios' text).
+pub const TRIGGERED_INFO: &str = "Triggered at runtime.";
+
+/// One thing the agent should do. Actions of one workload are listed in the order they must run
+/// (a report before the operation it announces).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Publish this state on the workload's topic (`Removed` clears it).
+    Report(WorkloadReport),
+    /// Take over a running instance found in podman: no runtime call, start tracking it.
+    Adopt {
+        /// The workload's name.
+        workload: String,
+        /// The instance adopted.
+        instance: InstanceId,
+    },
+    /// Create the desired instance.
+    Create {
+        /// The workload's name.
+        workload: String,
+        /// What to create.
+        desired: DesiredWorkload,
+    },
+    /// Run the ended instance again: `podman start` of the same container (`podman`), down then
+    /// play (`podman-kube`).
+    Restart {
+        /// The workload's name.
+        workload: String,
+        /// The instance to restart.
+        desired: DesiredWorkload,
+        /// For a restart-policy restart, the crash streak to record (it counts in
+        /// `restartCount`); `None` for an adoption restart, which does not count.
+        policy_restart: Option<u32>,
+    },
+    /// Delete `old`, then create `desired` (at most once: never both at the same time). `old`
+    /// may be the same instance, to get a fresh container after a failure.
+    Replace {
+        /// The workload's name.
+        workload: String,
+        /// The instance to remove first.
+        old: InstanceTarget,
+        /// The instance to create after.
+        desired: DesiredWorkload,
+        /// As in [`Action::Restart`].
+        policy_restart: Option<u32>,
+    },
+    /// Remove an instance.
+    Delete {
+        /// The workload's name (the instance text if it is not an instance id).
+        workload: String,
+        /// What to remove.
+        target: InstanceTarget,
+    },
+    /// Plan again at this instant, even if nothing else happens (a retry or backoff is due).
+    RetryAt(Instant),
+}
+
+/// Decides what to do now. See the module documentation for the rules.
+pub fn plan(desired: &AgentSnapshot, observed: &Observed, now: Instant) -> Vec<Action> {
+    let mut planner = Planner {
+        desired,
+        observed,
+        now,
+        actions: Vec::new(),
+        retry_at: None,
+    };
+    for name in workload_names(desired, observed) {
+        planner.workload(&name);
+    }
+    let mut actions = planner.actions;
+    if let Some(at) = planner.retry_at {
+        actions.push(Action::RetryAt(at));
+    }
+    actions
+}
+
+/// Every workload name the planner has to look at, sorted.
+fn workload_names(desired: &AgentSnapshot, observed: &Observed) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = desired.workloads.keys().cloned().collect();
+    names.extend(
+        observed
+            .instances
+            .values()
+            .map(RuntimeInstance::workload_key),
+    );
+    names.extend(observed.books.keys().cloned());
+    names.extend(observed.reported.keys().cloned());
+    names.extend(
+        observed
+            .peer_states
+            .iter()
+            .filter(|(_, by_agent)| by_agent.contains_key(&observed.agent))
+            .map(|(name, _)| name.clone()),
+    );
+    names
+}
+
+/// Why a desired workload cannot be started whatever is retried, if it cannot.
+pub fn start_problem(desired: &DesiredWorkload, observed: &Observed) -> Option<String> {
+    let runtime = desired.runtime.as_str();
+    if !KNOWN_RUNTIMES.contains(&runtime) {
+        return Some(format!("Unsupported runtime '{runtime}'"));
+    }
+    if !observed.runtimes.iter().any(|r| r == runtime) {
+        return Some(format!(
+            "The runtime '{runtime}' is not enabled on agent '{}'",
+            observed.agent
+        ));
+    }
+    if let Err(error) = RuntimeConfig::parse(runtime, &desired.runtime_config) {
+        return Some(format!("Could not parse the runtimeConfig: {error}"));
+    }
+    if runtime == "podman-kube" && !desired.files.is_empty() {
+        return Some(
+            "Workload files are not supported by the podman-kube runtime; use a ConfigMap".into(),
+        );
+    }
+    None
+}
+
+fn add_condition_name(condition: AddCondition) -> &'static str {
+    match condition {
+        AddCondition::Running => "ADD_COND_RUNNING",
+        AddCondition::Succeeded => "ADD_COND_SUCCEEDED",
+        AddCondition::Failed => "ADD_COND_FAILED",
+    }
+}
+
+fn delete_condition_name(condition: DeleteCondition) -> &'static str {
+    match condition {
+        DeleteCondition::Running => "DEL_COND_RUNNING",
+        DeleteCondition::NotPendingNorRunning => "DEL_COND_NOT_PENDING_NOR_RUNNING",
+    }
+}
+
+/// The dependencies whose add condition no instance (on any agent) meets, as
+/// `name (CONDITION)`. An unknown dependency is not met.
+pub fn unmet_add_conditions(desired: &DesiredWorkload, observed: &Observed) -> Vec<String> {
+    desired
+        .dependencies
+        .iter()
+        .filter(|(name, condition)| {
+            !observed
+                .states_of(name)
+                .iter()
+                .any(|state| condition.is_met_by(state))
+        })
+        .map(|(name, condition)| format!("{name} ({})", add_condition_name(*condition)))
+        .collect()
+}
+
+/// The dependents that keep a workload from being deleted: those with an instance that does not
+/// meet its delete condition. An absent dependent meets it.
+pub fn unmet_delete_conditions(
+    conditions: &BTreeMap<String, DeleteCondition>,
+    observed: &Observed,
+) -> Vec<String> {
+    conditions
+        .iter()
+        .filter(|(name, condition)| {
+            !observed
+                .states_of(name)
+                .iter()
+                .all(|state| condition.is_met_by(state))
+        })
+        .map(|(name, condition)| format!("{name} ({})", delete_condition_name(*condition)))
+        .collect()
+}
+
+/// When a failed attempt may be retried.
+fn retry_deadline(failure: &Failure) -> Instant {
+    let retry = failure.attempt.saturating_sub(1);
+    failure.failed_at + backoff::create_retry_delay(retry, failure.jitter)
+}
+
+struct Planner<'a> {
+    desired: &'a AgentSnapshot,
+    observed: &'a Observed,
+    now: Instant,
+    actions: Vec<Action>,
+    retry_at: Option<Instant>,
+}
+
+/// The parts of a report besides the workload, instance and generation.
+struct Said {
+    state: ExecutionState,
+    info: String,
+    restart_count: u32,
+    exit_code: Option<i32>,
+}
+
+impl Said {
+    fn new(state: ExecutionState, info: impl Into<String>) -> Self {
+        Self {
+            state,
+            info: info.into(),
+            restart_count: 0,
+            exit_code: None,
+        }
+    }
+
+    fn restarts(mut self, count: u32) -> Self {
+        self.restart_count = count;
+        self
+    }
+}
+
+const WAITING_TO_START: ExecutionState = ExecutionState::Pending(PendingSubstate::WaitingToStart);
+const STARTING: ExecutionState = ExecutionState::Pending(PendingSubstate::Starting);
+const STARTING_FAILED: ExecutionState = ExecutionState::Pending(PendingSubstate::StartingFailed);
+const WAITING_TO_STOP: ExecutionState = ExecutionState::Stopping(StoppingSubstate::WaitingToStop);
+const REQUESTED: ExecutionState = ExecutionState::Stopping(StoppingSubstate::RequestedAtRuntime);
+const DELETE_FAILED: ExecutionState = ExecutionState::Stopping(StoppingSubstate::DeleteFailed);
+
+impl Planner<'_> {
+    fn workload(&mut self, name: &str) {
+        let book = self.observed.books.get(name);
+        if book.is_some_and(|b| b.in_flight.is_some()) {
+            return;
+        }
+        let instances: Vec<&RuntimeInstance> = self.observed.instances_of(name).collect();
+        match self.desired.workloads.get(name) {
+            Some(desired) => self.desired_workload(name, desired, book, &instances),
+            None => self.removed_workload(name, book, &instances),
+        }
+    }
+
+    fn wake_at(&mut self, at: Instant) {
+        self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
+    }
+
+    /// Reports `said` unless it is what was last reported.
+    fn report(&mut self, name: &str, instance: &InstanceId, said: Said, desired_instance: bool) {
+        let previous = self.observed.reported.get(name);
+        if let Some(previous) = previous {
+            let same_instance = previous.instance == *instance;
+            if same_instance
+                && !desired_instance
+                && !hysteresis::accepts(&previous.state, &said.state)
+            {
+                return;
+            }
+            if said.state == ExecutionState::Removed && previous.state == ExecutionState::Removed {
+                return;
+            }
+        }
+        let report = WorkloadReport {
+            workload: name.to_owned(),
+            instance: instance.clone(),
+            state: said.state,
+            info: said.info,
+            restart_count: said.restart_count,
+            exit_code: said.exit_code,
+            observed_generation: self.desired.generation,
+        };
+        if previous != Some(&report) {
+            self.actions.push(Action::Report(report));
+        }
+    }
+
+    /// Reports an instance on its way out (if it has an id).
+    fn report_leaving(&mut self, name: &str, instance: &RuntimeInstance, said: Said) {
+        if let Some(id) = &instance.id {
+            self.report(name, id, said, false);
+        }
+    }
+
+    /// Deletes `old` (then creates `then`, if given), unless a failed delete is still backing
+    /// off.
+    fn remove(
+        &mut self,
+        name: &str,
+        old: &RuntimeInstance,
+        book: Option<&WorkloadBook>,
+        then: Option<&DesiredWorkload>,
+    ) {
+        let failure = book
+            .filter(|b| Some(&b.instance) == old.id.as_ref())
+            .and_then(|b| b.delete_failure.as_ref());
+        if let Some(failure) = failure {
+            let deadline = retry_deadline(failure);
+            if self.now < deadline {
+                let info = format!("Retry {}: {}", failure.attempt, failure.error);
+                self.report_leaving(name, old, Said::new(DELETE_FAILED, info));
+                self.wake_at(deadline);
+                return;
+            }
+        }
+        self.report_leaving(name, old, Said::new(REQUESTED, ""));
+        self.actions.push(match then {
+            Some(desired) => Action::Replace {
+                workload: name.to_owned(),
+                old: old.target(),
+                desired: desired.clone(),
+                policy_restart: None,
+            },
+            None => Action::Delete {
+                workload: name.to_owned(),
+                target: old.target(),
+            },
+        });
+    }
+
+    fn removed_workload(
+        &mut self,
+        name: &str,
+        book: Option<&WorkloadBook>,
+        instances: &[&RuntimeInstance],
+    ) {
+        if let Some(instance) = instances.first() {
+            let managed = book.filter(|b| Some(&b.instance) == instance.id.as_ref());
+            if let Some(managed) = managed {
+                let blocking = unmet_delete_conditions(&managed.delete_conditions, self.observed);
+                if !blocking.is_empty() {
+                    let info = format!("Waiting for dependents: {}", blocking.join(", "));
+                    self.report_leaving(name, instance, Said::new(WAITING_TO_STOP, info));
+                    return;
+                }
+            }
+            // Found without a book: an orphan of an earlier run, removed directly (§4.2).
+            self.remove(name, instance, book, None);
+            return;
+        }
+        // Nothing left in podman: clear the topic if anything was ever said on it.
+        let own_echo = self
+            .observed
+            .peer_states
+            .get(name)
+            .and_then(|by_agent| by_agent.get(&self.observed.agent));
+        let instance = book
+            .map(|b| b.instance.clone())
+            .or_else(|| self.observed.reported.get(name).map(|r| r.instance.clone()))
+            .or_else(|| own_echo.map(|p| p.instance.clone()));
+        if let Some(instance) = instance {
+            self.report(
+                name,
+                &instance,
+                Said::new(ExecutionState::Removed, ""),
+                false,
+            );
+        }
+    }
+
+    fn desired_workload(
+        &mut self,
+        name: &str,
+        desired: &DesiredWorkload,
+        book: Option<&WorkloadBook>,
+        instances: &[&RuntimeInstance],
+    ) {
+        let id = &desired.instance_id;
+        let id_text = id.to_string();
+        let current = instances.iter().find(|i| i.instance == id_text).copied();
+        let my_book = book.filter(|b| b.instance == *id);
+        let problem = start_problem(desired, self.observed)
+            .or_else(|| my_book.and_then(|b| b.starting_failed.clone()));
+        let unmet = unmet_add_conditions(desired, self.observed);
+
+        // 1. Old instances first: at most once.
+        if let Some(old) = instances.iter().find(|i| i.instance != id_text) {
+            let managed_old = book.filter(|b| Some(&b.instance) == old.id.as_ref());
+            if managed_old.is_some() {
+                let blocking = unmet_delete_conditions(&desired.delete_conditions, self.observed);
+                if !blocking.is_empty() {
+                    let info = format!("Waiting for dependents: {}", blocking.join(", "));
+                    self.report_leaving(name, old, Said::new(WAITING_TO_STOP, info));
+                    return;
+                }
+            }
+            let create_now = current.is_none() && problem.is_none() && unmet.is_empty();
+            self.remove(name, old, book, create_now.then_some(desired));
+            return;
+        }
+
+        // 2. A workload that cannot start.
+        if let Some(problem) = problem {
+            if current.is_none() {
+                self.report(name, id, Said::new(STARTING_FAILED, problem), true);
+                return;
+            }
+        }
+
+        // 3. The desired instance exists.
+        if let Some(current) = current {
+            match my_book {
+                None => self.adopt(name, desired, current, &unmet),
+                Some(book) => self.managed(name, desired, current, book),
+            }
+            return;
+        }
+
+        // 4. The desired instance does not exist.
+        if let Some(book) = my_book {
+            if book.created {
+                let lost = state_map::map(&crate::runtime::RawState::Lost);
+                let said = Said::new(lost.state, lost.info).restarts(book.restart_count);
+                self.report(name, id, said, true);
+                return;
+            }
+            if let Some(failure) = &book.create_failure {
+                let info = format!("Retry {}: {}", failure.attempt, failure.error);
+                self.report(name, id, Said::new(STARTING, info), true);
+                let deadline = retry_deadline(failure);
+                if self.now >= deadline {
+                    self.actions.push(Action::Create {
+                        workload: name.to_owned(),
+                        desired: desired.clone(),
+                    });
+                } else {
+                    self.wake_at(deadline);
+                }
+                return;
+            }
+        }
+        if unmet.is_empty() {
+            self.report(name, id, Said::new(STARTING, TRIGGERED_INFO), true);
+            self.actions.push(Action::Create {
+                workload: name.to_owned(),
+                desired: desired.clone(),
+            });
+        } else {
+            let info = format!("Waiting for dependencies: {}", unmet.join(", "));
+            self.report(name, id, Said::new(WAITING_TO_START, info), true);
+        }
+    }
+
+    /// The adoption table (Ankaios §4.2) for the desired instance found without a book.
+    fn adopt(
+        &mut self,
+        name: &str,
+        desired: &DesiredWorkload,
+        current: &RuntimeInstance,
+        unmet: &[String],
+    ) {
+        let id = &desired.instance_id;
+        let mapped = state_map::map(&current.state);
+        let reusable = current.runtime == "podman";
+        match mapped.state {
+            ExecutionState::Running(_) => {
+                let said = Said {
+                    exit_code: mapped.exit_code,
+                    ..Said::new(mapped.state, mapped.info)
+                };
+                self.report(name, id, said, true);
+                self.actions.push(Action::Adopt {
+                    workload: name.to_owned(),
+                    instance: id.clone(),
+                });
+            }
+            ExecutionState::Succeeded(_) if reusable => {
+                if unmet.is_empty() {
+                    self.report(name, id, Said::new(STARTING, TRIGGERED_INFO), true);
+                    self.actions.push(Action::Restart {
+                        workload: name.to_owned(),
+                        desired: desired.clone(),
+                        policy_restart: None,
+                    });
+                } else {
+                    let info = format!("Waiting for dependencies: {}", unmet.join(", "));
+                    self.report(name, id, Said::new(WAITING_TO_START, info), true);
+                }
+            }
+            // Changed, failed, unknown, stopping, never started, or a kube set not running:
+            // replace, ignoring delete conditions; the create honours add conditions.
+            _ => {
+                let then = unmet.is_empty().then_some(desired);
+                self.remove(name, current, None, then);
+            }
+        }
+    }
+
+    /// A managed instance: report what podman says and apply the restart policy.
+    fn managed(
+        &mut self,
+        name: &str,
+        desired: &DesiredWorkload,
+        current: &RuntimeInstance,
+        book: &WorkloadBook,
+    ) {
+        let id = &desired.instance_id;
+        let mapped = state_map::map(&current.state);
+        let state = mapped.state;
+        let said = Said {
+            exit_code: mapped.exit_code,
+            ..Said::new(state, mapped.info).restarts(book.restart_count)
+        };
+        self.report(name, id, said, true);
+
+        let policy = desired.restart_policy;
+        let succeeded = matches!(state, ExecutionState::Succeeded(_));
+        let exec_failed = state == ExecutionState::Failed(FailedSubstate::ExecFailed);
+        let restart = match policy {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => exec_failed,
+            RestartPolicy::Always => exec_failed || succeeded,
+        };
+        if !restart {
+            return;
+        }
+        // Our improvement on Ankaios §3.1: the first restart is immediate, a crash loop backs
+        // off (docs/agent.md). Restarts ignore dependencies.
+        let streak = backoff::effective_streak(book.crash_streak, current.ran_for);
+        if let Some(last) = book.last_restart_at {
+            let due = last + backoff::restart_delay(streak);
+            if self.now < due {
+                self.wake_at(due);
+                return;
+            }
+        }
+        let policy_restart = Some(streak.saturating_add(1));
+        self.actions.push(if succeeded {
+            // The same container again (`podman start`; kube: down then play).
+            Action::Restart {
+                workload: name.to_owned(),
+                desired: desired.clone(),
+                policy_restart,
+            }
+        } else {
+            // A failed container is replaced by a new one.
+            Action::Replace {
+                workload: name.to_owned(),
+                old: current.target(),
+                desired: desired.clone(),
+                policy_restart,
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

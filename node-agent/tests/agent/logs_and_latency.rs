@@ -1,0 +1,92 @@
+use std::time::{Duration, Instant};
+
+use ank_bus::{ConnectOptions, Session, SessionEvent};
+use ank_schemas::{LogEvent, LogRequest, RestartPolicy};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_log_request_streams_the_lines_then_stopped() {
+    let env = Env::start("logs").await;
+    let name = env.agent_name("a");
+    let _cleanup = Cleanup(name.clone());
+    let mut ctl = Controller::connect(&env).await;
+    let agent = InProcessAgent::start(env.config(&name));
+    let w = shell(
+        "talker",
+        &name,
+        &format!("echo one; echo two >&2; {SERVICE}"),
+        RestartPolicy::Never,
+    );
+    ctl.publish(&name, &[&w]).await;
+    ctl.wait_for(&name, "talker", "Running(Ok)").await;
+
+    let mut options = ConnectOptions::from_url(&env.url, "logreader").expect("url");
+    options.topics = env.topics.clone();
+    let (reader, mut incoming) = Session::connect(options, None).await.expect("connects");
+    reader
+        .subscribe(&env.topics.log_stream(&name, "logreader"))
+        .await
+        .expect("subscribed");
+    let request = LogRequest {
+        id: "1".into(),
+        client_id: "logreader".into(),
+        instance_ids: vec![w.instance_id.clone()],
+        follow: false,
+        tail: None,
+        since: None,
+        until: None,
+    };
+    reader
+        .publish(
+            &env.topics.log_requests(&name),
+            serde_json::to_vec(&request).expect("json"),
+            false,
+        )
+        .await
+        .expect("published");
+    let mut lines = Vec::new();
+    let result = tokio::time::timeout(DEADLINE, async {
+        while let Some(event) = incoming.recv().await {
+            let SessionEvent::Message(message) = event else {
+                continue;
+            };
+            match serde_json::from_slice::<LogEvent>(&message.payload).expect("a log event") {
+                LogEvent::Line { line, .. } => lines.push(line),
+                LogEvent::Stopped { instance_id } => {
+                    assert_eq!(instance_id, w.instance_id);
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(result.is_ok(), "stopped in time; lines so far {lines:?}");
+    lines.sort();
+    assert_eq!(lines, ["one", "two"]);
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn an_exit_reaches_the_bus_within_a_second_through_podman_events() {
+    let env = Env::start("latency").await;
+    let name = env.agent_name("a");
+    let _cleanup = Cleanup(name.clone());
+    let mut ctl = Controller::connect(&env).await;
+    let mut config = env.config(&name);
+    // No resync during the test: only the events path can report the exit.
+    config.resync_interval = Duration::from_secs(600);
+    let agent = InProcessAgent::start(config);
+    let w = shell("victim", &name, SERVICE, RestartPolicy::Never);
+    ctl.publish(&name, &[&w]).await;
+    ctl.wait_for(&name, "victim", "Running(Ok)").await;
+    let id = the_container(&w.instance_id).id;
+    let killed = Instant::now();
+    ank_system_tests::podman::run(&["kill", "-s", "KILL", &id]).expect("killed");
+    let state = ctl.wait_for(&name, "victim", "Failed(ExecFailed)").await;
+    let latency = killed.elapsed();
+    eprintln!("exit reported {latency:?} after `podman kill` returned");
+    assert_eq!(state.exit_code, Some(137));
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    agent.stop().await;
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# ankmq in one command: installs what is missing, builds the release binaries, starts a
+# controller (with its embedded MQTT broker) and one agent `agent_A` in the background, applies
+# examples/quickstart.yaml with real podman containers and prints `ank get workloads`.
+#
+# Usage (as root on Debian 12, from a clone of the repository):
+#   scripts/quickstart.sh          start everything (again: starts only what is not running)
+#   scripts/quickstart.sh status   the processes, agents and workloads
+#   scripts/quickstart.sh stop     delete the quickstart's workloads, stop the processes
+#
+# Everything lives in .quickstart/ (state, logs, pid files, the agent's run folder); delete that
+# folder after `stop` to forget the quickstart's state. Settings, from the environment:
+#   QUICKSTART_PORT   broker port on 127.0.0.1 (default 1883, where `ank` looks by default)
+#   QUICKSTART_WAIT   seconds to wait for each start-up step (default 60)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+qs="$root/.quickstart"
+port=${QUICKSTART_PORT:-1883}
+wait_s=${QUICKSTART_WAIT:-60}
+agent=agent_A
+bin="$root/target/release"
+export ANK_BROKER="mqtt://127.0.0.1:$port"
+
+log() { printf 'quickstart: %s\n' "$*" >&2; }
+die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
+
+# --- processes, by pid file ---------------------------------------------------------------------
+# A pid file names the process this script started. Before trusting it, check that the pid still
+# runs the binary we started, so a recycled pid is never signalled.
+pid_of() { # name -> pid on stdout, if that process is alive and is ours
+  local file="$qs/$1.pid" pid
+  [ -f "$file" ] || return 1
+  pid=$(cat "$file")
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$bin/$2" || return 1
+  echo "$pid"
+}
+
+start_bg() { # name binary args... : start in its own session, log to .quickstart/logs/<name>.log
+  local name=$1 program=$2; shift 2
+  # setsid: a Ctrl-C in this terminal must not reach the daemons; it execs, so $! is their pid.
+  setsid "$bin/$program" "$@" >"$qs/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$qs/$name.pid"
+  log "started $program (pid $!), log: .quickstart/logs/$name.log"
+}
+
+stop_bg() { # name binary
+  local pid
+  pid=$(pid_of "$1" "$2") || { rm -f "$qs/$1.pid"; return 0; }
+  log "stopping $2 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do # 10 s for a clean shutdown (offline status, broker flushed)
+    kill -0 "$pid" 2>/dev/null || { rm -f "$qs/$1.pid"; return 0; }
+    sleep 0.1
+  done
+  log "$2 did not stop within 10 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$qs/$1.pid"
+}
+
+# Polls `$@` every half second until it succeeds; fails after $wait_s seconds, or at once when
+# the process named by $1 (a pid file name) has died, showing the end of its log.
+wait_until() { # name binary what command...
+  local name=$1 program=$2 what=$3; shift 3
+  local deadline=$((SECONDS + wait_s))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_of "$name" "$program" >/dev/null; then
+      tail -n 20 "$qs/logs/$name.log" >&2 || true
+      die "$program exited while waiting for $what (log above: .quickstart/logs/$name.log)"
+    fi
+    [ $SECONDS -lt $deadline ] || {
+      tail -n 20 "$qs/logs/$name.log" >&2 || true
+      die "no $what after ${wait_s}s (log above: .quickstart/logs/$name.log)"
+    }
+    sleep 0.5
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+agent_online() { "$bin/ank" -q get agents | awk -v a="$agent" '$1 == a && $2 == "online" { ok = 1 } END { exit !ok }'; }
+
+# --- installation -------------------------------------------------------------------------------
+need_root_for() { [ "$(id -u)" = 0 ] || die "$1 is missing and only root can install it: rerun as root"; }
+
+ensure_rust() {
+  [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v cc >/dev/null; then
+    need_root_for "a C compiler (for the ring crate)"
+    log "installing gcc and libc6-dev"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  fi
+  if ! command -v cargo >/dev/null; then
+    # Debian 12's own cargo (1.63) is far older than the workspace's rust-version: use rustup.
+    log "installing the Rust toolchain with rustup (https://rustup.rs)"
+    if ! command -v curl >/dev/null; then
+      need_root_for curl
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl ca-certificates >/dev/null
+    fi
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable >/dev/null
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  local need have
+  need=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' "$root/Cargo.toml")
+  have=$(rustc --version | awk '{print $2}')
+  if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+    command -v rustup >/dev/null || die "rustc $have is older than the required $need; install a newer toolchain"
+    log "rustc $have is older than $need: updating the stable toolchain"
+    rustup update stable >/dev/null
+  fi
+}
+
+# --- subcommands --------------------------------------------------------------------------------
+cmd_start() {
+  # podman, runc, busybox, mosquitto, the project's containers.conf and the local image.
+  "$root/scripts/test-env.sh"
+  # test-env.sh exports nothing; its env file carries CONTAINERS_CONF for podman (and the agent).
+  # shellcheck source=/dev/null
+  . "$root/.test-env/env"
+  ensure_rust
+
+  log "building the release binaries (the first build takes several minutes)"
+  (cd "$root" && cargo build --release --bin ank-controller --bin ank-agent --bin ank)
+
+  mkdir -p "$qs/logs" "$qs/controller" "$qs/run"
+
+  if pid_of controller ank-controller >/dev/null; then
+    log "ank-controller is already running (pid $(pid_of controller ank-controller))"
+  else
+    port_open && die "127.0.0.1:$port is taken by another program: stop it, or set QUICKSTART_PORT"
+    start_bg controller ank-controller --state-dir "$qs/controller" --listen "127.0.0.1:$port"
+    wait_until controller ank-controller "broker on 127.0.0.1:$port" port_open
+  fi
+
+  if pid_of agent ank-agent >/dev/null; then
+    log "ank-agent is already running (pid $(pid_of agent ank-agent))"
+  else
+    start_bg agent ank-agent --name "$agent" --broker "$ANK_BROKER" --run-folder "$qs/run"
+  fi
+  wait_until agent ank-agent "online status of $agent" agent_online
+  log "$agent is online"
+
+  log "ank apply examples/quickstart.yaml"
+  # --timeout: a workload that never settles must not hang the quickstart.
+  local applied=0
+  "$bin/ank" apply --timeout 120s "$root/examples/quickstart.yaml" || applied=$?
+
+  echo
+  echo "\$ ank get workloads"
+  "$bin/ank" get workloads
+  [ $applied = 0 ] || log "warning: ank apply exited with $applied (3: a workload failed; see .quickstart/logs/agent.log)"
+  cat <<EOF
+
+ankmq is running: ank-controller (embedded broker on 127.0.0.1:$port) and ank-agent $agent.
+Logs are in .quickstart/logs/. Try:
+  export PATH="$bin:\$PATH"$( [ "$port" = 1883 ] || printf '\n  export ANK_BROKER=%s' "$ANK_BROKER")
+  ank get agents
+  wget -qO- http://127.0.0.1:18080/     # the quickstart's web workload
+  ank apply examples/podman-kube.yaml   # more in examples/README.md
+Stop everything (workloads, agent, controller):
+  scripts/quickstart.sh stop
+EOF
+  return $applied
+}
+
+cmd_status() {
+  local name program pid
+  for name in controller agent; do
+    program=ank-$name
+    if pid=$(pid_of "$name" "$program"); then echo "$program: running (pid $pid)"; else echo "$program: not running"; fi
+  done
+  pid_of controller ank-controller >/dev/null || return 0
+  echo; "$bin/ank" get agents
+  echo; "$bin/ank" get workloads
+}
+
+cmd_stop() {
+  # First through ankmq itself: delete every workload and let the agent remove its containers.
+  # The agent leaves workloads running when it stops (a restart must not touch them), so this is
+  # the step that actually removes the containers.
+  local names="" deleted=0
+  if pid_of controller ank-controller >/dev/null && pid_of agent ank-agent >/dev/null; then
+    names=$("$bin/ank" -q get workloads 2>/dev/null | awk 'NR > 1 && $1 != "" { print $1 }' | sort -u | tr '\n' ' ')
+    if [ -z "${names// /}" ]; then
+      deleted=1
+    # shellcheck disable=SC2086 # one argument per workload name
+    elif "$bin/ank" delete workload --timeout 60s $names; then
+      deleted=1
+    fi
+  fi
+  stop_bg agent ank-agent
+  stop_bg controller ank-controller
+  if [ $deleted = 0 ]; then
+    # The controller or the agent was not running: remove what the agent left, by its labels.
+    # shellcheck source=/dev/null
+    [ -f "$root/.test-env/env" ] && . "$root/.test-env/env"
+    local pods containers
+    pods=$(podman pod ps -q --filter "label=ankmq.agent=$agent" 2>/dev/null || true)
+    containers=$(podman ps -aq --filter "label=ankmq.agent=$agent" 2>/dev/null || true)
+    if [ -n "$pods$containers" ]; then
+      log "removing the containers and pods labelled ankmq.agent=$agent"
+      # shellcheck disable=SC2086
+      [ -z "$pods" ] || podman pod rm -f $pods >/dev/null
+      # shellcheck disable=SC2086
+      [ -z "$containers" ] || podman rm -f --ignore $containers >/dev/null
+    fi
+  fi
+  log "stopped. The desired state stays in .quickstart/controller/ (rm -rf .quickstart to forget it)"
+}
+
+case "${1:-start}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown subcommand '$1' (use start, status or stop)" ;;
+esac
