@@ -19,4 +19,3 @@ mod kube;
 mod logs_and_latency;
 // The agent's status: birth, resources, offline, will.
 mod status;
-mod zz_probe;
