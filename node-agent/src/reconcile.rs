@@ -11,9 +11,13 @@
 //!   book: it predates this agent run) is replaced ignoring them (§4.2). If the new instance may
 //!   start, delete and create are one [`Action::Replace`]; otherwise only the delete runs and the
 //!   create waits in `Pending(WaitingToStart)`.
-//! - The desired instance found in podman without a book is adopted (§4.2): running → resume,
-//!   succeeded (`podman`) → start the same container honouring add conditions, anything else →
-//!   replace. A managed one is reported and restarted per its restart policy (§3.1), the first
+//! - The desired instance found in podman without a book (it predates this agent run) is adopted
+//!   when it is running or has ended (succeeded, or failed with an exit code): the agent restart
+//!   is invisible, and the restart policy then applies as if the agent had watched it end.
+//!   Anything else (unknown, created, stopping, a kube set half gone) is replaced. This differs
+//!   on purpose from Ankaios §4.2, which re-runs a succeeded container and recreates a failed
+//!   one even under `NEVER`, so an agent restart would re-run finished one-shot jobs.
+//!   A managed instance is reported and restarted per its restart policy (§3.1), the first
 //!   restart immediately, repeated crashes with a backoff (`backoff.rs`).
 //! - The desired instance absent from podman is `Failed(Lost)` if the agent had it, retried
 //!   if its create failed (§3.2), otherwise created once its add conditions hold (§2.4).
@@ -464,7 +468,8 @@ impl Planner<'_> {
         }
     }
 
-    /// The adoption table (Ankaios §4.2) for the desired instance found without a book.
+    /// Adoption of the desired instance found without a book: see the module docs for why an
+    /// instance that already ended is adopted too, unlike Ankaios §4.2.
     fn adopt(
         &mut self,
         name: &str,
@@ -474,38 +479,28 @@ impl Planner<'_> {
     ) {
         let id = &desired.instance_id;
         let mapped = state_map::map(&current.state);
-        let reusable = current.runtime == "podman";
-        match mapped.state {
-            ExecutionState::Running(_) => {
-                let said = Said {
-                    exit_code: mapped.exit_code,
-                    ..Said::new(mapped.state, mapped.info)
-                };
-                self.report(name, id, said, true);
-                self.actions.push(Action::Adopt {
-                    workload: name.to_owned(),
-                    instance: id.clone(),
-                });
-            }
-            ExecutionState::Succeeded(_) if reusable => {
-                if unmet.is_empty() {
-                    self.report(name, id, Said::new(STARTING, TRIGGERED_INFO), true);
-                    self.actions.push(Action::Restart {
-                        workload: name.to_owned(),
-                        desired: desired.clone(),
-                        policy_restart: None,
-                    });
-                } else {
-                    let info = format!("Waiting for dependencies: {}", unmet.join(", "));
-                    self.report(name, id, Said::new(WAITING_TO_START, info), true);
-                }
-            }
-            // Changed, failed, unknown, stopping, never started, or a kube set not running:
-            // replace, ignoring delete conditions; the create honours add conditions.
-            _ => {
-                let then = unmet.is_empty().then_some(desired);
-                self.remove(name, current, None, then);
-            }
+        let keep = matches!(
+            mapped.state,
+            ExecutionState::Running(_)
+                | ExecutionState::Succeeded(_)
+                | ExecutionState::Failed(FailedSubstate::ExecFailed)
+        );
+        if keep {
+            let said = Said {
+                exit_code: mapped.exit_code,
+                ..Said::new(mapped.state, mapped.info)
+            };
+            self.report(name, id, said, true);
+            self.actions.push(Action::Adopt {
+                workload: name.to_owned(),
+                instance: id.clone(),
+            });
+        } else {
+            // Unknown, stopping, never started, or a kube set not all there: replace, ignoring
+            // delete conditions (the old one is not a managed workload); the create honours
+            // add conditions.
+            let then = unmet.is_empty().then_some(desired);
+            self.remove(name, current, None, then);
         }
     }
 

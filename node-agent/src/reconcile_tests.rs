@@ -169,7 +169,7 @@ fn plan_is_idempotent_and_silent_once_reports_are_recorded() {
 }
 
 #[test]
-fn adoption_follows_the_ankaios_table() {
+fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
     // (runtime, found state, add conditions met, expected operations, expected first report)
     let table = [
         (
@@ -190,42 +190,49 @@ fn adoption_follows_the_ankaios_table() {
             "podman",
             RawState::Exited { code: 0 },
             true,
-            vec!["restart"],
-            "Pending(Starting)",
+            vec!["adopt"],
+            "Succeeded(Ok)",
         ),
         (
             "podman",
             RawState::Exited { code: 0 },
             false,
-            vec![],
-            "Pending(WaitingToStart)",
+            vec!["adopt"],
+            "Succeeded(Ok)",
         ),
         (
             "podman-kube",
             RawState::Exited { code: 0 },
             true,
-            vec!["replace"],
-            "Stopping(RequestedAtRuntime)",
+            vec!["adopt"],
+            "Succeeded(Ok)",
         ),
         (
             "podman",
             RawState::Exited { code: 2 },
             true,
-            vec!["replace"],
-            "Stopping(RequestedAtRuntime)",
+            vec!["adopt"],
+            "Failed(ExecFailed)",
         ),
         (
             "podman",
             RawState::Exited { code: 2 },
             false,
-            vec!["delete"],
-            "Stopping(RequestedAtRuntime)",
+            vec!["adopt"],
+            "Failed(ExecFailed)",
         ),
         (
             "podman",
             RawState::Unknown("paused".into()),
             true,
             vec!["replace"],
+            "Stopping(RequestedAtRuntime)",
+        ),
+        (
+            "podman",
+            RawState::Unknown("paused".into()),
+            false,
+            vec!["delete"],
             "Stopping(RequestedAtRuntime)",
         ),
         (
@@ -255,11 +262,30 @@ fn adoption_follows_the_ankaios_table() {
             expected_report,
             "{runtime} {state:?} met={met}"
         );
-        if let Some(Action::Restart { policy_restart, .. }) =
-            actions.iter().find(|a| matches!(a, Action::Restart { .. }))
-        {
-            assert_eq!(*policy_restart, None, "an adoption restart is not counted");
-        }
+    }
+}
+
+#[test]
+fn an_adopted_instance_that_ended_follows_its_restart_policy_not_a_rerun() {
+    // (policy, exit code, expected operations once adopted)
+    let table = [
+        (RestartPolicy::Never, 0, vec![]),
+        (RestartPolicy::Never, 2, vec![]),
+        (RestartPolicy::OnFailure, 0, vec![]),
+        (RestartPolicy::OnFailure, 2, vec!["replace"]),
+        (RestartPolicy::Always, 0, vec!["restart"]),
+        (RestartPolicy::Always, 2, vec!["replace"]),
+    ];
+    for (policy, code, expected_ops) in table {
+        let mut w = podman("w");
+        w.restart_policy = policy;
+        let mut o = observed();
+        with_instance(&mut o, &w, RawState::Exited { code });
+        let first = plan(&snapshot(&[&w]), &o, Instant::now());
+        assert_eq!(ops(&first), ["adopt"], "{policy:?} exit {code}");
+        managed(&mut o, &w);
+        let then = plan(&snapshot(&[&w]), &o, Instant::now());
+        assert_eq!(ops(&then), expected_ops, "{policy:?} exit {code}");
     }
 }
 
