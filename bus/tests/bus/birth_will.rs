@@ -8,6 +8,7 @@ on_every_broker!(
     birth_is_retained_on_connect,
     will_is_published_retained_when_the_client_is_killed,
     clean_shutdown_publishes_offline_and_no_will,
+    clean_shutdown_never_fires_the_will_while_the_broker_echoes_our_own_status,
     set_birth_republishes_the_new_status,
 );
 
@@ -82,6 +83,43 @@ async fn clean_shutdown_publishes_offline_and_no_will(broker: TestBroker) {
         String::from_utf8_lossy(&offline),
         "the will must not fire after a clean shutdown"
     );
+}
+
+/// The regression the agent found: a client subscribed to its own status topic got its
+/// `offline` echoed back while it closed the socket, and the broker fired the will (7 of 15
+/// stops on the embedded broker, 5 of 15 on Mosquitto).
+async fn clean_shutdown_never_fires_the_will_while_the_broker_echoes_our_own_status(
+    broker: TestBroker,
+) {
+    let (reader, _) = broker.connect("reader", None).await;
+    let statuses = ank_schemas::Topics::default().all_agent_statuses();
+    for round in 0..8 {
+        let epoch = new_epoch() + round;
+        let birth = birth("agent_A", epoch);
+        let offline = format!(r#"{{"state":"offline","epoch":{epoch}}}"#).into_bytes();
+        let (agent, _events) = broker.connect("agent_A", Some(birth.clone())).await;
+        agent.subscribe(&statuses).await.expect("subscribe");
+        eventually(Duration::from_secs(5), "the birth", || async {
+            retained(&reader, &birth.topic)
+                .await
+                .filter(|m| m.payload == birth.online)
+        })
+        .await;
+        agent.shutdown(Some(offline.clone())).await;
+        eventually(Duration::from_secs(5), "the offline status", || async {
+            retained(&reader, &birth.topic)
+                .await
+                .filter(|m| m.payload == offline)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let status = retained(&reader, &birth.topic).await.expect("status");
+        assert_eq!(
+            String::from_utf8_lossy(&status.payload),
+            String::from_utf8_lossy(&offline),
+            "round {round}: the will fired after a clean shutdown"
+        );
+    }
 }
 
 async fn set_birth_republishes_the_new_status(broker: TestBroker) {
