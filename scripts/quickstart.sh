@@ -37,6 +37,12 @@ pid_of() { # name -> pid on stdout, if that process is alive and is ours
   echo "$pid"
 }
 
+alive() { # name: the process of the pid file exists (right after the start it may not have
+  # exec'd its binary yet, so `pid_of` would not recognise it)
+  local pid
+  pid=$(cat "$qs/$1.pid" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
 start_bg() { # name binary args... : start in its own session, log to .quickstart/logs/<name>.log
   local name=$1 program=$2; shift 2
   # setsid: a Ctrl-C in this terminal must not reach the daemons; it execs, so $! is their pid.
@@ -61,11 +67,11 @@ stop_bg() { # name binary
 
 # Polls `$@` every half second until it succeeds; fails after $wait_s seconds, or at once when
 # the process named by $1 (a pid file name) has died, showing the end of its log.
-wait_until() { # name binary what command...
+wait_until() { # name program what command...
   local name=$1 program=$2 what=$3; shift 3
   local deadline=$((SECONDS + wait_s))
   until "$@" >/dev/null 2>&1; do
-    if ! pid_of "$name" "$program" >/dev/null; then
+    if ! alive "$name"; then
       tail -n 20 "$qs/logs/$name.log" >&2 || true
       die "$program exited while waiting for $what (log above: .quickstart/logs/$name.log)"
     fi
@@ -200,11 +206,11 @@ cmd_stop() {
     pods=$(podman pod ps -q --filter "label=ankmq.agent=$agent" 2>/dev/null || true)
     containers=$(podman ps -aq --filter "label=ankmq.agent=$agent" 2>/dev/null || true)
     if [ -n "$pods$containers" ]; then
-      log "removing the containers and pods labelled ankmq.agent=$agent"
+      log "removing the containers and pods labelled ankmq.agent=$agent (without the agent, nothing else will)"
       # shellcheck disable=SC2086
-      [ -z "$pods" ] || podman pod rm -f $pods >/dev/null
+      [ -z "$pods" ] || podman pod rm -f -t 0 $pods >/dev/null
       # shellcheck disable=SC2086
-      [ -z "$containers" ] || podman rm -f --ignore $containers >/dev/null
+      [ -z "$containers" ] || podman rm -f -t 0 --ignore $containers >/dev/null
     fi
   fi
   log "stopped. The desired state stays in .quickstart/controller/ (rm -rf .quickstart to forget it)"
@@ -214,6 +220,6 @@ case "${1:-start}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
   *) die "unknown subcommand '$1' (use start, status or stop)" ;;
 esac

@@ -27,6 +27,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 command -v openssl >/dev/null || need+=(openssl)  # TLS tests make their own CA
+command -v podman-compose >/dev/null || need+=(podman-compose)  # tests/system/compose.rs
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing packages (${need[*]}) and not root: install them or rerun as root"
   log "installing ${need[*]}"

@@ -3,8 +3,63 @@
 //! Every helper here fails loudly and names what is missing; a system test is never skipped.
 //! The environment comes from `scripts/test-env.sh`, which writes `.test-env/` at the workspace
 //! root; [`podman`] finds it even when the tests run without `source .test-env/env`.
+//!
+//! Layout:
+//! - [`cluster`]: a whole cluster per test (broker, controller, two agents, a third-party
+//!   reader, the CLI) with a drop guard that removes everything; see docs/testing.md.
+//! - [`binaries`]: finds (and builds once) `ank-controller`, `ank-agent` and `ank`.
+//! - [`daemon`]: a background process with its log in a file, signalled and killed by pid.
+//! - [`poll`]: waiting = polling a condition against a deadline.
+//! - [`containers`]: podman's own view of an agent's containers, and their cleanup.
+//! - [`states`]: workload states parsed from the CLI's JSON and table output.
+//! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
+//! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
 #![warn(missing_docs)]
 
+pub mod binaries;
+pub mod bus_log;
+pub mod cluster;
+pub mod containers;
+pub mod daemon;
 /// A private Mosquitto per test, on a free loopback port, killed on drop.
 pub mod mosquitto;
 pub mod podman;
+pub mod poll;
+pub mod states;
+
+pub use cluster::{AnkOutput, BrokerKind, Cluster, STATE_TIMEOUT};
+
+/// Defines a scenario once and runs it on both brokers: `on_both_brokers!(fn name(c) { … })`
+/// becomes a module `name` with the tests `name::embedded` and `name::mosquitto`, each starting
+/// its own [`Cluster`] and passing it as `c: &mut Cluster`. The body returns
+/// `anyhow::Result<()>`; an error or a panic prints the cluster's logs and fails the test.
+#[macro_export]
+macro_rules! on_both_brokers {
+    ($(#[$meta:meta])* fn $name:ident($cluster:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn scenario($cluster: &mut $crate::Cluster) -> ::anyhow::Result<()> $body
+
+            #[test]
+            fn embedded() {
+                $crate::cluster::run_scenario(
+                    $crate::BrokerKind::Embedded,
+                    stringify!($name),
+                    scenario,
+                );
+            }
+
+            #[test]
+            fn mosquitto() {
+                $crate::cluster::run_scenario(
+                    $crate::BrokerKind::Mosquitto,
+                    stringify!($name),
+                    scenario,
+                );
+            }
+        }
+    };
+}

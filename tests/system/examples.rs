@@ -276,11 +276,11 @@ fn the_each_loop_renders_one_option_pair_per_list_item() {
         .into_iter()
         .find(|(file, _, _)| file == "configs.yaml")
         .expect("configs.yaml is an example");
-    let spec = &rendered["web"].spec;
+    let spec = &rendered["templated_web"].spec;
     let Ok(RuntimeConfig::Podman(podman)) =
         RuntimeConfig::parse(&spec.runtime, &spec.runtime_config)
     else {
-        panic!("configs.yaml: web is not podman");
+        panic!("configs.yaml: templated_web is not podman");
     };
     assert_eq!(
         podman.command_options,

@@ -1,0 +1,200 @@
+//! The `ank` CLI end to end against a real controller, agents and podman (issue 6): waiting and
+//! exit codes, set state and get state with masks, watch, logs -f, and what reads and writes do
+//! while the controller is down.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use ank_system_tests::poll::wait_until;
+use ank_system_tests::{on_both_brokers, BrokerKind};
+
+on_both_brokers!(
+    /// `ank apply` waits until the workload runs and exits 0; `set state` adds and removes by
+    /// mask; `get state` narrows by masks with wildcards, as YAML and JSON.
+    fn apply_set_state_and_get_state_with_masks(c) {
+        let out = c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  web:
+    runtime: podman
+    agent: $A
+    tags: {team: ui}
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: $LONG
+"#,
+            &[],
+        )?;
+        out.expect_ok()?;
+        ensure!(out.stderr.contains("Running(Ok)"), "the wait shows the final state: {out}");
+        // It returned because web runs, not after some sleep: the state already says so.
+        let rows = c.rows()?;
+        ensure!(rows.iter().any(|r| r.name == "web" && r.state == "Running(Ok)"), "{rows:?}");
+
+        // set state: a mask whose path is in the file adds it…
+        let file = c.write_manifest(
+            r#"
+desiredState:
+  apiVersion: v1
+  workloads:
+    api:
+      runtime: podman
+      agent: $B
+      runtimeConfig: |
+        image: $IMAGE
+        commandArgs: $LONG
+"#,
+        )?;
+        let file = file.to_string_lossy().into_owned();
+        c.ank(&["set", "state", "desiredState.workloads.api", &file])?.expect_ok()?;
+        c.wait_state("api", "Running(Ok)")?;
+
+        // get state: masks with wildcards select exactly those fields (JSON).
+        let agents = c.ank(&["get", "state", "-o", "json", "desiredState.workloads.*.agent"])?;
+        agents.expect_ok()?;
+        let json: serde_json::Value = serde_json::from_str(&agents.stdout).context("JSON")?;
+        let workloads = &json["desiredState"]["workloads"];
+        ensure!(workloads["web"] == serde_json::json!({"agent": c.a()}), "{json}");
+        ensure!(workloads["api"] == serde_json::json!({"agent": c.b()}), "{json}");
+        ensure!(json["desiredState"]["apiVersion"] == "v1", "apiVersion comes with: {json}");
+        ensure!(json.get("workloadStates").is_none(), "only the masked part: {json}");
+
+        let states = c.ank(&["get", "state", "-o", "json", "workloadStates.*.web"])?;
+        let json: serde_json::Value = serde_json::from_str(&states.stdout).context("JSON")?;
+        let per_agent = json["workloadStates"].as_object().context("workloadStates")?;
+        ensure!(per_agent.len() == 1 && per_agent.contains_key(c.a()), "{json}");
+        ensure!(states.stdout.contains("\"Running\""), "{states}");
+
+        // YAML (the default) can be fed back into `set state`.
+        let yaml = c.ank(&["get", "state", "desiredState.workloads.web.tags"])?;
+        yaml.expect_ok()?;
+        ensure!(yaml.stdout.contains("team: ui"), "{yaml}");
+
+        // set state: a mask whose path is not in the file removes it.
+        let empty = c.write_manifest("desiredState:\n  apiVersion: v1\n")?;
+        let empty = empty.to_string_lossy().into_owned();
+        c.ank(&["set", "state", "desiredState.workloads.api", &empty])?.expect_ok()?;
+        c.wait_gone("api")?;
+        c.wait_state("web", "Running(Ok)")?;
+        Ok(())
+    }
+);
+
+on_both_brokers!(
+    /// `get workloads --watch` prints a new table when a state changes; `logs -f` prints a line
+    /// the container writes after it started following.
+    fn watch_sees_changes_and_logs_follow_new_lines(c) {
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  talker:
+    runtime: podman
+    agent: $A
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "echo first-line; trap 'exit 0' TERM; while true; do if [ -f /tmp/say ]; then cat /tmp/say; rm /tmp/say; fi; sleep 0.2; done"]
+"#,
+            &[],
+        )?
+        .expect_ok()?;
+
+        let watch = c.ank_background(&["get", "workloads", "--watch"])?;
+        let watch_log = watch.log_path().to_path_buf();
+        let read_watch = || std::fs::read_to_string(&watch_log).unwrap_or_default();
+        wait_until("the watch to show talker running", Duration::from_secs(10), || Ok(read_watch()), |t| t.contains("talker") && t.contains("Running(Ok)"))?;
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  quitter:
+    runtime: podman
+    agent: $B
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "exit 9"]
+"#,
+            &[],
+        )?
+        .expect_code(3)?;
+        wait_until("the watch to show quitter failing", Duration::from_secs(10), || Ok(read_watch()), |t| t.contains("quitter") && t.contains("Failed(ExecFailed)") && t.contains("Exit code: '9'"))?;
+
+        let logs = c.ank_background(&["logs", "-f", "talker"])?;
+        let logs_path = logs.log_path().to_path_buf();
+        let read_logs = || std::fs::read_to_string(&logs_path).unwrap_or_default();
+        wait_until("logs -f to print the first line", Duration::from_secs(10), || Ok(read_logs()), |t| t.contains("first-line"))?;
+        let a = c.a().to_owned();
+        let id = c.container(&a, "talker")?.id;
+        ank_system_tests::podman::run(&["exec", &id, "sh", "-c", "echo said-later > /tmp/say"])?;
+        wait_until("logs -f to print the line written later", Duration::from_secs(10), || Ok(read_logs()), |t| t.contains("said-later"))?;
+        Ok(())
+    }
+);
+
+on_both_brokers!(
+    /// With the controller down, `get workloads` still reads the retained states and a write fails
+    /// at once with "controller offline". Embedded, the broker is inside the controller, so both
+    /// fail fast with a connection error instead.
+    fn reads_work_and_writes_fail_fast_while_the_controller_is_down(c) {
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  steady:
+    runtime: podman
+    agent: $A
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: $LONG
+"#,
+            &[],
+        )?
+        .expect_ok()?;
+        let late = c.write_manifest(
+            r#"
+apiVersion: v1
+workloads:
+  late:
+    runtime: podman
+    agent: $A
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["true"]
+"#,
+        )?;
+        let late = late.to_string_lossy().into_owned();
+
+        for how in ["SIGTERM", "SIGKILL"] {
+            if how == "SIGTERM" {
+                c.stop_controller()?;
+            } else {
+                c.start_controller()?;
+                c.kill_controller()?;
+            }
+            let read = c.ank(&["get", "workloads"])?;
+            let write = c.ank(&["apply", &late])?;
+            match c.kind() {
+                BrokerKind::Mosquitto => {
+                    read.expect_ok()?;
+                    let rows = ank_system_tests::states::parse_workload_table(&read.stdout)?;
+                    ensure!(rows.len() == 1 && rows[0].name == "steady" && rows[0].state == "Running(Ok)", "{read}");
+                    write.expect_code(1)?;
+                    ensure!(write.stderr.contains("error: controller offline since"), "after {how}: {write}");
+                    ensure!(write.elapsed < Duration::from_secs(2), "at once, not after the 3 s response timeout: {write}");
+                }
+                BrokerKind::Embedded => {
+                    for out in [&read, &write] {
+                        out.expect_code(1)?;
+                        ensure!(out.stderr.contains("unreachable"), "after {how}: {out}");
+                        ensure!(out.elapsed < Duration::from_secs(2), "{out}");
+                    }
+                }
+            }
+        }
+        c.start_controller()?;
+        c.ank(&["apply", &late])?.expect_ok()?;
+        c.wait_state("steady", "Running(Ok)")?;
+        Ok(())
+    }
+);
