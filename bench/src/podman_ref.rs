@@ -55,21 +55,94 @@ pub async fn remove_agent_containers(agent: &str) -> Result<()> {
     podman(&["rm", "-f", "-t", "0", "--ignore", "--filter", &filter]).await.map(|_| ())
 }
 
-/// When the container of `instance` exited, as podman recorded it.
-pub async fn finished_at(instance: &str) -> Result<SystemTime> {
+/// The id of the container labelled with `instance`.
+pub async fn container_of(instance: &str) -> Result<String> {
     let filter = format!("label=ankmq.instance={instance}");
     let ids = podman(&["ps", "-a", "--filter", &filter, "--format", "{{.ID}}"]).await?;
-    let Some(id) = ids.lines().next() else {
-        bail!("no container is labelled {filter}");
-    };
-    let nanos = podman(&["inspect", "--format", "{{.State.FinishedAt.UnixNano}}", id]).await?;
-    let nanos: i64 = nanos
-        .parse()
-        .with_context(|| format!("podman's FinishedAt of {id} is not a number: {nanos}"))?;
-    if nanos <= 0 {
-        bail!("container {id} has not finished");
+    match ids.lines().next() {
+        Some(id) => Ok(id.to_owned()),
+        None => bail!("no container is labelled {filter}"),
     }
-    Ok(UNIX_EPOCH + Duration::from_nanos(nanos as u64))
+}
+
+/// What podman recorded about a container's life (wall clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Lifecycle {
+    /// When it was created.
+    pub created: SystemTime,
+    /// When its process started.
+    pub started: SystemTime,
+    /// When its process exited, if it did.
+    pub finished: Option<SystemTime>,
+}
+
+/// [`Lifecycle`] of the container `reference` (name or id), from `podman inspect`.
+pub async fn lifecycle(reference: &str) -> Result<Lifecycle> {
+    let text = podman(&[
+        "inspect",
+        "--format",
+        "{{.Created.UnixNano}} {{.State.StartedAt.UnixNano}} {{.State.FinishedAt.UnixNano}}",
+        reference,
+    ])
+    .await?;
+    let times: Vec<i64> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("podman inspect of {reference} printed {text}"))?;
+    let at = |nanos: i64| (nanos > 0).then(|| UNIX_EPOCH + Duration::from_nanos(nanos as u64));
+    match times[..] {
+        [created, started, finished] => Ok(Lifecycle {
+            created: at(created).context("no creation time")?,
+            started: at(started).context("no start time")?,
+            finished: at(finished),
+        }),
+        _ => bail!("podman inspect of {reference} printed {text}"),
+    }
+}
+
+/// A `podman events` stream waiting for one container's `died` event: the reference for how
+/// fast anyone on this machine can learn of an exit through podman.
+pub struct DiedWatch {
+    child: tokio::process::Child,
+    line: tokio::task::JoinHandle<Option<SystemTime>>,
+}
+
+impl DiedWatch {
+    /// Starts watching container `name` (which must exist).
+    pub fn start(name: &str) -> Result<DiedWatch> {
+        use tokio::io::AsyncBufReadExt;
+        let conf = ank_system_tests::podman::containers_conf()?;
+        let filter = format!("container={name}");
+        let mut child = Command::new("podman")
+            .env("CONTAINERS_CONF", conf)
+            .args(["events", "--filter", &filter, "--filter", "event=died", "--format", "{{.ID}}"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting podman events")?;
+        let stdout = child.stdout.take().context("podman events has no stdout")?;
+        let line = tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            match lines.next_line().await {
+                Ok(Some(_)) => Some(SystemTime::now()),
+                _ => None,
+            }
+        });
+        Ok(DiedWatch { child, line })
+    }
+
+    /// When the `died` event was read, or an error after `timeout`.
+    pub async fn wait(mut self, timeout: Duration) -> Result<SystemTime> {
+        let got = tokio::time::timeout(timeout, &mut self.line).await;
+        let _ = self.child.kill().await;
+        match got {
+            Ok(Ok(Some(at))) => Ok(at),
+            _ => bail!("no died event from podman events within {timeout:?}"),
+        }
+    }
 }
 
 /// `podman --version`, e.g. `podman version 4.3.1`.

@@ -16,6 +16,12 @@ use anyhow::{bail, Context, Result};
 /// How long the stack may take to come up, and a workload to settle, on a loaded 2-core CI box.
 const DEADLINE: Duration = Duration::from_secs(120);
 
+/// The cargo profile of the binaries in the image and of the host's `ank`.
+const PROFILE: &str = "debug";
+
+/// The image tag of the test, so that a user's `localhost/ankmq:latest` is left alone.
+const IMAGE: &str = "localhost/ankmq:system-test";
+
 #[test]
 fn compose_stack_runs_a_workload_on_the_hosts_podman() {
     if let Err(e) = compose_stack() {
@@ -34,8 +40,12 @@ fn compose_stack() -> Result<()> {
     let port = free_port()?;
     let broker = format!("mqtt://127.0.0.1:{port}");
 
+    // Debug binaries: they share every dependency with `cargo test`, where a release build
+    // would compile the workspace a second time (minutes on 2 cores). Stripped, they are small.
     let build = Command::new(root.join("scripts/compose-images.sh"))
         .env("CONTAINERS_CONF", &conf)
+        .env("ANKMQ_PROFILE", PROFILE)
+        .env("ANKMQ_IMAGE", IMAGE)
         .output()
         .context("running scripts/compose-images.sh")?;
     check("scripts/compose-images.sh", &build)?;
@@ -49,6 +59,7 @@ fn compose_stack() -> Result<()> {
         project,
         env: vec![
             ("CONTAINERS_CONF", conf.display().to_string()),
+            ("ANKMQ_IMAGE", IMAGE.to_owned()),
             ("ANKMQ_PORT", port.to_string()),
             ("ANKMQ_AGENT", agent.clone()),
             ("ANKMQ_PODMAN_SOCKET", socket.display().to_string()),
@@ -80,7 +91,7 @@ fn compose_stack() -> Result<()> {
     let manifest = dir.path().join("manifest.yaml");
     std::fs::write(&manifest, workload_manifest(&agent))?;
     let manifest_arg = manifest.display().to_string();
-    let applied = ank_cmd(&ank, &broker, &["apply", &manifest_arg])
+    let applied = ank_cmd(&ank, &broker, &["apply", "--timeout", "2m", &manifest_arg])
         .output()
         .context("running ank apply")?;
     check("ank apply", &applied).with_context(|| compose.logs())?;
@@ -96,7 +107,9 @@ fn compose_stack() -> Result<()> {
     let filter = format!("label=ankmq.agent={agent}");
     let on_host = podman::run(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])?;
     assert!(
-        String::from_utf8_lossy(&on_host.stdout).contains(&format!("reader.")),
+        String::from_utf8_lossy(&on_host.stdout)
+            .lines()
+            .any(|name| name.starts_with("reader.")),
         "the host's podman has no container of {agent}"
     );
     let logs = ank_cmd(&ank, &broker, &["logs", "reader"]).output()?;
@@ -107,7 +120,12 @@ fn compose_stack() -> Result<()> {
         String::from_utf8_lossy(&logs.stderr)
     );
 
-    let deleted = ank_cmd(&ank, &broker, &["delete", "workload", "reader"]).output()?;
+    let deleted = ank_cmd(
+        &ank,
+        &broker,
+        &["delete", "--timeout", "2m", "workload", "reader"],
+    )
+    .output()?;
     check("ank delete workload reader", &deleted)?;
     Ok(())
 }
@@ -130,12 +148,12 @@ workloads:
     )
 }
 
-/// The `ank` that `scripts/compose-images.sh` just built (release), used from the host.
+/// The `ank` that `scripts/compose-images.sh` just built, used from the host.
 fn ank_binary(root: &Path) -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let ank = target.join("release/ank");
+    let ank = target.join(PROFILE).join("ank");
     if !ank.exists() {
         bail!(
             "{} is missing after scripts/compose-images.sh",
@@ -308,6 +326,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("warning: could not remove {}: {e}", self.0.display());
+        }
     }
 }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use anyhow::ensure;
 use ank_system_tests::on_both_brokers;
 use ank_system_tests::poll::stays;
+use anyhow::ensure;
 
 on_both_brokers!(
     /// Dependents on agent B wait for RUNNING, SUCCEEDED and FAILED conditions of workloads on

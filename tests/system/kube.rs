@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use anyhow::ensure;
 use ank_system_tests::on_both_brokers;
 use ank_system_tests::poll::wait_until;
+use anyhow::ensure;
 
 on_both_brokers!(
     /// A Pod with a ConfigMap (as env and as a mounted file) and a Deployment both reach

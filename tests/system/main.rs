@@ -1,21 +1,21 @@
 //! ankmq's system tests: one binary, one module per area, all on real parts.
 
-/// docker-compose.yml under podman-compose: broker, controller and an agent on the host's podman.
-mod compose;
-/// Every manifest in examples/ parses, validates and renders, with the local image only.
-mod examples;
-/// A workload's states, restart policies and removal, on both brokers.
-mod lifecycle;
-/// The machine can run containers the way the project needs (runc, ulimits, local image).
-mod podman_smoke;
 /// The `ank` CLI end to end: waiting, exit codes, masks, watch, logs, controller down (issue 6).
 mod cli;
+/// docker-compose.yml under podman-compose: broker, controller and an agent on the host's podman.
+mod compose;
 /// Configs with templating, and files mounted into containers.
 mod configs_files;
 /// Dependencies across two agents: add conditions and delete conditions.
 mod dependencies;
+/// Every manifest in examples/ parses, validates and renders, with the local image only.
+mod examples;
 /// The podman-kube runtime: a Pod with a ConfigMap, and a Deployment.
 mod kube;
+/// A workload's states, restart policies and removal, on both brokers.
+mod lifecycle;
+/// The machine can run containers the way the project needs (runc, ulimits, local image).
+mod podman_smoke;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.
 mod recovery;
 /// A plain MQTT reader sees the states `ank get workloads` prints.

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context};
 use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, BrokerKind, Cluster};
+use anyhow::{ensure, Context};
 
 /// A long-running workload on each agent, a finished one-shot on A and a failed one on B.
 const MIXED: &str = r#"
@@ -172,10 +172,19 @@ on_both_brokers!(
         let container = c.container(&a, "long_a")?;
         let stopped = Instant::now();
         c.signal_agent(&a, libc::SIGSTOP)?;
-        c.wait_state_within("long_a", "AgentDisconnected", Duration::from_secs(18))?;
+        c.wait_state_within("long_a", "AgentDisconnected", Duration::from_secs(20))?;
         let detected = stopped.elapsed();
-        eprintln!("AgentDisconnected {detected:?} after SIGSTOP (bound: 15 s = 1.5 x 10 s keep-alive)");
-        ensure!(detected <= Duration::from_millis(15_500), "detected after {detected:?}");
+        eprintln!("AgentDisconnected {detected:?} after SIGSTOP (1.5 x keep-alive = 15 s)");
+        // 1.5 x keep-alive, plus what the measurement adds: each probe is one `ank get state`
+        // (about 0.1 s) and 0.1 s of poll interval. Mosquitto 2.0 compares whole seconds with a
+        // strict `>` (`now - last_msg_in > keepalive * 3 / 2`), which adds up to one second more
+        // (16 s worst case, plus its loop tick). Measured: 14.7 s on the embedded broker, 15.7 s
+        // and 16.2 s on Mosquitto.
+        let bound = match c.kind() {
+            BrokerKind::Embedded => Duration::from_millis(15_500),
+            BrokerKind::Mosquitto => Duration::from_millis(17_000),
+        };
+        ensure!(detected <= bound, "detected after {detected:?}, bound {bound:?}");
         c.wait_state("long_b", "Running(Ok)")?;
 
         c.signal_agent(&a, libc::SIGCONT)?;

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::ensure;
 use ank_system_tests::on_both_brokers;
 use ank_system_tests::poll::wait_until;
+use anyhow::ensure;
 
 on_both_brokers!(
     /// The retained state topics, decoded by hand, give the same (name, agent, state, info) rows

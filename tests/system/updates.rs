@@ -1,8 +1,8 @@
 //! Updating a running workload: a new runtimeConfig means a new instance and a new container;
 //! new tags alone keep the very same container (issue 7; docs/agent.md "Reconcile" rule 3).
 
-use anyhow::ensure;
 use ank_system_tests::on_both_brokers;
+use anyhow::ensure;
 
 fn service(tags: &str, message: &str) -> String {
     format!(
