@@ -19,7 +19,8 @@ pub struct Request {
     pub id: String,
     /// The client id whose `{p}/responses/{clientId}` topic gets the response.
     pub reply_to: String,
-    /// Unix time in milliseconds after which the controller drops the request unanswered.
+    /// Unix time in milliseconds after which the controller refuses the request (answering "the
+    /// request expired before it was handled") instead of carrying it out late.
     #[serde(default)]
     pub expires_at_ms: Option<u64>,
     /// What to do.
