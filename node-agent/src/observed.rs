@@ -32,6 +32,9 @@ pub struct Observed {
     pub peer_states: BTreeMap<String, BTreeMap<String, PeerState>>,
     /// Agents whose status is not `online`: their workloads count as `AgentDisconnected`.
     pub offline_agents: BTreeSet<String>,
+    /// Why the runtimes could not be listed, while no listing has succeeded since the agent
+    /// started. The agent then knows nothing of existing containers, so it only reports.
+    pub listing_error: Option<String>,
 }
 
 /// One instance as a runtime shows it.

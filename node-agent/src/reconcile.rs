@@ -108,6 +108,21 @@ pub fn plan(desired: &AgentSnapshot, observed: &Observed, now: Instant) -> Vec<A
         actions: Vec::new(),
         retry_at: None,
     };
+    if let Some(error) = &observed.listing_error {
+        // Blind: creating could duplicate a container and deleting could hit the wrong one.
+        // Say so on every desired workload (Ankaios: "Error getting state from Podman.") rather
+        // than leave `ank apply` waiting on silence.
+        let info = format!("Error getting state from the runtime: {error}");
+        for (name, workload) in &desired.workloads {
+            planner.report(
+                name,
+                &workload.instance_id,
+                Said::new(FAILED_UNKNOWN, info.clone()),
+                true,
+            );
+        }
+        return planner.actions;
+    }
     for name in workload_names(desired, observed) {
         planner.workload(&name);
     }
@@ -254,6 +269,7 @@ const STARTING: ExecutionState = ExecutionState::Pending(PendingSubstate::Starti
 const STARTING_FAILED: ExecutionState = ExecutionState::Pending(PendingSubstate::StartingFailed);
 const WAITING_TO_STOP: ExecutionState = ExecutionState::Stopping(StoppingSubstate::WaitingToStop);
 const REQUESTED: ExecutionState = ExecutionState::Stopping(StoppingSubstate::RequestedAtRuntime);
+const FAILED_UNKNOWN: ExecutionState = ExecutionState::Failed(FailedSubstate::Unknown);
 const DELETE_FAILED: ExecutionState = ExecutionState::Stopping(StoppingSubstate::DeleteFailed);
 
 impl Planner<'_> {

@@ -826,3 +826,23 @@ fn a_leaving_instance_waiting_to_stop_ignores_podman_saying_it_ended() {
     let actions = plan(&snapshot(&[]), &o, Instant::now());
     assert_eq!(reports(&actions), ["Stopping(WaitingToStop)"]);
 }
+
+#[test]
+fn a_runtime_that_cannot_be_listed_is_reported_on_every_workload_and_nothing_is_touched() {
+    let w = podman("w");
+    let mut o = observed();
+    with_instance(&mut o, &podman("orphan"), RawState::Running);
+    o.listing_error = Some("podman: not found".into());
+    let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(ops(&actions), Vec::<&str>::new(), "{actions:?}");
+    assert_eq!(reports(&actions), ["Failed(Unknown)"]);
+    let report = report_of(&actions, "w");
+    assert!(report.info.contains("podman: not found"), "{}", report.info);
+
+    publish(&mut o, &actions);
+    assert_eq!(
+        plan(&snapshot(&[&w]), &o, Instant::now()),
+        Vec::new(),
+        "said once"
+    );
+}

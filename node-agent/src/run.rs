@@ -379,6 +379,9 @@ impl Agent {
                 Ok(found) => found,
                 Err(error) => {
                     tracing::warn!(%runtime, %error, "listing failed; keeping the last view");
+                    if !self.listed_once {
+                        self.observed.listing_error = Some(format!("{runtime}: {error}"));
+                    }
                     complete = false;
                     continue;
                 }
@@ -428,6 +431,7 @@ impl Agent {
         self.fresh.retain(|_, seq| *seq >= listing.seq);
         if complete {
             self.listed_once = true;
+            self.observed.listing_error = None;
         } else if !self.listed_once {
             self.schedule_listing(Instant::now() + Duration::from_secs(1));
         }
@@ -451,7 +455,7 @@ impl Agent {
     }
 
     async fn reconcile(&mut self) {
-        if !self.listed_once {
+        if !self.listed_once && self.observed.listing_error.is_none() {
             return;
         }
         let Some(snapshot) = &self.snapshot else {

@@ -134,3 +134,23 @@ async fn workload_files_are_mounted_read_only() {
     assert_eq!(state.state.to_string(), "Succeeded(Ok)", "{state:?}");
     agent.stop().await;
 }
+
+#[tokio::test]
+async fn a_podman_that_cannot_run_is_reported_as_failed_unknown_not_silence() {
+    let env = Env::start("nopodman").await;
+    let name = env.agent_name("a");
+    let mut ctl = Controller::connect(&env).await;
+    let mut config = env.config(&name);
+    config.podman = "/nonexistent/podman".into();
+    let agent = InProcessAgent::start(config);
+    let w = shell("w", &name, SERVICE, RestartPolicy::Never);
+    ctl.publish(&name, &[&w]).await;
+    let state = ctl.wait_for(&name, "w", "Failed(Unknown)").await;
+    assert_eq!(state.instance_id, w.instance_id);
+    assert!(
+        state.additional_info.contains("/nonexistent/podman"),
+        "{}",
+        state.additional_info
+    );
+    agent.stop().await;
+}
