@@ -40,6 +40,7 @@ use crate::hysteresis;
 use crate::observed::{
     Failure, InstanceTarget, Observed, RuntimeInstance, WorkloadBook, WorkloadReport,
 };
+use crate::runtime::RawState;
 use crate::state_map;
 
 /// The additionalInfo of a create the agent just triggered (Ankaios' text).
@@ -529,6 +530,13 @@ impl Planner<'_> {
         book: &WorkloadBook,
     ) {
         let id = &desired.instance_id;
+        if matches!(current.state, RawState::Stopping(_)) {
+            // Nobody asked it to stop (a requested stop is reported by the delete itself), so
+            // it is exiting on its own: podman shows `stopped` for a few hundred milliseconds
+            // before `exited`. Reporting it would flash Stopping(Stopping) on every exit;
+            // the next look brings the exit code.
+            return;
+        }
         let mapped = state_map::map(&current.state);
         let state = mapped.state;
         let said = Said {

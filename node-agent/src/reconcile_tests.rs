@@ -846,3 +846,21 @@ fn a_runtime_that_cannot_be_listed_is_reported_on_every_workload_and_nothing_is_
         "said once"
     );
 }
+
+#[test]
+fn a_container_exiting_on_its_own_does_not_flash_stopping() {
+    let w = podman("w");
+    let mut o = observed();
+    with_instance(&mut o, &w, RawState::Running);
+    managed(&mut o, &w);
+    let running = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(reports(&running), ["Running(Ok)"]);
+    publish(&mut o, &running);
+    with_instance(&mut o, &w, RawState::Stopping("stopped".into()));
+    assert_eq!(plan(&snapshot(&[&w]), &o, Instant::now()), Vec::new());
+    with_instance(&mut o, &w, RawState::Exited { code: 0 });
+    assert_eq!(
+        reports(&plan(&snapshot(&[&w]), &o, Instant::now())),
+        ["Succeeded(Ok)"]
+    );
+}
