@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use ank_bus::Message;
 use ank_schemas::{
     AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
-    DesiredStatePayload, ExecutionState, InstanceId, Liveness, Manifest, PendingSubstate, Topic,
-    Topics, WorkloadStateEntry, WorkloadStatePayload,
+    DesiredStatePayload, ExecutionState, InstanceId, Liveness, Manifest, Topic, Topics,
+    WorkloadStateEntry, WorkloadStatePayload,
 };
 
 /// Everything the retained topics say, decoded. Undecodable payloads are dropped with a warning:
@@ -104,28 +104,15 @@ impl View {
     /// The state an instance is shown in, given the retained state of its topic (if it is about
     /// this instance) and its agent's liveness.
     pub fn shown_state(&self, id: &InstanceId) -> (ExecutionState, String) {
-        if id.agent.is_empty() {
-            return (ExecutionState::NotScheduled, String::new());
-        }
         let retained = self
             .states
             .get(&(id.agent.clone(), id.workload.clone()))
             .filter(|s| &s.instance_id == id);
-        match (self.agents.get(&id.agent), retained) {
-            (None, None) => (
-                ExecutionState::Pending(PendingSubstate::Initial),
-                String::new(),
-            ),
-            (Some(status), _) if status.state != Liveness::Online => {
-                (ExecutionState::AgentDisconnected, String::new())
-            }
-            (None, Some(_)) => (ExecutionState::AgentDisconnected, String::new()),
-            (Some(_), None) => (
-                ExecutionState::Pending(PendingSubstate::Initial),
-                String::new(),
-            ),
-            (Some(_), Some(state)) => (state.state, state.additional_info.clone()),
-        }
+        ank_schemas::shown_state(
+            &id.agent,
+            self.agents.get(&id.agent).map(|status| status.state),
+            retained.map(|s| (s.state, s.additional_info.as_str())),
+        )
     }
 
     /// Every instance: those with a retained state, then the desired ones without one (agent

@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use ank_schemas::{
-    select, AgentEntry, AgentLoad, CompleteState, ExecutionState, FieldMask, Liveness,
-    PendingSubstate, ValidationError, WorkloadStateEntry,
+    select, shown_state, AgentEntry, AgentLoad, CompleteState, ExecutionState, FieldMask, Liveness,
+    ValidationError, WorkloadStateEntry,
 };
 use serde_json::Value;
 
@@ -44,19 +44,17 @@ pub fn complete_state(desired: &Desired, observed: &Observed) -> CompleteState {
     for (name, workload) in desired.rendered() {
         let id = &workload.instance_id;
         let agent = workload.spec.agent.as_str();
-        let reported = observed.workloads().get(agent).and_then(|w| w.get(name));
-        let entry = if agent.is_empty() {
-            entry(ExecutionState::NotScheduled, "")
-        } else if !observed.agents().contains_key(agent) {
-            entry(ExecutionState::Pending(PendingSubstate::Initial), "")
-        } else if !online(agent) {
-            entry(ExecutionState::AgentDisconnected, "")
-        } else {
-            match reported {
-                Some(r) if r.instance_id == *id => entry(r.state, &r.additional_info),
-                _ => entry(ExecutionState::Pending(PendingSubstate::Initial), ""),
-            }
-        };
+        let reported = observed
+            .workloads()
+            .get(agent)
+            .and_then(|w| w.get(name))
+            .filter(|r| r.instance_id == *id);
+        let (state, info) = shown_state(
+            agent,
+            observed.agents().get(agent).map(|status| status.state),
+            reported.map(|r| (r.state, r.additional_info.as_str())),
+        );
+        let entry = entry(state, &info);
         put(agent, name, &id.hash, entry);
     }
 

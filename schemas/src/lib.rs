@@ -11,6 +11,7 @@
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
+//! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
 //! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
@@ -26,6 +27,7 @@ mod parse;
 mod payloads;
 mod render;
 mod runtime_config;
+mod shown_state;
 mod state;
 mod suggest;
 pub mod topics;
@@ -49,6 +51,7 @@ pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_config::{
     PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError, KNOWN_RUNTIMES,
 };
+pub use shown_state::shown_state;
 pub use state::{
     ExecutionState, FailedSubstate, PendingSubstate, RunningSubstate, StateFilter, StateKind,
     StoppingSubstate, SucceededSubstate, UnknownState,
