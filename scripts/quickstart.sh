@@ -83,6 +83,13 @@ wait_until() { # name program what command...
   done
 }
 
+# The quickstart's own workloads are in a final state (not Pending, not Stopping).
+quickstart_settled() {
+  "$bin/ank" -q get workloads 2>/dev/null | awk '
+    $1 == "hello" || $1 == "web" || $1 == "ticker" { seen++; if ($4 ~ /^(Pending|Stopping)/) busy = 1 }
+    END { exit !(seen >= 3 && !busy) }'
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 agent_online() { "$bin/ank" -q get agents | awk -v a="$agent" '$1 == a && $2 == "online" { ok = 1 } END { exit !ok }'; }
 
@@ -152,6 +159,11 @@ cmd_start() {
   # --timeout: a workload that never settles must not hang the quickstart.
   local applied=0
   "$bin/ank" apply --timeout 120s "$root/examples/quickstart.yaml" || applied=$?
+
+  # "Nothing changed" (a persisted state from an earlier run) returns at once, while a freshly
+  # started agent may still be starting the workloads: show them once they have settled.
+  local deadline=$((SECONDS + wait_s))
+  until quickstart_settled || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
 
   echo
   echo "\$ ank get workloads"

@@ -18,6 +18,8 @@ pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
 pub const DEFAULT_RESOURCE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often `podman ps` re-reads every container, as a safety net beside `podman events`.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(10);
+/// The bus's default keep-alive: AgentDisconnected shows about 15 s after an agent froze.
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// `ank-agent`: runs one node's workloads with podman, as the controller's snapshot on
 /// `{prefix}/agents/{name}/desired` says, and publishes their states.
@@ -73,6 +75,10 @@ pub struct AgentArgs {
     /// The podman program to run [default: podman]
     #[arg(long, value_name = "PROGRAM", env = "ANK_AGENT_PODMAN")]
     pub podman: Option<PathBuf>,
+    /// MQTT keep-alive in whole seconds: a frozen or cut-off agent shows as `AgentDisconnected`
+    /// after about 1.5 times this [default: 10]
+    #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_KEEP_ALIVE")]
+    pub keep_alive: Option<u64>,
 }
 
 fn parse_tag(text: &str) -> Result<(String, String), String> {
@@ -101,6 +107,7 @@ struct FileConfig {
     resource_interval: Option<f64>,
     resync_interval: Option<f64>,
     podman: Option<PathBuf>,
+    keep_alive: Option<u64>,
 }
 
 /// The resolved settings the agent runs with.
@@ -134,6 +141,8 @@ pub struct AgentConfig {
     pub resync_interval: Duration,
     /// The podman program.
     pub podman: PathBuf,
+    /// MQTT keep-alive; the broker declares the agent lost after about 1.5 times this.
+    pub keep_alive: Duration,
     /// Extra environment for every podman call (e.g. `CONTAINERS_CONF`); not a flag, tests and
     /// embedders set it.
     pub podman_env: Vec<(String, String)>,
@@ -263,6 +272,11 @@ impl AgentArgs {
                 .podman
                 .or(file.podman)
                 .unwrap_or_else(|| PathBuf::from("podman")),
+            keep_alive: match self.keep_alive.or(file.keep_alive) {
+                Some(0) => bail!("--keep-alive must be at least 1 second"),
+                Some(s) => Duration::from_secs(s),
+                None => DEFAULT_KEEP_ALIVE,
+            },
             podman_env: Vec::new(),
         })
     }
@@ -295,6 +309,7 @@ mod tests {
             topic_prefix = "file/prefix"
             runtimes = ["podman"]
             resync_interval = 3
+            keep_alive = 4
             [tags]
             location = "file"
         "#;
@@ -307,6 +322,12 @@ mod tests {
         assert_eq!(config.runtimes, ["podman"]);
         assert_eq!(config.resync_interval, Duration::from_secs(3));
         assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
+        assert_eq!(config.keep_alive, Duration::from_secs(4));
+        let flagged = parse(&["-n", "a", "--keep-alive", "2"]).resolve(Some(file));
+        assert_eq!(flagged.expect("valid").keep_alive, Duration::from_secs(2));
+        assert!(parse(&["-n", "a", "--keep-alive", "0"])
+            .resolve(None)
+            .is_err());
         assert_eq!(
             config.tags,
             BTreeMap::from([("zone".to_owned(), "front".to_owned())]),

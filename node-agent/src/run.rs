@@ -178,6 +178,7 @@ fn connect_options(config: &AgentConfig) -> Result<ConnectOptions> {
     let mut options = ConnectOptions::from_url(&config.broker, &config.client_id())
         .with_context(|| format!("broker URL `{}`", config.broker))?;
     options.topics = config.topics.clone();
+    options.keep_alive = config.keep_alive;
     options.username.clone_from(&config.username);
     options.password.clone_from(&config.password);
     if let Some(ca) = &config.ca_pem {
