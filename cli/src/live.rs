@@ -35,22 +35,24 @@ pub async fn follow(
     expected: &Expected,
 ) -> Result<(), CliError> {
     let mut drawer = Drawer::new(ui.live_progress());
+    let mut runtimes = KnownRuntimes::from(&view);
     let deadline = ctx.settings.timeout.map(|t| (Instant::now() + t, t));
     let mut tick = tokio::time::interval(TICK);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     loop {
+        runtimes.learn(&view);
         let now = outcome(expected, &view);
-        drawer.draw(ui, &view, now.progress())?;
+        drawer.draw(ui, &runtimes, now.progress())?;
         match now {
             WaitOutcome::Waiting(_) => {}
             WaitOutcome::Succeeded(progress) => {
                 drawer.clear(ui)?;
-                return print_final(ui, &view, &progress);
+                return print_final(ui, &runtimes, &progress);
             }
             WaitOutcome::Failed(progress) => {
                 drawer.clear(ui)?;
-                print_final(ui, &view, &progress)?;
+                print_final(ui, &runtimes, &progress)?;
                 let failed = progress
                     .iter()
                     .filter(|p| p.failed())
@@ -90,17 +92,38 @@ async fn sleep_or_never(at: Option<Instant>) {
     }
 }
 
-/// Rows of the followed instances, with the runtime from the view.
-pub fn progress_rows(view: &View, progress: &[Progress]) -> Vec<WorkloadRow> {
-    let runtimes: BTreeMap<_, _> = view
-        .instances()
-        .into_iter()
-        .map(|i| ((i.id.workload.clone(), i.id.agent.clone()), i.runtime))
-        .collect();
+/// The runtime of every workload seen while following. A deleted workload's desired entry is
+/// gone by the time it is final, so its row keeps the runtime it had before.
+#[derive(Debug, Default)]
+pub struct KnownRuntimes(BTreeMap<(String, String), String>);
+
+impl KnownRuntimes {
+    /// Remembers the runtimes `view` knows; what it no longer knows is kept.
+    pub fn learn(&mut self, view: &View) {
+        for instance in view.instances() {
+            if !instance.runtime.is_empty() {
+                self.0
+                    .insert((instance.id.workload, instance.id.agent), instance.runtime);
+            }
+        }
+    }
+}
+
+impl From<&View> for KnownRuntimes {
+    fn from(view: &View) -> Self {
+        let mut known = Self::default();
+        known.learn(view);
+        known
+    }
+}
+
+/// Rows of the followed instances, with the runtimes seen while following.
+pub fn progress_rows(runtimes: &KnownRuntimes, progress: &[Progress]) -> Vec<WorkloadRow> {
     progress
         .iter()
         .map(|p| {
             let runtime = runtimes
+                .0
                 .get(&(p.id.workload.clone(), p.id.agent.clone()))
                 .cloned()
                 .unwrap_or_default();
@@ -114,8 +137,12 @@ pub fn progress_rows(view: &View, progress: &[Progress]) -> Vec<WorkloadRow> {
         .collect()
 }
 
-fn print_final(ui: &mut Ui, view: &View, progress: &[Progress]) -> Result<(), CliError> {
-    let rows = progress_rows(view, progress);
+fn print_final(
+    ui: &mut Ui,
+    runtimes: &KnownRuntimes,
+    progress: &[Progress],
+) -> Result<(), CliError> {
+    let rows = progress_rows(runtimes, progress);
     let width = ui.width();
     table::render(ui.out(), &rows, width)?;
     Ok(())
@@ -147,7 +174,12 @@ impl Drawer {
         self.last = None;
     }
 
-    fn draw(&mut self, ui: &mut Ui, view: &View, progress: &[Progress]) -> Result<(), CliError> {
+    fn draw(
+        &mut self,
+        ui: &mut Ui,
+        runtimes: &KnownRuntimes,
+        progress: &[Progress],
+    ) -> Result<(), CliError> {
         if self.live {
             let key: Vec<_> = progress
                 .iter()
@@ -163,7 +195,7 @@ impl Drawer {
                 return Ok(());
             }
             self.last = Some(key);
-            let rows = progress_rows(view, progress);
+            let rows = progress_rows(runtimes, progress);
             let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
             for (row, p) in cells.iter_mut().zip(progress) {
                 let mark = if p.done { ' ' } else { SPINNER[self.frame] };

@@ -1,6 +1,6 @@
 use ank_cli::commands::get::state::{read_masks, selected_state};
 use ank_cli::commands::get::workloads::{rows, GetWorkloadsArgs};
-use ank_cli::live::progress_rows;
+use ank_cli::live::{progress_rows, KnownRuntimes};
 use ank_cli::output::document::{write_document, write_stream_item, Format};
 use ank_cli::output::rows::{agent_rows, config_rows};
 use ank_cli::output::table::{self, Row};
@@ -154,6 +154,6 @@ fn the_final_table_of_a_wait() {
     assert!(matches!(o, ank_cli::wait::WaitOutcome::Failed(_)), "{o:?}");
     snapshot(
         "wait_final_table",
-        &table(&progress_rows(&v, o.progress()), None),
+        &table(&progress_rows(&KnownRuntimes::from(&v), o.progress()), None),
     );
 }
