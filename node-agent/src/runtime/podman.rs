@@ -228,15 +228,7 @@ impl RuntimeConnector for PodmanRuntime {
     }
 
     async fn list_instances(&self) -> Result<Vec<ObservedInstance>, RuntimeError> {
-        let facts = ps::list(&self.cli, &[], labels::AGENT, &self.agent).await?;
-        Ok(ps::group_by_instance(facts)
-            .into_iter()
-            .filter(|i| {
-                i.containers
-                    .iter()
-                    .all(|c| c.label(labels::RUNTIME) == Some(NAME))
-            })
-            .collect())
+        ps::instances_of(&self.cli, &self.agent, NAME).await
     }
 
     async fn create(&self, spec: &PodmanRunSpec) -> Result<RuntimeId, RuntimeError> {

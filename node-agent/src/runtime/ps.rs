@@ -111,6 +111,24 @@ pub fn parse(json: &str) -> Result<Vec<ContainerFacts>, serde_json::Error> {
     Ok(entries.into_iter().map(ContainerFacts::from).collect())
 }
 
+/// Every instance of `runtime` that `agent` owns (podman's default options), for a connector's
+/// `list_instances`: the `ankmq.runtime` label keeps each connector to its own workloads.
+pub async fn instances_of(
+    cli: &PodmanCli,
+    agent: &str,
+    runtime: &str,
+) -> Result<Vec<ObservedInstance>, RuntimeError> {
+    let facts = list(cli, &[], labels::AGENT, agent).await?;
+    Ok(group_by_instance(facts)
+        .into_iter()
+        .filter(|i| {
+            i.containers
+                .iter()
+                .all(|c| c.label(labels::RUNTIME) == Some(runtime))
+        })
+        .collect())
+}
+
 /// Groups containers into instances by their `ankmq.instance` label.
 ///
 /// Containers without that label, and pods' infra containers, are skipped. Instances are sorted
