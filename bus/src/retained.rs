@@ -50,6 +50,12 @@ impl Watch {
         self.events.recv().await
     }
 
+    /// The next snapshot or update if one has already arrived, without waiting: lets a reader
+    /// apply a burst of updates before it recomputes anything.
+    pub fn try_next(&mut self) -> Option<WatchEvent> {
+        self.events.try_recv().ok()
+    }
+
     /// Ends the watch and its connection with a clean DISCONNECT.
     pub async fn close(mut self) {
         if let Some(task) = self.task.take() {

@@ -63,12 +63,20 @@ pub async fn follow(
         }
         let sleep_until = deadline.map(|(at, _)| at);
         tokio::select! {
-            event = watch.next() => match event {
-                Some(WatchEvent::Snapshot(messages)) => view = View::from_messages(&ctx.topics, &messages),
-                Some(WatchEvent::Update(message)) => { view.apply(&ctx.topics, &message); }
-                None => {
+            event = watch.next() => {
+                let Some(event) = event else {
                     drawer.clear(ui)?;
                     return Err(ctx.bus_error("lost the broker while waiting", ank_bus::BusError::Closed));
+                };
+                // Apply the whole burst before recomputing: a rollout of thousands of workloads
+                // sends thousands of updates, and recomputing after each one is quadratic.
+                let mut next = Some(event);
+                while let Some(event) = next {
+                    match event {
+                        WatchEvent::Snapshot(messages) => view = View::from_messages(&ctx.topics, &messages),
+                        WatchEvent::Update(message) => { view.apply(&ctx.topics, &message); }
+                    }
+                    next = watch.try_next();
                 }
             },
             _ = tick.tick(), if drawer.live => drawer.spin(),
