@@ -43,7 +43,9 @@ impl Machine {
             .map(|kib| kib / 1024)
             .unwrap_or(0);
         Machine {
-            nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            nproc: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
             cpu_model,
             memory_mib,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),

@@ -68,7 +68,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -111,17 +114,37 @@ async fn run(args: Args) -> Result<bool> {
     // Broker throughput first: it needs no podman and the machine is calmest at the start.
     if wanted(6) {
         let (messages, rounds) = if args.quick { (5_000, 1) } else { (20_000, 3) };
-        step(&mut report, "6 broker throughput", measure::throughput::run(&ctx, messages, rounds)).await;
+        step(
+            &mut report,
+            "6 broker throughput",
+            measure::throughput::run(&ctx, messages, rounds),
+        )
+        .await;
     }
     if wanted(3) {
-        step(&mut report, "3 start-up", measure::startup::run(&ctx, samples)).await;
+        step(
+            &mut report,
+            "3 start-up",
+            measure::startup::run(&ctx, samples),
+        )
+        .await;
     }
     if wanted(1) || wanted(2) {
-        step(&mut report, "1+2 apply and exit latency", measure::apply_latency::run(&ctx, samples)).await;
+        step(
+            &mut report,
+            "1+2 apply and exit latency",
+            measure::apply_latency::run(&ctx, samples),
+        )
+        .await;
     }
     if wanted(4) {
         let window = Duration::from_secs(if args.quick { 10 } else { 60 });
-        step(&mut report, "4 idle footprint", measure::idle::run(&ctx, window)).await;
+        step(
+            &mut report,
+            "4 idle footprint",
+            measure::idle::run(&ctx, window),
+        )
+        .await;
     }
     if wanted(5) {
         let scale = measure::scale::Scale {
@@ -135,7 +158,9 @@ async fn run(args: Args) -> Result<bool> {
     if args.quick {
         println!("QUICK RUN (--quick): fewer samples, 10 s idle window, fewer simulated agents.\n");
     }
-    report.write_table(&mut stdout).context("writing the table")?;
+    report
+        .write_table(&mut stdout)
+        .context("writing the table")?;
     println!(
         "\n{} · {} CPUs ({}), {} MiB, kernel {}, {}, {} · load {:.2} → {:.2}",
         report.date,

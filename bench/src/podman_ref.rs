@@ -52,7 +52,9 @@ pub async fn remove(name: &str) -> Result<()> {
 /// Removes every container labelled as belonging to `agent` (cleanup after a run).
 pub async fn remove_agent_containers(agent: &str) -> Result<()> {
     let filter = format!("label=ankmq.agent={agent}");
-    podman(&["rm", "-f", "-t", "0", "--ignore", "--filter", &filter]).await.map(|_| ())
+    podman(&["rm", "-f", "-t", "0", "--ignore", "--filter", &filter])
+        .await
+        .map(|_| ())
 }
 
 /// The id of the container labelled with `instance`.
@@ -116,7 +118,15 @@ impl DiedWatch {
         let filter = format!("container={name}");
         let mut child = Command::new("podman")
             .env("CONTAINERS_CONF", conf)
-            .args(["events", "--filter", &filter, "--filter", "event=died", "--format", "{{.ID}}"])
+            .args([
+                "events",
+                "--filter",
+                &filter,
+                "--filter",
+                "event=died",
+                "--format",
+                "{{.ID}}",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -147,5 +157,7 @@ impl DiedWatch {
 
 /// `podman --version`, e.g. `podman version 4.3.1`.
 pub async fn version() -> String {
-    podman(&["--version"]).await.unwrap_or_else(|e| format!("unknown ({e})"))
+    podman(&["--version"])
+        .await
+        .unwrap_or_else(|e| format!("unknown ({e})"))
 }

@@ -62,7 +62,8 @@ pub struct Proc {
 impl Proc {
     /// Spawns `program args…` with stdout and stderr appended to `log`.
     pub fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Self> {
-        let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let out =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("duplicating a log file handle")?;
         let started = Instant::now();
         let child = Command::new(program)
@@ -73,11 +74,16 @@ impl Proc {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", program.display()))?;
-        let pid = child.id().context("the process ended before it had a pid")?;
+        let pid = child
+            .id()
+            .context("the process ended before it had a pid")?;
         Ok(Self {
             child,
             pid,
-            name: program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: program
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             started,
         })
     }
@@ -90,7 +96,10 @@ impl Proc {
     /// Fails if the process has already ended (e.g. a flag was refused).
     pub fn check_alive(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait().context("polling a child")? {
-            bail!("{} exited early ({status}); see its log in the run directory", self.name);
+            bail!(
+                "{} exited early ({status}); see its log in the run directory",
+                self.name
+            );
         }
         Ok(())
     }
@@ -101,7 +110,10 @@ impl Proc {
         unsafe {
             libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
         }
-        if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(name = %self.name, "did not stop on SIGTERM: killing it");
             let _ = self.child.kill().await;
         }

@@ -42,6 +42,19 @@ fn clock_ticks_per_second() -> f64 {
     }
 }
 
+/// CPU seconds (user + system) of every child of this process that has ended and been waited
+/// for. The difference around one child's run is that child's CPU, provided no other child ends
+/// meanwhile.
+pub fn ended_children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// Proportional set size in KiB, from `/proc/<pid>/smaps_rollup`: shared pages count divided by
 /// the number of processes sharing them, so the sum over processes is the real footprint.
 pub fn pss_kib(pid: u32) -> Result<u64> {
@@ -81,7 +94,9 @@ pub fn children_of(parent: u32) -> Vec<(u32, String)> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
         .filter_map(|pid| {
-            let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+            let stat =
+                std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))
+                    .ok()?;
             let (ppid, comm) = parent_and_comm(&stat)?;
             (ppid == parent).then(|| (pid, comm.to_owned()))
         })
@@ -102,7 +117,12 @@ fn parent_and_comm(stat: &str) -> Option<(u32, &str)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?;
-    let ppid = stat.get(close + 1..)?.split_whitespace().nth(1)?.parse().ok()?;
+    let ppid = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some((ppid, comm))
 }
 

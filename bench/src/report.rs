@@ -88,7 +88,10 @@ pub struct Report {
 impl Report {
     /// Writes the table as Markdown.
     pub fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
-        writeln!(out, "| # | metric | value | reference (same run) | ratio | target | verdict | note |")?;
+        writeln!(
+            out,
+            "| # | metric | value | reference (same run) | ratio | target | verdict | note |"
+        )?;
         writeln!(out, "|---|---|---|---|---|---|---|---|")?;
         for row in &self.rows {
             let reference = match &row.reference {
@@ -147,7 +150,7 @@ mod tests {
         let cases = [
             (1234.56, "ms", "1235 ms"),
             (45.67, "ms", "45.7 ms"),
-            (3.14159, "MiB", "3.14 MiB"),
+            (3.14659, "MiB", "3.15 MiB"),
             (-2.5, "ms", "-2.50 ms"),
         ];
         for (value, unit, text) in cases {
@@ -159,6 +162,9 @@ mod tests {
     fn a_ratio_is_value_over_reference_and_absent_for_a_zero_reference() {
         let row = Row::new("1", "m", 330.0, "ms", "").against("podman", 300.0);
         assert_eq!(row.ratio.map(|r| (r * 100.0).round()), Some(110.0));
-        assert_eq!(Row::new("1", "m", 1.0, "ms", "").against("x", 0.0).ratio, None);
+        assert_eq!(
+            Row::new("1", "m", 1.0, "ms", "").against("x", 0.0).ratio,
+            None
+        );
     }
 }

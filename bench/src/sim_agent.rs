@@ -53,7 +53,8 @@ impl Fleet {
                 connecting.spawn(async move { connect_one(&url, &topics, &name).await });
             }
             while let Some(joined) = connecting.join_next().await {
-                let (session, incoming, name, retries) = joined.context("a connect task panicked")??;
+                let (session, incoming, name, retries) =
+                    joined.context("a connect task panicked")??;
                 fleet.connect_retries += retries;
                 let topics = topics.clone();
                 let answered = answered.clone();

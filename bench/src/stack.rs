@@ -63,7 +63,11 @@ pub fn start_controller(
         }
         BrokerChoice::External(url) => {
             args.extend(["--broker".into(), url.clone()]);
-            let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(1883);
+            let port = url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1883);
             (url.clone(), port)
         }
     };
@@ -80,7 +84,8 @@ pub fn start_controller(
 pub async fn wait_controller_online(ctl: &mut Controller, topics: &Topics) -> Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     wait_listening(ctl.port, READY_TIMEOUT).await?;
-    let mut opts = ConnectOptions::from_url(&ctl.url, &format!("bench-probe-{}", std::process::id()))?;
+    let mut opts =
+        ConnectOptions::from_url(&ctl.url, &format!("bench-probe-{}", std::process::id()))?;
     opts.topics = topics.clone();
     let (session, _incoming) = Session::connect(opts, None).await?;
     let result = loop {
@@ -94,7 +99,9 @@ pub async fn wait_controller_online(ctl: &mut Controller, topics: &Topics) -> Re
             break Ok(());
         }
         if Instant::now() > deadline {
-            break Err(anyhow::anyhow!("the controller is not online after {READY_TIMEOUT:?}"));
+            break Err(anyhow::anyhow!(
+                "the controller is not online after {READY_TIMEOUT:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -117,7 +124,11 @@ pub fn start_agent(bins: &Binaries, dir: &Path, name: &str, url: &str) -> Result
         "-r".into(),
         path_arg(&run),
     ];
-    Proc::spawn(&bins.path("ank-agent"), &args, &dir.join(format!("{name}.log")))
+    Proc::spawn(
+        &bins.path("ank-agent"),
+        &args,
+        &dir.join(format!("{name}.log")),
+    )
 }
 
 /// Waits until `agent`'s retained status says `online`.
@@ -135,7 +146,9 @@ pub async fn wait_agent_online(url: &str, topics: &Topics, agent: &str) -> Resul
             break Ok(());
         }
         if Instant::now() > deadline {
-            break Err(anyhow::anyhow!("agent {agent} is not online after {READY_TIMEOUT:?}"));
+            break Err(anyhow::anyhow!(
+                "agent {agent} is not online after {READY_TIMEOUT:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -144,11 +157,24 @@ pub async fn wait_agent_online(url: &str, topics: &Topics, agent: &str) -> Resul
 }
 
 /// Starts a standalone `ank-broker` in memory on a free port; returns it and its URL.
-pub async fn start_ank_broker(bins: &Binaries, dir: &Path, label: &str, extra: &[&str]) -> Result<(Proc, String)> {
+pub async fn start_ank_broker(
+    bins: &Binaries,
+    dir: &Path,
+    label: &str,
+    extra: &[&str],
+) -> Result<(Proc, String)> {
     let port = free_port()?;
-    let mut args: Vec<String> = vec!["--listen".into(), format!("127.0.0.1:{port}"), "--in-memory".into()];
+    let mut args: Vec<String> = vec![
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--in-memory".into(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let proc = Proc::spawn(&bins.path("ank-broker"), &args, &dir.join(format!("{label}-broker.log")))?;
+    let proc = Proc::spawn(
+        &bins.path("ank-broker"),
+        &args,
+        &dir.join(format!("{label}-broker.log")),
+    )?;
     wait_listening(port, READY_TIMEOUT).await?;
     Ok((proc, format!("mqtt://127.0.0.1:{port}")))
 }

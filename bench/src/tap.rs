@@ -37,7 +37,12 @@ impl Tap {
     /// Connects as `client_id`, subscribes to `filters` and waits until the broker has them: it
     /// publishes a marker to its own sync topic and waits for it to come back (a broker handles one
     /// connection's packets in order). Retained messages matching the filters arrive first.
-    pub async fn open(url: &str, topics: &Topics, client_id: &str, filters: &[String]) -> Result<Tap> {
+    pub async fn open(
+        url: &str,
+        topics: &Topics,
+        client_id: &str,
+        filters: &[String],
+    ) -> Result<Tap> {
         let mut opts = ConnectOptions::from_url(url, client_id)?;
         opts.topics = topics.clone();
         let (session, mut incoming) = Session::connect(opts, None)
@@ -75,7 +80,10 @@ impl Tap {
     /// The next message, or `None` at `deadline`.
     pub async fn next(&mut self, deadline: Instant) -> Option<Stamped> {
         let left = deadline.saturating_duration_since(Instant::now());
-        tokio::time::timeout(left, self.rx.recv()).await.ok().flatten()
+        tokio::time::timeout(left, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Messages until one satisfies `pred` (returned) or `deadline` passes (`None`); the others

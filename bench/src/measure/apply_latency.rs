@@ -63,7 +63,14 @@ fn wall_ms(from: SystemTime, to: SystemTime) -> f64 {
 /// Runs measurements 1 and 2 with `iterations` samples each (plus one warm-up).
 pub async fn run(ctx: &Ctx, iterations: usize) -> Result<Outcome> {
     let agent = format!("bench{}a", std::process::id());
-    let mut ctl = stack::start_controller(&ctx.bins, &ctx.dir, "apply", &BrokerChoice::Embedded, true, &[])?;
+    let mut ctl = stack::start_controller(
+        &ctx.bins,
+        &ctx.dir,
+        "apply",
+        &BrokerChoice::Embedded,
+        true,
+        &[],
+    )?;
     let result = async {
         stack::wait_controller_online(&mut ctl, &ctx.topics).await?;
         let mut agent_proc = stack::start_agent(&ctx.bins, &ctx.dir, &agent, &ctl.url)?;
@@ -86,7 +93,13 @@ pub async fn run(ctx: &Ctx, iterations: usize) -> Result<Outcome> {
 
 async fn measure(ctx: &Ctx, url: &str, agent: &str, iterations: usize) -> Result<Outcome> {
     let topics = &ctx.topics;
-    let mut tap = Tap::open(url, topics, &format!("bench-tap-{}", std::process::id()), &[topics.everything()]).await?;
+    let mut tap = Tap::open(
+        url,
+        topics,
+        &format!("bench-tap-{}", std::process::id()),
+        &[topics.everything()],
+    )
+    .await?;
     let (mut apply_ms, mut podman_ms, mut exit_ms) = (Vec::new(), Vec::new(), Vec::new());
     let (mut died_ms, mut raws) = (Vec::new(), Vec::new());
     let mut hops = Vec::new();
@@ -101,10 +114,18 @@ async fn measure(ctx: &Ctx, url: &str, agent: &str, iterations: usize) -> Result
         let exited = run.started + run.elapsed;
         let state_topic = topics.workload_state(agent, &name);
         let mut seen = tap.drain();
-        if !seen.iter().any(|m| m.topic == state_topic && super::is_running(&m.payload)) {
+        if !seen
+            .iter()
+            .any(|m| m.topic == state_topic && super::is_running(&m.payload))
+        {
             // The tap is another connection than ank's: it may see Running a moment later.
             let deadline = Instant::now() + Duration::from_secs(2);
-            if let Some(m) = tap.wait_for(deadline, |m| m.topic == state_topic && super::is_running(&m.payload)).await {
+            if let Some(m) = tap
+                .wait_for(deadline, |m| {
+                    m.topic == state_topic && super::is_running(&m.payload)
+                })
+                .await
+            {
                 seen.push(m);
             }
         }
@@ -117,18 +138,27 @@ async fn measure(ctx: &Ctx, url: &str, agent: &str, iterations: usize) -> Result
             .cloned();
         let ended = match ended {
             Some(m) => Some(m),
-            None => tap.wait_for(deadline, |m| m.topic == state_topic && has_ended(&m.payload)).await,
+            None => {
+                tap.wait_for(deadline, |m| {
+                    m.topic == state_topic && has_ended(&m.payload)
+                })
+                .await
+            }
         };
         let Some(ended) = ended else {
             bail!("{name} never reported its exit within 30 s");
         };
-        let instance = state_of(&ended.payload).map(|p| p.instance_id.to_string()).unwrap_or_default();
+        let instance = state_of(&ended.payload)
+            .map(|p| p.instance_id.to_string())
+            .unwrap_or_default();
         let life = podman_ref::lifecycle(&podman_ref::container_of(&instance).await?).await?;
         let finished = life.finished.context("podman recorded no exit")?;
         let exit_latency = wall_ms(finished, ended.wall);
         let wall_of = |want: fn(&ExecutionState) -> bool| {
             seen.iter()
-                .find(|m| m.topic == state_topic && state_of(&m.payload).is_some_and(|p| want(&p.state)))
+                .find(|m| {
+                    m.topic == state_topic && state_of(&m.payload).is_some_and(|p| want(&p.state))
+                })
                 .map(|m| m.wall)
         };
         let starting = wall_of(|s| *s == ExecutionState::Pending(PendingSubstate::Starting));
@@ -142,11 +172,15 @@ async fn measure(ctx: &Ctx, url: &str, agent: &str, iterations: usize) -> Result
         let spawned = SystemTime::now();
         let podman_run = podman_ref::run_detached(&reference, &["sleep", RUN_SECONDS]).await?;
         let returned = SystemTime::now();
-        let died = podman_ref::DiedWatch::start(&reference)?.wait(Duration::from_secs(30)).await;
+        let died = podman_ref::DiedWatch::start(&reference)?
+            .wait(Duration::from_secs(30))
+            .await;
         let raw_life = podman_ref::lifecycle(&reference).await;
         podman_ref::remove(&reference).await?;
         let raw_life = raw_life?;
-        let raw_finished = raw_life.finished.context("podman recorded no exit of the reference")?;
+        let raw_finished = raw_life
+            .finished
+            .context("podman recorded no exit of the reference")?;
         let died_latency = wall_ms(raw_finished, died?);
         let raw = RawSplit {
             spawn_to_created: wall_ms(spawned, raw_life.created),
@@ -226,11 +260,20 @@ fn rows(
             "container exit → state at an MQTT subscriber, median",
             exit.median,
             "ms",
-            format!("n={}; p95 {:.0} ms; from podman's FinishedAt", exit.n, exit.p95),
+            format!(
+                "n={}; p95 {:.0} ms; from podman's FinishedAt",
+                exit.n, exit.p95
+            ),
         )
         .against("podman's own `died` event", died.median)
         .target("≤ 50 ms", exit.median <= 50.0),
-        Row::new("2p95", "container exit → state, p95", exit.p95, "ms", format!("n={}", exit.n)),
+        Row::new(
+            "2p95",
+            "container exit → state, p95",
+            exit.p95,
+            "ms",
+            format!("n={}", exit.n),
+        ),
     ];
     let details = json!({
         "applyMs": apply_ms, "podmanRunMs": podman_ms, "exitToStateMs": exit_ms,
@@ -243,9 +286,20 @@ fn rows(
     Ok((rows, details))
 }
 
-fn hops_of(seen: &[Stamped], topics: &ank_schemas::Topics, agent: &str, state_topic: &str, t0: Instant, exited: Instant) -> Hops {
+fn hops_of(
+    seen: &[Stamped],
+    topics: &ank_schemas::Topics,
+    agent: &str,
+    state_topic: &str,
+    t0: Instant,
+    exited: Instant,
+) -> Hops {
     let responses = format!("{}/responses/", topics.prefix());
-    let first = |pred: &dyn Fn(&Stamped) -> bool| seen.iter().find(|m| m.at >= t0 && pred(m)).map(|m| ms_between(t0, m.at));
+    let first = |pred: &dyn Fn(&Stamped) -> bool| {
+        seen.iter()
+            .find(|m| m.at >= t0 && pred(m))
+            .map(|m| ms_between(t0, m.at))
+    };
     let state_is = |m: &Stamped, want: fn(&ExecutionState) -> bool| {
         m.topic == state_topic && state_of(&m.payload).is_some_and(|p| want(&p.state))
     };
@@ -253,7 +307,11 @@ fn hops_of(seen: &[Stamped], topics: &ank_schemas::Topics, agent: &str, state_to
         request_sent: first(&|m| m.topic == topics.requests()),
         snapshot_published: first(&|m| m.topic == topics.agent_desired(agent)),
         response_sent: first(&|m| m.topic.starts_with(&responses)),
-        pending_starting: first(&|m| state_is(m, |s| *s == ExecutionState::Pending(PendingSubstate::Starting))),
+        pending_starting: first(&|m| {
+            state_is(m, |s| {
+                *s == ExecutionState::Pending(PendingSubstate::Starting)
+            })
+        }),
         running_published: first(&|m| state_is(m, |s| matches!(s, ExecutionState::Running(_)))),
         ank_exited: ms_between(t0, exited),
         ..Hops::default()
@@ -261,7 +319,12 @@ fn hops_of(seen: &[Stamped], topics: &ank_schemas::Topics, agent: &str, state_to
 }
 
 fn has_ended(payload: &[u8]) -> bool {
-    state_of(payload).is_some_and(|p| matches!(p.state, ExecutionState::Succeeded(_) | ExecutionState::Failed(_)))
+    state_of(payload).is_some_and(|p| {
+        matches!(
+            p.state,
+            ExecutionState::Succeeded(_) | ExecutionState::Failed(_)
+        )
+    })
 }
 
 fn manifest(name: &str, agent: &str) -> String {
@@ -272,4 +335,3 @@ fn manifest(name: &str, agent: &str) -> String {
         podman_ref::image()
     )
 }
-

@@ -21,7 +21,14 @@ pub async fn run(ctx: &Ctx, iterations: usize) -> Result<Outcome> {
     let mut ready_ank = Vec::new();
     for i in 0..=iterations {
         let label = format!("startup{i}");
-        let mut ctl = stack::start_controller(&ctx.bins, &ctx.dir, &label, &BrokerChoice::Embedded, true, &[])?;
+        let mut ctl = stack::start_controller(
+            &ctx.bins,
+            &ctx.dir,
+            &label,
+            &BrokerChoice::Embedded,
+            true,
+            &[],
+        )?;
         let t0 = ctl.proc.started;
         let deadline = t0 + Duration::from_secs(20);
         let mut tries = 0;
@@ -32,7 +39,10 @@ pub async fn run(ctx: &Ctx, iterations: usize) -> Result<Outcome> {
                 break Ok((ms_between(t0, run.started + run.elapsed), ms(run.elapsed)));
             }
             if Instant::now() > deadline {
-                break Err(anyhow::anyhow!("no successful `ank get workloads` within 20 s: {}", run.output.trim()));
+                break Err(anyhow::anyhow!(
+                    "no successful `ank get workloads` within 20 s: {}",
+                    run.output.trim()
+                ));
             }
             ctl.proc.check_alive()?;
         };

@@ -41,7 +41,9 @@ pub async fn run(ctx: &Ctx, messages: usize, rounds: usize) -> Result<Outcome> {
     for round in 0..rounds {
         for embedded in [true, false] {
             let r = if embedded {
-                let (proc, url) = stack::start_ank_broker(&ctx.bins, &ctx.dir, &format!("tp{round}"), &[]).await?;
+                let (proc, url) =
+                    stack::start_ank_broker(&ctx.bins, &ctx.dir, &format!("tp{round}"), &[])
+                        .await?;
                 let pid = proc.pid();
                 let r = one_round(ctx, &url, Some(pid), "ank-broker", &payloads, messages).await;
                 proc.stop(STOP_GRACE).await;
@@ -51,18 +53,36 @@ pub async fn run(ctx: &Ctx, messages: usize, rounds: usize) -> Result<Outcome> {
                 let pid = procfs::my_children_named("mosquitto").first().copied();
                 one_round(ctx, &mosquitto.url(), pid, "mosquitto", &payloads, messages).await?
             };
-            tracing::info!(broker = r.broker, rate = r.msgs_per_second, "throughput round");
+            tracing::info!(
+                broker = r.broker,
+                rate = r.msgs_per_second,
+                "throughput round"
+            );
             all.push(r);
         }
     }
-    let rates = |b: &str| -> Vec<f64> { all.iter().filter(|r| r.broker == b).map(|r| r.msgs_per_second).collect() };
+    let rates = |b: &str| -> Vec<f64> {
+        all.iter()
+            .filter(|r| r.broker == b)
+            .map(|r| r.msgs_per_second)
+            .collect()
+    };
     let ours = Summary::of(&rates("ank-broker")).context("no ank-broker rounds")?;
     let theirs = Summary::of(&rates("mosquitto")).context("no mosquitto rounds")?;
     let bytes = payloads.first().map(|(_, p)| p.len()).unwrap_or(0);
-    let note = format!("median of {rounds}; {messages} msgs of ~{bytes} B, QoS 1, retained, 1 pub → 1 sub");
-    let rows = vec![Row::new("6", "broker throughput, embedded broker (ank-broker process)", ours.median, "msg/s", note)
-        .against("Mosquitto", theirs.median)];
-    let details = json!({ "rounds": all, "ankBroker": ours, "mosquitto": theirs, "payloadBytes": bytes });
+    let note = format!(
+        "median of {rounds}; {messages} msgs of ~{bytes} B, QoS 1, retained, 1 pub → 1 sub"
+    );
+    let rows = vec![Row::new(
+        "6",
+        "broker throughput, embedded broker (ank-broker process)",
+        ours.median,
+        "msg/s",
+        note,
+    )
+    .against("Mosquitto", theirs.median)];
+    let details =
+        json!({ "rounds": all, "ankBroker": ours, "mosquitto": theirs, "payloadBytes": bytes });
     Ok((rows, details))
 }
 
@@ -73,7 +93,8 @@ fn payloads(ctx: &Ctx) -> Vec<(String, Vec<u8>)> {
         let agent = format!("agent{a:03}");
         for w in 0..WORKLOADS {
             let name = format!("workload{w}");
-            let config = "image: localhost/ank-test/busybox:latest\ncommandArgs: [\"sleep\", \"3600\"]";
+            let config =
+                "image: localhost/ank-test/busybox:latest\ncommandArgs: [\"sleep\", \"3600\"]";
             let payload = WorkloadStatePayload {
                 instance_id: InstanceId::compute(&name, &agent, "podman", config, &[]),
                 state: ExecutionState::Running(RunningSubstate::Ok),
@@ -99,7 +120,13 @@ async fn one_round(
     messages: usize,
 ) -> Result<Round> {
     let pid = std::process::id();
-    let mut sub = Tap::open(url, &ctx.topics, &format!("bench-sub-{pid}"), &[ctx.topics.all_workload_states()]).await?;
+    let mut sub = Tap::open(
+        url,
+        &ctx.topics,
+        &format!("bench-sub-{pid}"),
+        &[ctx.topics.all_workload_states()],
+    )
+    .await?;
     let mut opts = ConnectOptions::from_url(url, &format!("bench-pub-{pid}"))?;
     opts.topics = ctx.topics.clone();
     let (publisher, _incoming) = Session::connect(opts, None).await?;
@@ -107,7 +134,8 @@ async fn one_round(
     let t0 = Instant::now();
     let sender = {
         let publisher = publisher.clone();
-        let plan: Vec<(String, Vec<u8>)> = payloads.iter().cycle().take(messages).cloned().collect();
+        let plan: Vec<(String, Vec<u8>)> =
+            payloads.iter().cycle().take(messages).cloned().collect();
         tokio::spawn(async move {
             for (topic, payload) in plan {
                 publisher.publish(&topic, payload, true).await?;
