@@ -180,12 +180,13 @@ on_both_brokers!(
         let detected = stopped.elapsed();
         eprintln!("AgentDisconnected {detected:?} after SIGSTOP (1.5 x keep-alive = 3 s)");
         // 1.5 x keep-alive, plus what the measurement adds: each probe is one `ank get state`
-        // (about 0.1 s) and 0.1 s of poll interval. Mosquitto 2.0.11 checks keep-alives on a
-        // coarse tick: measured 1.5 x keep-alive plus 0.2 to 5.4 s (keep-alive 2 s: 3.2 to
-        // 8.4 s; 4 s: 10.2 to 10.5 s; 10 s: 15.7 to 16.2 s). The embedded broker: 3.0 to 3.6 s.
+        // (about 0.1 s, more on a loaded machine) and 0.1 s of poll interval. The embedded broker
+        // measured 3.0 to 3.6 s. Mosquitto 2.0.11 checks keep-alives on a 5 s tick: measured
+        // 1.5 x keep-alive plus 0.2 to 5.4 s (keep-alive 2 s: 3.2 to 8.4 s; 4 s: 10.2 to 10.5 s;
+        // 10 s: 15.7 to 16.2 s), so its bound adds that tick (docs/testing.md).
         let bound = match c.kind() {
-            BrokerKind::Embedded => Duration::from_millis(4_000),
-            BrokerKind::Mosquitto => Duration::from_millis(9_000),
+            BrokerKind::Embedded => Duration::from_millis(4_500),
+            BrokerKind::Mosquitto => Duration::from_millis(10_500),
         };
         ensure!(detected <= bound, "detected after {detected:?}, bound {bound:?}");
         c.wait_state("long_b", "Running(Ok)")?;
