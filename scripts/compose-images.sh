@@ -15,6 +15,9 @@
 # Settings, from the environment:
 #   ANKMQ_IMAGE     the tag to build (default localhost/ankmq:latest)
 #   ANKMQ_PROFILE   cargo profile of the binaries: release (default) or debug
+#   ANKMQ_SKIP_BUILD=1  use the binaries already in target/ instead of running cargo (the system
+#                   tests set it: a `cargo build -p …` during the test run relinks binaries that
+#                   other tests are starting at that moment)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,10 +42,14 @@ case "$profile" in
   *) die "ANKMQ_PROFILE must be release or debug, not '$profile'" ;;
 esac
 
-log "building the binaries ($profile)"
-(cd "$root" && cargo build "${cargo_flags[@]}" \
-  -p ank-broker -p ank-controller -p ank-agent -p ank-cli --bins) \
-  || die "cargo build failed"
+if [ "${ANKMQ_SKIP_BUILD:-0}" = 1 ]; then
+  log "using the $profile binaries already built"
+else
+  log "building the binaries ($profile)"
+  (cd "$root" && cargo build "${cargo_flags[@]}" \
+    -p ank-broker -p ank-controller -p ank-agent -p ank-cli --bins) \
+    || die "cargo build failed"
+fi
 bin_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin_dir="${bin_dir:-$root/target}/$target_dir"

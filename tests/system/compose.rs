@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ank_system_tests::binaries::{self, Binary};
 use ank_system_tests::{mosquitto::free_port, podman};
 use anyhow::{bail, Context, Result};
 
@@ -42,10 +43,17 @@ fn compose_stack() -> Result<()> {
 
     // Debug binaries: they share every dependency with `cargo test`, where a release build
     // would compile the workspace a second time (minutes on 2 cores). Stripped, they are small.
+    // No cargo run from here: `cargo test --workspace` built every binary (ank-broker too), and a
+    // `cargo build -p …` now would relink binaries that parallel scenarios are starting (seen:
+    // "target/debug/ank is missing" in another test).
+    for binary in Binary::ALL {
+        binaries::path(binary)?;
+    }
     let build = Command::new(root.join("scripts/compose-images.sh"))
         .env("CONTAINERS_CONF", &conf)
         .env("ANKMQ_PROFILE", PROFILE)
         .env("ANKMQ_IMAGE", IMAGE)
+        .env("ANKMQ_SKIP_BUILD", "1")
         .output()
         .context("running scripts/compose-images.sh")?;
     check("scripts/compose-images.sh", &build)?;
