@@ -267,22 +267,11 @@ fn check_config_item(path: &str, key: &str, item: &ConfigItem, errors: &mut Vec<
             format!("the config key '{key}' {problem}"),
         ));
     }
-    match item {
-        ConfigItem::String(_) => {}
-        ConfigItem::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                check_config_children(&format!("{path}[{i}]"), item, errors);
-            }
-        }
-        ConfigItem::Object(map) => {
-            for (k, v) in map {
-                check_config_item(&format!("{path}.{k}"), k, v, errors);
-            }
-        }
-    }
+    check_config_children(path, item, errors);
 }
 
-/// An array element has no key of its own, but objects inside it do.
+/// The keys below `item`, at any depth: an array element has no key of its own, but objects
+/// inside it do.
 fn check_config_children(path: &str, item: &ConfigItem, errors: &mut Vec<ValidationError>) {
     match item {
         ConfigItem::String(_) => {}
