@@ -54,6 +54,11 @@ pub struct RuntimeInstance {
     pub general_options: Vec<String>,
     /// How long it ran before it exited, when it did (the longest of its containers).
     pub ran_for: Option<Duration>,
+    /// When its (latest started) container started, in unix seconds, if it ever did.
+    pub started_at: Option<i64>,
+    /// The state comes from a podman event that no listing has confirmed yet: it is reported at
+    /// once, but nothing is done about it until a listing agrees (see [`Self::record_exit`]).
+    pub provisional: bool,
 }
 
 impl RuntimeInstance {
@@ -83,7 +88,31 @@ impl RuntimeInstance {
             container_ids: found.containers.iter().map(|c| c.id.clone()).collect(),
             general_options: found.general_options.clone(),
             ran_for,
+            started_at: found.containers.iter().filter_map(|c| c.started_at).max(),
+            provisional: false,
         }
+    }
+
+    /// What a `died` event of its only container says without asking podman: it exited with
+    /// `code` at `now_unix` (unix seconds). The state reaches the bus within the event's latency
+    /// instead of after a `podman ps` (hundreds of milliseconds, docs/performance.md). It stays
+    /// provisional: `podman rm -f` also sends `died` before the container is gone, and acting on
+    /// it (a restart) would hide a Failed(Lost). Returns `false`, changing nothing, for another
+    /// container or an instance of several containers, whose state is the worst of all of them.
+    pub fn record_exit(&mut self, container_id: &str, code: i32, now_unix: i64) -> bool {
+        let [only] = self.container_ids.as_slice() else {
+            return false;
+        };
+        if only != container_id {
+            return false;
+        }
+        self.state = RawState::Exited { code };
+        self.ran_for = self
+            .started_at
+            .filter(|start| now_unix >= *start)
+            .map(|start| Duration::from_secs((now_unix - start).unsigned_abs()));
+        self.provisional = true;
+        true
     }
 
     /// The workload name the books use for it: the id's workload, or the raw text if the label
@@ -484,5 +513,38 @@ mod tests {
         });
         observed.set_peer_state("w", "agent_A", None);
         assert!(observed.reported.is_empty());
+    }
+
+    #[test]
+    fn a_died_event_of_the_only_container_is_a_provisional_exit() {
+        let running = RuntimeInstance {
+            instance: "w.abc.a".into(),
+            id: None,
+            runtime: "podman".into(),
+            state: RawState::Running,
+            container_ids: vec!["c1".into()],
+            general_options: Vec::new(),
+            ran_for: None,
+            started_at: Some(1_000),
+            provisional: false,
+        };
+        let mut exited = running.clone();
+        assert!(exited.record_exit("c1", 3, 1_090));
+        assert_eq!(exited.state, RawState::Exited { code: 3 });
+        assert_eq!(exited.ran_for, Some(Duration::from_secs(90)));
+        assert!(exited.provisional);
+
+        let mut other = running.clone();
+        assert!(!other.record_exit("c2", 3, 1_090), "another container");
+        assert_eq!(other, running);
+        let mut pod = RuntimeInstance {
+            container_ids: vec!["c1".into(), "c2".into()],
+            ..running.clone()
+        };
+        assert!(
+            !pod.record_exit("c1", 3, 1_090),
+            "a pod's state is the worst of all"
+        );
+        assert_eq!(pod.state, RawState::Running);
     }
 }

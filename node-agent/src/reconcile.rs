@@ -545,6 +545,10 @@ impl Planner<'_> {
         };
         self.report(name, id, said, true);
 
+        if current.provisional {
+            // Known from a podman event only; a listing confirms it before anything is done.
+            return;
+        }
         let policy = desired.restart_policy;
         let succeeded = matches!(state, ExecutionState::Succeeded(_));
         let exec_failed = state == ExecutionState::Failed(FailedSubstate::ExecFailed);

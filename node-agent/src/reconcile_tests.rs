@@ -63,6 +63,8 @@ fn instance_of(id: &InstanceId, runtime: &str, state: RawState) -> RuntimeInstan
         container_ids: vec!["c0ffee".into()],
         general_options: Vec::new(),
         ran_for: None,
+        started_at: None,
+        provisional: false,
     }
 }
 
@@ -863,4 +865,31 @@ fn a_container_exiting_on_its_own_does_not_flash_stopping() {
         reports(&plan(&snapshot(&[&w]), &o, Instant::now())),
         ["Succeeded(Ok)"]
     );
+}
+
+#[test]
+fn a_provisional_exit_is_reported_at_once_but_restarts_only_once_a_listing_confirms_it() {
+    let mut w = podman("w");
+    w.restart_policy = RestartPolicy::Always;
+    let mut o = observed();
+    with_instance(&mut o, &w, RawState::Running);
+    managed(&mut o, &w);
+    let running = plan(&snapshot(&[&w]), &o, Instant::now());
+    publish(&mut o, &running);
+
+    let id = w.instance_id.to_string();
+    let instance = o.instances.get_mut(&id).expect("instance");
+    assert!(instance.record_exit("c0ffee", 137, 0));
+    let provisional = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(reports(&provisional), ["Failed(ExecFailed)"]);
+    assert_eq!(
+        ops(&provisional),
+        Vec::<&str>::new(),
+        "no restart on an event alone"
+    );
+
+    publish(&mut o, &provisional);
+    o.instances.get_mut(&id).expect("instance").provisional = false;
+    let confirmed = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(ops(&confirmed), ["replace"]);
 }

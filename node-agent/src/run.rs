@@ -28,8 +28,8 @@ use crate::publish::{now_rfc3339, LogPublisher, Publisher, VERSION};
 use crate::reconcile::{plan, Action};
 use crate::resources::{changed_noticeably, Sampler};
 use crate::runtime::{
-    EventWatcher, LogOptions, ObservedInstance, PodmanCli, PodmanKubeRuntime, PodmanRuntime,
-    RuntimeConnector, WatchItem,
+    ContainerEvent, EventWatcher, LogOptions, ObservedInstance, PodmanCli, PodmanKubeRuntime,
+    PodmanRuntime, RuntimeConnector, WatchItem,
 };
 
 /// How long podman events are gathered before one `podman ps` reads them all.
@@ -143,6 +143,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
             item = watcher.next() => match item {
                 Some(WatchItem::Event(event)) => {
                     tracing::debug!(container = %event.name, status = %event.status, "podman event");
+                    agent.on_container_event(&event);
                     agent.schedule_listing(Instant::now() + EVENT_DEBOUNCE);
                 }
                 Some(WatchItem::ResyncNeeded) => agent.schedule_listing(Instant::now()),
@@ -435,6 +436,36 @@ impl Agent {
             self.observed.listing_error = None;
         } else if !self.listed_once {
             self.schedule_listing(Instant::now() + Duration::from_secs(1));
+        }
+    }
+
+    /// The fast path for a container that exited: its `died` event carries the exit code, so
+    /// the state is reported at once, provisionally; the listing scheduled anyway confirms it.
+    fn on_container_event(&mut self, event: &ContainerEvent) {
+        if event.status != "died" {
+            return;
+        }
+        let (Some(instance), Some(code)) = (event.instance(), event.exit_code) else {
+            return;
+        };
+        let Some(current) = self.observed.instances.get_mut(instance) else {
+            return;
+        };
+        let busy = self
+            .observed
+            .books
+            .get(&current.workload_key())
+            .is_some_and(|b| b.in_flight.is_some());
+        if busy {
+            // The operation under way (a delete, a restart) looks at the instance itself.
+            return;
+        }
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if current.record_exit(&event.id, code, now_unix) {
+            // A listing that started before this event must not overwrite it with `running`.
+            self.fresh.insert(instance.to_owned(), self.list_seq);
         }
     }
 
