@@ -10,13 +10,15 @@
 #
 # Everything lives in .quickstart/ (state, logs, pid files, the agent's run folder); delete that
 # folder after `stop` to forget the quickstart's state. Settings, from the environment:
-#   QUICKSTART_PORT   broker port on 127.0.0.1 (default 1883, where `ank` looks by default)
+#   QUICKSTART_PORT   broker port on 127.0.0.1 (default: the one `start` used last, else 1883,
+#                     where `ank` looks by default)
 #   QUICKSTART_WAIT   seconds to wait for each start-up step (default 60)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 qs="$root/.quickstart"
-port=${QUICKSTART_PORT:-1883}
+# `start` remembers the port, so `status` and `stop` reach the same controller without the variable.
+port=${QUICKSTART_PORT:-$(cat "$qs/port" 2>/dev/null || echo 1883)}
 wait_s=${QUICKSTART_WAIT:-60}
 agent=agent_A
 bin="$root/target/release"
@@ -144,6 +146,7 @@ cmd_start() {
   else
     port_open && die "127.0.0.1:$port is taken by another program: stop it, or set QUICKSTART_PORT"
     start_bg controller ank-controller --state-dir "$qs/controller" --listen "127.0.0.1:$port"
+    echo "$port" >"$qs/port"
     wait_until controller ank-controller "broker on 127.0.0.1:$port" port_open
   fi
 
