@@ -59,7 +59,7 @@ pub enum PersistError {
     },
     /// The stored desired state does not pass validation (the file was edited, or the rules got
     /// stricter).
-    #[error("{} holds an invalid desired state:\n  {}", path.display(), join(errors))]
+    #[error("{} holds an invalid desired state:\n  {}", path.display(), join_errors(errors))]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -68,7 +68,8 @@ pub enum PersistError {
     },
 }
 
-fn join(errors: &[ValidationError]) -> String {
+/// Every error on its own indented line, for the multi-line messages of start-up failures.
+pub(crate) fn join_errors(errors: &[ValidationError]) -> String {
     errors
         .iter()
         .map(ToString::to_string)

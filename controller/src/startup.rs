@@ -16,6 +16,7 @@ use ank_schemas::{parse_manifest, validate, Manifest, ValidationError};
 
 use crate::apply::{change_to, Refusal};
 use crate::desired::Desired;
+use crate::persist::join_errors;
 
 /// Why the startup manifest was refused: every error.
 #[derive(Debug, thiserror::Error)]
@@ -31,21 +32,13 @@ pub enum ManifestError {
     },
     /// The manifest does not parse or does not validate.
     #[error("the startup manifest {path} is invalid ({} error{}):\n  {}",
-        errors.len(), if errors.len() == 1 { "" } else { "s" }, join(errors))]
+        errors.len(), if errors.len() == 1 { "" } else { "s" }, join_errors(errors))]
     Invalid {
         /// The file.
         path: String,
         /// Every error.
         errors: Vec<ValidationError>,
     },
-}
-
-fn join(errors: &[ValidationError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n  ")
 }
 
 /// Reads, parses and validates the startup manifest.
