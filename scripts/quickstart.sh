@@ -24,8 +24,11 @@ agent=agent_A
 bin="$root/target/release"
 export ANK_BROKER="mqtt://127.0.0.1:$port"
 
-log() { printf 'quickstart: %s\n' "$*" >&2; }
-die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
+env_dir="$root/.test-env"
+machine_tag=quickstart
+# log, die, install_packages and the capability proofs.
+# shellcheck source=lib/machine.sh
+. "$root/scripts/lib/machine.sh"
 
 # --- processes, by pid file ---------------------------------------------------------------------
 # A pid file names the process this script started. Before trusting it, check that the pid still
@@ -129,11 +132,12 @@ ensure_rust() {
 
 # --- subcommands --------------------------------------------------------------------------------
 cmd_start() {
-  # podman, runc, busybox, mosquitto, the project's containers.conf and the local image.
-  "$root/scripts/test-env.sh"
-  # test-env.sh exports nothing; its env file carries CONTAINERS_CONF for podman (and the agent).
-  # shellcheck source=/dev/null
-  . "$root/.test-env/env"
+  # What running workloads needs, installed and proven (scripts/lib/machine.sh): podman with
+  # runc and the project's containers.conf (in .test-env/, shared with the tests), the local
+  # image, and catatonit for the podman-kube example the summary suggests.
+  install_packages podman runc catatonit busybox-static
+  prove_container_runs
+  prove_kube_play
   ensure_rust
 
   log "building the release binaries (the first build takes several minutes)"
@@ -215,8 +219,7 @@ cmd_stop() {
   stop_bg controller ank-controller
   if [ $deleted = 0 ]; then
     # The controller or the agent was not running: remove what the agent left, by its labels.
-    # shellcheck source=/dev/null
-    [ -f "$root/.test-env/env" ] && . "$root/.test-env/env"
+    [ -f "$env_dir/containers.conf" ] && export CONTAINERS_CONF="$env_dir/containers.conf"
     local pods containers
     pods=$(podman pod ps -q --filter "label=ankmq.agent=$agent" 2>/dev/null || true)
     containers=$(podman ps -aq --filter "label=ankmq.agent=$agent" 2>/dev/null || true)

@@ -117,14 +117,29 @@ pub struct GlobalArgs {
     pub timeout: Option<Duration>,
 }
 
-/// A duration as Ankaios writes it (plain milliseconds) or with a unit (`500ms`, `5s`, `2m`).
+/// The longest duration any flag or config key of `ank` takes. Longer ones are surely typos, and
+/// unbounded ones overflow the clock when added to "now" (issue 11: `--timeout
+/// 18446744073709551615s` panicked).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A duration as Ankaios writes it (plain milliseconds) or with a unit (`500ms`, `5s`, `2m`), at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(Duration::from_millis(ms));
+    let duration = match text.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (use milliseconds, or a unit: 500ms, 5s, 2m)"))?,
+    };
+    bounded_duration(duration).map_err(|too_long| format!("`{text}` {too_long}"))
+}
+
+/// Refuses durations over [`MAX_DURATION`], naming the limit.
+pub fn bounded_duration(duration: Duration) -> Result<Duration, String> {
+    if duration > MAX_DURATION {
+        return Err("is too long: at most 365 days".to_owned());
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (use milliseconds, or a unit: 500ms, 5s, 2m)"))
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -170,8 +185,26 @@ mod tests {
             ("2m", Some(Duration::from_secs(120))),
             ("soon", None),
             ("-1", None),
+            ("365days", Some(MAX_DURATION)),
+            ("366days", None),
+            ("31536000001", None),
+            ("18446744073709551615s", None),
+            ("18446744073709551615", None),
         ] {
             assert_eq!(parse_duration(text).ok(), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn issue_11_an_absurd_duration_is_refused_with_the_limit() {
+        let error = parse_duration("18446744073709551615s").expect_err("refused");
+        assert!(error.contains("too long: at most 365 days"), "{error}");
+        let cli =
+            Cli::try_parse_from(["ank", "--timeout", "18446744073709551615s", "get", "agents"]);
+        let error = cli.expect_err("a usage error").to_string();
+        assert!(
+            error.contains("--timeout") && error.contains("too long"),
+            "{error}"
+        );
     }
 }

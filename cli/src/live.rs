@@ -36,7 +36,12 @@ pub async fn follow(
 ) -> Result<(), CliError> {
     let mut drawer = Drawer::new(ui.live_progress());
     let mut runtimes = KnownRuntimes::from(&view);
-    let deadline = ctx.settings.timeout.map(|t| (Instant::now() + t, t));
+    // Settings bound every duration (cli::MAX_DURATION); checked all the same, so no setting can
+    // make the clock overflow.
+    let deadline = ctx
+        .settings
+        .timeout
+        .and_then(|t| Some((Instant::now().checked_add(t)?, t)));
     let mut tick = tokio::time::interval(TICK);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);

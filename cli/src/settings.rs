@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-use crate::cli::{parse_duration, GlobalArgs};
+use crate::cli::{bounded_duration, parse_duration, GlobalArgs};
 
 /// The broker when nothing says otherwise.
 pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
@@ -61,7 +61,9 @@ pub enum TomlDuration {
 impl TomlDuration {
     fn get(&self, key: &str) -> anyhow::Result<Duration> {
         match self {
-            TomlDuration::Millis(ms) => Ok(Duration::from_millis(*ms)),
+            TomlDuration::Millis(ms) => bounded_duration(Duration::from_millis(*ms))
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("config key `{key}`")),
             TomlDuration::Text(t) => parse_duration(t)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("config key `{key}`")),

@@ -273,8 +273,9 @@ impl AgentArgs {
                 .or(file.podman)
                 .unwrap_or_else(|| PathBuf::from("podman")),
             keep_alive: match self.keep_alive.or(file.keep_alive) {
-                Some(0) => bail!("--keep-alive must be at least 1 second"),
-                Some(s) => Duration::from_secs(s),
+                // MQTT carries the keep-alive as a 16-bit number of seconds.
+                Some(s @ 1..=65_535) => Duration::from_secs(s),
+                Some(s) => bail!("--keep-alive must be between 1 and 65535 seconds, got {s}"),
                 None => DEFAULT_KEEP_ALIVE,
             },
             podman_env: Vec::new(),
@@ -332,6 +333,35 @@ mod tests {
             config.tags,
             BTreeMap::from([("zone".to_owned(), "front".to_owned())]),
             "flag tags replace the file's"
+        );
+    }
+
+    #[test]
+    fn issue_11_every_duration_flag_refuses_absurd_values_with_its_name() {
+        for (flag, value) in [
+            ("--keep-alive", "18446744073709551615"),
+            ("--keep-alive", "65536"),
+            ("--resync-interval", "1e300"),
+            ("--resync-interval", "inf"),
+            ("--resource-interval", "NaN"),
+            ("--resource-interval", "-1"),
+        ] {
+            let arg = format!("{flag}={value}");
+            let error = AgentArgs::try_parse_from(["ank-agent", "-n", "a", arg.as_str()])
+                .map_err(|e| e.to_string())
+                .and_then(|args| args.resolve(None).map_err(|e| e.to_string()));
+            match error {
+                Err(message) => assert!(
+                    message.contains(&format!("{flag} must be between")),
+                    "{flag} {value}: {message}"
+                ),
+                Ok(config) => panic!("{flag} {value} accepted: {config:?}"),
+            }
+        }
+        let at_the_limit = parse(&["-n", "a", "--keep-alive", "65535"]).resolve(None);
+        assert_eq!(
+            at_the_limit.expect("valid").keep_alive,
+            Duration::from_secs(65_535)
         );
     }
 
