@@ -36,6 +36,25 @@ pub enum BusError {
         /// The CONNACK return code, spelled out.
         reason: String,
     },
+    /// The TLS handshake failed because the broker refused this client's certificate (none
+    /// given where one is required, signed by a CA it does not trust, expired...): the broker
+    /// is reachable, so this is not [`BusError::Unreachable`] (issue 14).
+    #[error("the MQTT broker at {url} refused this client's TLS certificate: {reason}")]
+    ClientCertificateRefused {
+        /// The broker that refused.
+        url: String,
+        /// The TLS alert it sent.
+        reason: String,
+    },
+    /// The TLS handshake failed because the broker's certificate does not verify against the
+    /// configured CA (or is not valid for the host).
+    #[error("the certificate of the MQTT broker at {url} is not trusted: {reason}")]
+    BrokerCertificateRefused {
+        /// The broker whose certificate failed.
+        url: String,
+        /// Why it failed verification.
+        reason: String,
+    },
     /// A TLS file (CA, certificate or key) could not be read.
     #[error("cannot read the TLS file {}", path.display())]
     TlsFile {

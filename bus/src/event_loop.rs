@@ -61,7 +61,19 @@ pub(crate) async fn first_connect(
                 reason: format!("{code:?}"),
             })
         }
-        Ok(Err(error)) => return Err(unreachable(Box::new(error))),
+        Ok(Err(error)) => {
+            return Err(match tls_refusal(&error) {
+                Some(TlsRefusal::OfOurCertificate(reason)) => BusError::ClientCertificateRefused {
+                    url: opts.url(),
+                    reason,
+                },
+                Some(TlsRefusal::OfTheBrokers(reason)) => BusError::BrokerCertificateRefused {
+                    url: opts.url(),
+                    reason,
+                },
+                None => unreachable(Box::new(error)),
+            })
+        }
         Err(_) => {
             return Err(unreachable(
                 format!("no CONNACK within {:?}", opts.connect_timeout).into(),
@@ -75,6 +87,41 @@ pub(crate) async fn first_connect(
     }
     tracing::debug!(url = %opts.url(), client_id = %opts.client_id, "connected");
     Ok((client, eventloop))
+}
+
+/// Which side of a TLS handshake refused the other's certificate.
+enum TlsRefusal {
+    /// The broker sent a fatal alert: it refused this client (its certificate, or its lack).
+    OfOurCertificate(String),
+    /// The broker's certificate did not verify here.
+    OfTheBrokers(String),
+}
+
+/// Finds a rustls error in `error`'s source chain (rumqttc wraps it directly, or inside the
+/// `io::Error` of a read when TLS 1.3 delivers the broker's alert after the handshake).
+fn tls_refusal(error: &ConnectionError) -> Option<TlsRefusal> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        let rustls_error = current.downcast_ref::<rustls::Error>().or_else(|| {
+            current
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        match rustls_error {
+            Some(rustls::Error::AlertReceived(alert)) => {
+                return Some(TlsRefusal::OfOurCertificate(format!(
+                    "the broker sent the TLS alert {alert:?}"
+                )))
+            }
+            Some(e @ rustls::Error::InvalidCertificate(_)) => {
+                return Some(TlsRefusal::OfTheBrokers(e.to_string()))
+            }
+            _ => {}
+        }
+        next = current.source();
+    }
+    None
 }
 
 /// Runs the connection until shutdown (a DISCONNECT was sent) or a stop signal.

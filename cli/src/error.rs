@@ -119,6 +119,13 @@ impl CliError {
                 BusError::Rejected { .. } => {
                     Some("check --username/--password or the TLS client certificate".into())
                 }
+                BusError::ClientCertificateRefused { .. } => Some(
+                    "give a certificate and key the broker trusts with --cert-file/--key-file"
+                        .into(),
+                ),
+                BusError::BrokerCertificateRefused { .. } => {
+                    Some("--ca-file must name the CA that signed the broker's certificate".into())
+                }
                 BusError::Timeout { .. } => Some(
                     "the broker is slow or the topic prefix is wrong; try --response-timeout 10s"
                         .into(),

@@ -201,7 +201,13 @@ async fn connect(
     loop {
         match Session::connect(options.clone(), Some(birth.clone())).await {
             Ok(connected) => return Ok(connected),
-            Err(error @ BusError::Unreachable { .. }) => {
+            // A certificate refused either way may be fixed on the broker's side (a new CA, a
+            // renewed certificate): keep trying, saying why, as for an unreachable broker.
+            Err(
+                error @ (BusError::Unreachable { .. }
+                | BusError::ClientCertificateRefused { .. }
+                | BusError::BrokerCertificateRefused { .. }),
+            ) => {
                 tracing::warn!(%error, "retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(CONNECT_RETRY_MAX);

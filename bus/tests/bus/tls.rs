@@ -66,6 +66,55 @@ fn make_certs(dir: &Path) {
         "-out",
         "server.pem",
     ]);
+    // A client certificate signed by the CA, and one signed by a CA the broker does not know.
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=ank-other-ca",
+        "-keyout",
+        "other-ca.key",
+        "-out",
+        "other-ca.pem",
+    ]);
+    // X.509 v3 (an extension file): webpki refuses v1 certificates.
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("write ext");
+    for (name, ca) in [("client", "ca"), ("stranger", "other-ca")] {
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "client.ext",
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
     // Mosquitto started as root drops to its own user, which must read the (throwaway) key.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
@@ -117,7 +166,10 @@ async fn mqtts_connects_with_a_private_ca_and_refuses_a_wrong_one() {
     let error = Session::connect(opts.clone(), None)
         .await
         .expect_err("wrong CA");
-    assert!(matches!(error, BusError::Unreachable { .. }), "{error:?}");
+    assert!(
+        matches!(error, BusError::BrokerCertificateRefused { .. }),
+        "{error:?}"
+    );
 
     // mqtts without a CA, and a missing CA file, are configuration errors.
     opts.tls = None;
@@ -132,5 +184,52 @@ async fn mqtts_connects_with_a_private_ca_and_refuses_a_wrong_one() {
     });
     let error = Session::connect(opts, None).await.expect_err("missing CA");
     assert!(matches!(error, BusError::TlsFile { .. }), "{error:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn issue_14_a_refused_client_certificate_is_reported_as_refused_not_unreachable() {
+    let dir = std::env::temp_dir().join(format!("ank-bus-tls-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    make_certs(&dir);
+    let port = free_port().expect("port");
+    let _broker = Mosquitto::start_with(
+        port,
+        &format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n\
+             require_certificate true",
+            dir.display()
+        ),
+    )
+    .expect("mosquitto with client certificates");
+    let url = format!("mqtts://127.0.0.1:{port}");
+    let mut opts = ConnectOptions::from_url(&url, "tls-cc-client").expect("url");
+    opts.connect_timeout = Duration::from_secs(3);
+    let with = |cert: Option<&str>| TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: cert.map(|c| dir.join(format!("{c}.pem"))),
+        key: cert.map(|c| dir.join(format!("{c}.key"))),
+    };
+
+    opts.tls = Some(with(Some("client")));
+    let (session, _events) = Session::connect(opts.clone(), None)
+        .await
+        .expect("a certificate signed by the broker's CA is accepted");
+    session.shutdown(None).await;
+
+    for (cert, what) in [(None, "no certificate"), (Some("stranger"), "another CA's")] {
+        opts.tls = Some(with(cert));
+        let error = Session::connect(opts.clone(), None).await.expect_err(what);
+        assert!(
+            matches!(error, BusError::ClientCertificateRefused { .. }),
+            "{what}: {error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("refused this client's TLS certificate"),
+            "{error}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
