@@ -33,6 +33,12 @@ pub enum WatchEvent {
     Snapshot(Vec<Message>),
     /// A change after the last snapshot. An empty payload means the topic was cleared.
     Update(Message),
+    /// The watch's connection to the broker broke; it reconnects by itself and then delivers a
+    /// fresh [`WatchEvent::Snapshot`]. Until then the view may be stale: say so (issue 14).
+    Disconnected {
+        /// What broke, as the MQTT client reported it.
+        reason: String,
+    },
 }
 
 /// A live view of retained topics on a dedicated connection. Dropping it drops that connection;
@@ -86,7 +92,7 @@ impl Session {
             loop {
                 match watch.next().await {
                     Some(WatchEvent::Snapshot(snapshot)) => return Ok(snapshot),
-                    Some(WatchEvent::Update(_)) => {}
+                    Some(WatchEvent::Update(_) | WatchEvent::Disconnected { .. }) => {}
                     None => return Err(BusError::Closed),
                 }
             }
@@ -148,7 +154,7 @@ impl Round {
                     self.start().await;
                     None
                 }
-                SessionEvent::Disconnected { .. } => None,
+                SessionEvent::Disconnected { reason } => Some(WatchEvent::Disconnected { reason }),
                 SessionEvent::Message(message) => self.on_message(message),
             };
             if let Some(out) = out {

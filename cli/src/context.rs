@@ -84,7 +84,7 @@ impl Context {
             loop {
                 match watch.next().await {
                     Some(WatchEvent::Snapshot(messages)) => return Some(messages),
-                    Some(WatchEvent::Update(_)) => {}
+                    Some(WatchEvent::Update(_) | WatchEvent::Disconnected { .. }) => {}
                     None => return None,
                 }
             }

@@ -13,6 +13,7 @@
 //! - `change.rs`: the common flow of every change.
 //! - `state_diff.rs`: the events of `ank get events` (pure).
 //! - `output/`: tables, rows and YAML/JSON documents, rendered to any `impl Write`.
+//! - `outage.rs`: telling the user that a live command lost the broker, and since when.
 //! - `ui.rs`: stdout for data, stderr for status; `error.rs`: exit codes and messages.
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod live;
+pub mod outage;
 pub mod output;
 pub mod settings;
 pub mod state_diff;

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::outage::Outage;
 use crate::output::rows::WorkloadRow;
 use crate::output::table::{self, Row};
 use crate::state_view::View;
@@ -42,6 +43,7 @@ pub async fn follow(
         .settings
         .timeout
         .and_then(|t| Some((Instant::now().checked_add(t)?, t)));
+    let mut outage = Outage::default();
     let mut tick = tokio::time::interval(TICK);
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -78,8 +80,15 @@ pub async fn follow(
                 let mut next = Some(event);
                 while let Some(event) = next {
                     match event {
-                        WatchEvent::Snapshot(messages) => view = View::from_messages(&ctx.topics, &messages),
+                        WatchEvent::Snapshot(messages) => {
+                            view = View::from_messages(&ctx.topics, &messages);
+                            outage.snapshot(ui)?;
+                        }
                         WatchEvent::Update(message) => { view.apply(&ctx.topics, &message); }
+                        WatchEvent::Disconnected { reason } => {
+                            drawer.clear(ui)?;
+                            outage.lost(ui, &reason)?;
+                        }
                     }
                     next = watch.try_next();
                 }

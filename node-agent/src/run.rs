@@ -309,6 +309,8 @@ impl Agent {
                 messages
             }
             WatchEvent::Update(message) => vec![message],
+            // A fresh snapshot follows the reconnect.
+            WatchEvent::Disconnected { .. } => return,
         };
         for message in messages {
             let Some(Topic::AgentStatus { agent }) = self.config.topics.parse(&message.topic)

@@ -204,3 +204,39 @@ workloads:
         Ok(())
     }
 );
+
+on_both_brokers!(
+    /// Issue 14: a wait without `--timeout` says on stderr when it loses the broker (and since
+    /// when) and when it is back, instead of waiting silently. The workload waits for a
+    /// dependency that never comes, so the wait cannot end by itself.
+    fn issue_14_a_wait_says_when_it_loses_the_broker_and_when_it_is_back(c) {
+        let manifest = c.write_manifest(
+            r#"
+apiVersion: v1
+workloads:
+  patient:
+    runtime: podman
+    agent: $A
+    dependencies:
+      never_there: ADD_COND_RUNNING
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["true"]
+"#,
+        )?;
+        let manifest = manifest.to_string_lossy().into_owned();
+        let wait = c.ank_background(&["apply", &manifest])?;
+        let log = wait.log_path().to_path_buf();
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_until("the apply to wait", Duration::from_secs(10), || Ok(read()), |t| t.contains("WaitingToStart"))?;
+        c.kill_broker()?;
+        wait_until("the wait to say it lost the broker", Duration::from_secs(10), || Ok(read()), |t| {
+            t.contains("warning: lost the broker at ") && t.contains("reconnecting, still waiting")
+        })?;
+        c.start_broker()?;
+        wait_until("the wait to say it is back", Duration::from_secs(20), || Ok(read()), |t| {
+            t.contains("reconnected to the broker (lost since ")
+        })?;
+        Ok(())
+    }
+);

@@ -7,6 +7,7 @@ use clap::Args;
 use crate::commands::get::state::{read_masks, selected_state};
 use crate::context::Context;
 use crate::error::CliError;
+use crate::outage::Outage;
 use crate::output::document::{write_stream_item, Format};
 use crate::state_diff::event;
 use crate::state_view::View;
@@ -44,11 +45,19 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &GetEventsArgs) -> Result<(),
     }
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
+    let mut outage = Outage::default();
     loop {
         tokio::select! {
             message = watch.next() => match message {
-                Some(WatchEvent::Snapshot(messages)) => view = View::from_messages(&ctx.topics, &messages),
+                Some(WatchEvent::Snapshot(messages)) => {
+                    view = View::from_messages(&ctx.topics, &messages);
+                    outage.snapshot(ui)?;
+                }
                 Some(WatchEvent::Update(message)) => { view.apply(&ctx.topics, &message); }
+                Some(WatchEvent::Disconnected { reason }) => {
+                    outage.lost(ui, &reason)?;
+                    continue;
+                }
                 None => return Err(ctx.bus_error("lost the broker while streaming", ank_bus::BusError::Closed)),
             },
             _ = &mut interrupt => break,

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::outage::Outage;
 use crate::output::rows::WorkloadRow;
 use crate::output::table;
 use crate::state_view::View;
@@ -63,6 +64,7 @@ async fn watch(ui: &mut Ui, ctx: &Context, args: &GetWorkloadsArgs) -> Result<()
     let (mut view, mut watch) = ctx.watch_view().await?;
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
+    let mut outage = Outage::default();
     let mut shown = None;
     let mut drawn_lines = 0;
     loop {
@@ -88,8 +90,15 @@ async fn watch(ui: &mut Ui, ctx: &Context, args: &GetWorkloadsArgs) -> Result<()
         }
         tokio::select! {
             event = watch.next() => match event {
-                Some(WatchEvent::Snapshot(messages)) => view = View::from_messages(&ctx.topics, &messages),
+                Some(WatchEvent::Snapshot(messages)) => {
+                    view = View::from_messages(&ctx.topics, &messages);
+                    outage.snapshot(ui)?;
+                }
                 Some(WatchEvent::Update(message)) => { view.apply(&ctx.topics, &message); }
+                Some(WatchEvent::Disconnected { reason }) => {
+                    outage.lost(ui, &reason)?;
+                    continue;
+                }
                 None => return Err(ctx.bus_error("lost the broker while watching", ank_bus::BusError::Closed)),
             },
             _ = &mut interrupt => break,
