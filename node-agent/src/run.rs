@@ -106,6 +106,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         listings: JoinSet::new(),
         logs: JoinSet::new(),
         listed_once: false,
+        listing_failing_since: None,
         list_due: Some(Instant::now()),
         list_seq: 0,
         fresh: BTreeMap::new(),
@@ -217,9 +218,23 @@ async fn connect(
     }
 }
 
+/// How long the runtime may stay unlistable, from the start of the first failed listing, before
+/// the agent reports its workloads `Failed(Unknown)`: a podman that fails once while starting up
+/// must not end `ank apply` with exit 3 a moment before it recovers (issue 14). A hung podman is
+/// killed after [`crate::runtime::ps::LISTING_TIMEOUT`], past this grace, so it is reported at
+/// once.
+const LISTING_GRACE: Duration = Duration::from_secs(5);
+
+/// Whether listings failing in a row since `failing_since` are a lasting failure at `now`.
+fn listing_failure_lasts(failing_since: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(failing_since) >= LISTING_GRACE
+}
+
 /// One full `podman ps` of every enabled runtime.
 struct Listing {
     seq: u64,
+    /// When it was started: a failure counts from there.
+    started: Instant,
     by_runtime: Vec<(String, Result<Vec<ObservedInstance>, String>)>,
 }
 
@@ -236,6 +251,8 @@ struct Agent {
     listed_once: bool,
     /// When the next listing should start.
     list_due: Option<Instant>,
+    /// When the listings that failed in a row began; `None` after a complete one.
+    listing_failing_since: Option<Instant>,
     /// Numbers listings, so an older listing never overwrites a fresher look at an instance.
     list_seq: u64,
     /// Instance → the listing number after which an operation looked at it.
@@ -372,13 +389,18 @@ impl Agent {
             .map(RuntimeInstance::target)
             .collect();
         let enabled = self.config.runtimes.clone();
+        let started = Instant::now();
         self.listings.spawn(async move {
             let mut by_runtime = Vec::new();
             for runtime in enabled {
                 let found = runtimes.list(&runtime, &extra).await;
                 by_runtime.push((runtime, found));
             }
-            Listing { seq, by_runtime }
+            Listing {
+                seq,
+                started,
+                by_runtime,
+            }
         });
     }
 
@@ -389,7 +411,8 @@ impl Agent {
                 Ok(found) => found,
                 Err(error) => {
                     tracing::warn!(%runtime, %error, "listing failed; keeping the last view");
-                    if !self.listed_once {
+                    let since = *self.listing_failing_since.get_or_insert(listing.started);
+                    if !self.listed_once && listing_failure_lasts(since, Instant::now()) {
                         self.observed.listing_error = Some(format!("{runtime}: {error}"));
                     }
                     complete = false;
@@ -441,6 +464,7 @@ impl Agent {
         self.fresh.retain(|_, seq| *seq >= listing.seq);
         if complete {
             self.listed_once = true;
+            self.listing_failing_since = None;
             self.observed.listing_error = None;
         } else if !self.listed_once {
             self.schedule_listing(Instant::now() + Duration::from_secs(1));

@@ -69,7 +69,19 @@ impl PodmanCli {
         args: &[S],
         stdin: Option<&[u8]>,
     ) -> Result<String, CommandError> {
-        command::run(&self.command(general_options, args), stdin, self.timeout).await
+        self.run_within(general_options, args, stdin, self.timeout)
+            .await
+    }
+
+    /// [`PodmanCli::run`] with its own deadline, for calls that must answer quickly (`ps`).
+    pub async fn run_within<S: AsRef<str>>(
+        &self,
+        general_options: &[String],
+        args: &[S],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<String, CommandError> {
+        command::run(&self.command(general_options, args), stdin, timeout).await
     }
 
     /// Starts `podman <general_options> <args>` as a stream of output lines.

@@ -167,8 +167,13 @@ pub fn group_by_instance(containers: Vec<ContainerFacts>) -> Vec<ObservedInstanc
     instances
 }
 
+/// How long a listing may take. `podman ps` answers in well under a second on these machines; a
+/// podman that hangs must become a reported failure, not a silent `Pending(Initial)` for the five
+/// minutes other calls may take (issue 14).
+pub const LISTING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs `podman <general_options> ps --all --format json --filter label=<key>=<value>` and parses
-/// it.
+/// it, within [`LISTING_TIMEOUT`].
 pub async fn list(
     cli: &PodmanCli,
     general_options: &[String],
@@ -176,7 +181,9 @@ pub async fn list(
     label_value: &str,
 ) -> Result<Vec<ContainerFacts>, RuntimeError> {
     let args = ps_args(label_key, label_value);
-    let json = cli.run(general_options, &args, None).await?;
+    let json = cli
+        .run_within(general_options, &args, None, LISTING_TIMEOUT)
+        .await?;
     parse(&json).map_err(|e| RuntimeError::Parse {
         command: cli.command(general_options, &args).to_string(),
         reason: e.to_string(),

@@ -165,12 +165,15 @@ impl Drop for BinaryAgent {
 
 type States = Arc<Mutex<BTreeMap<(String, String), WorkloadStatePayload>>>;
 type Statuses = Arc<Mutex<BTreeMap<String, AgentStatus>>>;
+type History = Arc<Mutex<Option<BTreeMap<(String, String), Vec<String>>>>>;
 
 /// Plays the controller: publishes snapshots and records what agents publish.
 pub struct Controller {
     session: Session,
     topics: Topics,
     states: States,
+    /// Every state text seen per (agent, workload), once [`Controller::record_history`] is on.
+    history: History,
     statuses: Statuses,
     generation: u64,
     _reader: JoinHandle<()>,
@@ -195,10 +198,12 @@ impl Controller {
             .await
             .expect("subscribed");
         let states = States::default();
+        let history = History::default();
         let statuses = Statuses::default();
         let topics = env.topics.clone();
         let reader = {
             let states = states.clone();
+            let history = history.clone();
             let statuses = statuses.clone();
             tokio::spawn(async move {
                 while let Some(event) = incoming.recv().await {
@@ -210,7 +215,14 @@ impl Controller {
                             let mut states = states.lock().expect("not poisoned");
                             if message.payload.is_empty() {
                                 states.remove(&(agent, workload));
-                            } else if let Ok(p) = serde_json::from_slice(&message.payload) {
+                            } else if let Ok(p) =
+                                serde_json::from_slice::<WorkloadStatePayload>(&message.payload)
+                            {
+                                if let Some(seen) = history.lock().expect("not poisoned").as_mut() {
+                                    seen.entry((agent.clone(), workload.clone()))
+                                        .or_default()
+                                        .push(p.state.to_string());
+                                }
                                 states.insert((agent, workload), p);
                             }
                         }
@@ -228,6 +240,7 @@ impl Controller {
             session,
             topics: env.topics.clone(),
             states,
+            history,
             statuses,
             generation: 0,
             _reader: reader,
@@ -255,6 +268,21 @@ impl Controller {
             .publish(&self.topics.agent_desired(agent), payload, retain)
             .await
             .expect("published");
+    }
+
+    /// Starts recording every state each workload reports.
+    pub fn record_history(&mut self) {
+        *self.history.lock().expect("not poisoned") = Some(BTreeMap::new());
+    }
+
+    /// Every state text `workload` reported since [`Controller::record_history`].
+    pub fn history(&self, agent: &str, workload: &str) -> Vec<String> {
+        self.history
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .and_then(|h| h.get(&(agent.to_owned(), workload.to_owned())).cloned())
+            .unwrap_or_default()
     }
 
     pub fn state(&self, agent: &str, workload: &str) -> Option<WorkloadStatePayload> {

@@ -19,3 +19,5 @@ mod kube;
 mod logs_and_latency;
 // The agent's status: birth, resources, offline, will.
 mod status;
+// A podman that fails once or hangs.
+mod podman_trouble;
