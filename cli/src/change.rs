@@ -5,11 +5,13 @@
 //! status is known at once (an offline controller fails immediately, issue #6) and no state
 //! change published while the response travels is missed.
 
-use ank_schemas::{RequestOp, ResponseBody, ResponseOutcome};
+use ank_bus::{Watch, WatchEvent};
+use ank_schemas::{Liveness, RequestOp, ResponseBody, ResponseOutcome};
 
 use crate::context::Context;
 use crate::error::CliError;
 use crate::live;
+use crate::state_view::View;
 use crate::ui::Ui;
 use crate::wait::Expected;
 
@@ -30,10 +32,13 @@ pub async fn submit(
     follow: Follow,
     done: &str,
 ) -> Result<(), CliError> {
-    let (view, mut watch) = ctx.watch_view().await?;
+    let (mut view, mut watch) = ctx.watch_view().await?;
     let result = async {
         ctx.require_controller(&view)?;
-        let response = ctx.request(op).await?;
+        let response = tokio::select! {
+            response = ctx.request(op) => response?,
+            gone = went_away(ctx, &mut view, &mut watch) => return Err(gone),
+        };
         let (generation, added, updated, deleted) = match response.outcome {
             ResponseOutcome::Error { message, errors } => {
                 return Err(CliError::Refused { message, errors })
@@ -78,4 +83,43 @@ pub async fn submit(
     .await;
     watch.close().await;
     result
+}
+
+/// Keeps `view` up to date while a request is in flight, and returns once the controller (or the
+/// broker) is gone, so a controller that crashes after saving is reported as such instead of as
+/// a timeout with a hint about the topic prefix.
+async fn went_away(ctx: &Context, view: &mut View, watch: &mut Watch) -> CliError {
+    loop {
+        match watch.next().await {
+            Some(WatchEvent::Snapshot(messages)) => {
+                *view = View::from_messages(&ctx.topics, &messages);
+            }
+            Some(WatchEvent::Update(message)) => {
+                view.apply(&ctx.topics, &message);
+            }
+            Some(WatchEvent::Disconnected { reason }) => {
+                return CliError::Unanswered {
+                    reason: format!("the connection to the broker broke ({reason})"),
+                }
+            }
+            None => {
+                return CliError::Unanswered {
+                    reason: "the connection to the broker ended".into(),
+                }
+            }
+        }
+        match view.controller.as_ref().map(|c| c.state) {
+            Some(Liveness::Online) => {}
+            Some(Liveness::Lost) => {
+                return CliError::Unanswered {
+                    reason: "the controller lost its connection to the broker".into(),
+                }
+            }
+            _ => {
+                return CliError::Unanswered {
+                    reason: "the controller shut down".into(),
+                }
+            }
+        }
+    }
 }

@@ -42,6 +42,15 @@ pub enum CliError {
         /// When it went away, if known.
         since: Option<String>,
     },
+    /// The controller or the broker went away after the request was sent and before it was
+    /// answered: the change may or may not have been saved (issue 14).
+    #[error(
+        "no answer from the controller: {reason}; the change may or may not have been applied"
+    )]
+    Unanswered {
+        /// What went away.
+        reason: String,
+    },
     /// The controller refused the request; nothing changed.
     #[error("the controller refused the request: {message}")]
     Refused {
@@ -132,6 +141,9 @@ impl CliError {
                 ),
                 _ => None,
             },
+            CliError::Unanswered { .. } => {
+                Some("`ank get state` shows what was saved once the controller is back".into())
+            }
             CliError::ControllerOffline { .. } => Some(
                 "reads (`ank get …`) still work; start ank-controller, or check --topic-prefix"
                     .into(),

@@ -331,6 +331,14 @@ impl Cluster {
         Ok(())
     }
 
+    /// Sends `signal` (e.g. `libc::SIGSTOP`) to the controller. Embedded, the broker too.
+    pub fn signal_controller(&self, signal: i32) -> Result<()> {
+        self.controller
+            .as_ref()
+            .context("no controller runs")?
+            .signal(signal)
+    }
+
     /// Stops the controller cleanly (SIGTERM: it publishes `offline` first).
     pub fn stop_controller(&mut self) -> Result<()> {
         let mut controller = self.controller.take().context("no controller runs")?;

@@ -240,3 +240,52 @@ workloads:
         Ok(())
     }
 );
+
+/// Issue 14: a controller that dies while a request is in flight (it may have saved it) is
+/// reported as such, not as "no response … is ank-controller running with this --topic-prefix?".
+/// Mosquitto only: the controller must be frozen while the broker keeps serving, and the embedded
+/// broker lives in the controller's process.
+#[test]
+fn issue_14_a_controller_that_dies_before_answering_is_reported_as_gone_not_as_a_timeout() {
+    ank_system_tests::cluster::run_scenario(BrokerKind::Mosquitto, "unanswered", |c| {
+        let manifest = c.write_manifest(
+            r#"
+apiVersion: v1
+workloads:
+  orphan:
+    runtime: podman
+    agent: $A
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["true"]
+"#,
+        )?;
+        let manifest = manifest.to_string_lossy().into_owned();
+        // Frozen, its retained status still says online, so ank sends the request.
+        c.signal_controller(libc::SIGSTOP)?;
+        let requests = c.topics().requests();
+        let ank = c.ank_background(&["--response-timeout", "30s", "apply", &manifest])?;
+        let log = ank.log_path().to_path_buf();
+        wait_until(
+            "the request on the bus",
+            Duration::from_secs(10),
+            || Ok(c.bus_messages()),
+            |m| m.iter().any(|m| m.topic == requests),
+        )?;
+        c.kill_controller()?;
+        wait_until(
+            "ank to report the controller gone",
+            Duration::from_secs(20),
+            || Ok(std::fs::read_to_string(&log).unwrap_or_default()),
+            |t| {
+                t.contains("error: no answer from the controller: the controller lost its connection to the broker; the change may or may not have been applied")
+            },
+        )?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        ensure!(
+            !text.contains("--topic-prefix"),
+            "no hint about the prefix: {text}"
+        );
+        Ok(())
+    });
+}
