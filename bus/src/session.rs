@@ -191,6 +191,13 @@ impl Session {
             .map_err(closed)
     }
 
+    /// Unsubscribes from `filter` and forgets it (it is not subscribed again after a reconnect).
+    /// Messages already on their way may still arrive.
+    pub async fn unsubscribe(&self, filter: &str) -> Result<(), BusError> {
+        lock(&self.shared.subscriptions).remove(filter);
+        self.shared.client.unsubscribe(filter).await.map_err(closed)
+    }
+
     /// Publishes `payload` to `topic` with QoS 1. Returns once queued in the session, in order with
     /// this session's other requests, not when the broker acknowledged it. A publish queued while
     /// the connection is down, or unacknowledged when it broke, is sent after the reconnect (at

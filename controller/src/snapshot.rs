@@ -42,9 +42,22 @@ pub fn workload_sets(
             continue;
         }
         let conditions = delete_conditions.remove(name.as_str()).unwrap_or_default();
-        sets.entry(agent.clone())
-            .or_default()
-            .insert(name.clone(), DesiredWorkload::new(workload, conditions));
+        // Who answers for each workload the conditions name: its scheduled instance. A
+        // NotScheduled one has no agent to publish its state, so it is left out (absent).
+        let expected = workload
+            .spec
+            .dependencies
+            .keys()
+            .chain(conditions.keys())
+            .filter_map(|other| {
+                let peer = rendered.get(other)?;
+                (!peer.spec.agent.is_empty()).then(|| (other.clone(), peer.instance_id.clone()))
+            })
+            .collect();
+        sets.entry(agent.clone()).or_default().insert(
+            name.clone(),
+            DesiredWorkload::new(workload, conditions, expected),
+        );
     }
     sets
 }
@@ -131,6 +144,29 @@ workloads:
             db.delete_conditions,
             BTreeMap::from([("web".to_owned(), DeleteCondition::NotPendingNorRunning)])
         );
+    }
+
+    #[test]
+    fn issue_13_each_condition_names_the_instance_and_agent_that_answers_for_it() {
+        let rendered = rendered(DEPENDENCIES);
+        let sets = workload_sets(&rendered);
+        let web = &sets["agent_B"]["web"];
+        assert_eq!(
+            web.expected_instances,
+            BTreeMap::from([
+                ("db".to_owned(), rendered["db"].instance_id.clone()),
+                ("init".to_owned(), rendered["init"].instance_id.clone()),
+            ]),
+            "ghost is not in the desired state: nobody answers for it"
+        );
+        assert_eq!(web.expected_instances["db"].agent, "agent_A");
+        let db = &sets["agent_A"]["db"];
+        assert_eq!(
+            db.expected_instances,
+            BTreeMap::from([("web".to_owned(), rendered["web"].instance_id.clone())]),
+            "the dependent of a delete condition too"
+        );
+        assert!(sets["agent_A"]["init"].expected_instances.is_empty());
     }
 
     #[test]

@@ -518,6 +518,7 @@ mod tests {
             files,
             control_interface_access: ControlInterfaceAccess::default(),
             delete_conditions: BTreeMap::new(),
+            expected_instances: BTreeMap::new(),
         }
     }
 

@@ -219,6 +219,8 @@ pub struct WorkloadBook {
     /// The workload's delete conditions from the last snapshot that had it, kept so a workload
     /// removed from the snapshot still waits for its dependents.
     pub delete_conditions: BTreeMap<String, DeleteCondition>,
+    /// The instances the controller expected of those dependents, from the same snapshot.
+    pub expected_instances: BTreeMap<String, InstanceId>,
 }
 
 impl WorkloadBook {
@@ -235,6 +237,7 @@ impl WorkloadBook {
             starting_failed: None,
             in_flight: None,
             delete_conditions: BTreeMap::new(),
+            expected_instances: BTreeMap::new(),
         }
     }
 
@@ -358,6 +361,7 @@ impl Observed {
         for (name, desired) in &snapshot.workloads {
             if let Some(book) = self.books.get_mut(name) {
                 book.delete_conditions = desired.delete_conditions.clone();
+                book.expected_instances = desired.expected_instances.clone();
             }
         }
     }
@@ -403,29 +407,35 @@ impl Observed {
         }
     }
 
-    /// The states of every instance of workload `name` on every agent, for dependency checks:
-    /// this agent's from what it reported, other agents' from the bus (`AgentDisconnected` for
-    /// an agent that is not online).
-    pub fn states_of(&self, name: &str) -> Vec<ExecutionState> {
-        let mut states = Vec::new();
-        if let Some(by_agent) = self.peer_states.get(name) {
-            for (agent, peer) in by_agent {
-                if *agent == self.agent {
-                    continue;
-                }
-                if self.offline_agents.contains(agent) {
-                    states.push(ExecutionState::AgentDisconnected);
-                } else {
-                    states.push(peer.state);
-                }
-            }
+    /// The state that counts for workload `name` in a dependency check, whose `expected`
+    /// instance the controller named: only what the agent of that instance published (this
+    /// agent's own report, or the retained state on that agent's topic; `AgentDisconnected` when
+    /// that agent is not online). A state of `name` from any other agent is ignored, so no
+    /// participant can satisfy or block a condition by publishing a state for a workload it does
+    /// not run (issue 13). With `same_instance`, a state of another instance of `name` (an old
+    /// one still reported) does not count either.
+    pub fn answer_for(
+        &self,
+        name: &str,
+        expected: &InstanceId,
+        same_instance: bool,
+    ) -> Option<ExecutionState> {
+        let fits = |instance: &InstanceId| !same_instance || instance == expected;
+        if expected.agent == self.agent {
+            return self
+                .reported
+                .get(name)
+                .filter(|own| own.state != ExecutionState::Removed && fits(&own.instance))
+                .map(|own| own.state);
         }
-        if let Some(own) = self.reported.get(name) {
-            if own.state != ExecutionState::Removed {
-                states.push(own.state);
-            }
+        let peer = self.peer_states.get(name)?.get(&expected.agent)?;
+        if !fits(&peer.instance) {
+            return None;
         }
-        states
+        if self.offline_agents.contains(&expected.agent) {
+            return Some(ExecutionState::AgentDisconnected);
+        }
+        Some(peer.state)
     }
 }
 
@@ -466,21 +476,69 @@ mod tests {
     }
 
     #[test]
-    fn states_of_uses_own_reports_peers_and_marks_offline_agents_disconnected() {
+    fn issue_13_only_the_expected_agent_answers_for_a_dependency() {
         let mut observed = Observed::new("agent_A", vec!["podman".into()]);
         let running = ExecutionState::Running(RunningSubstate::Ok);
+        let succeeded = ExecutionState::Succeeded(ank_schemas::SucceededSubstate::Ok);
+        let on_b = InstanceId::compute("db", "agent_B", "podman", "image: x", &[]);
+        let forged = InstanceId::compute("db", "agent_C", "podman", "image: x", &[]);
+        observed.set_peer_state(
+            "db",
+            "agent_C",
+            Some(PeerState {
+                instance: forged,
+                state: succeeded,
+            }),
+        );
+        assert_eq!(
+            observed.answer_for("db", &on_b, true),
+            None,
+            "agent_C's state of agent_B's workload is ignored"
+        );
+        observed.set_peer_state(
+            "db",
+            "agent_B",
+            Some(PeerState {
+                instance: on_b.clone(),
+                state: running,
+            }),
+        );
+        assert_eq!(observed.answer_for("db", &on_b, true), Some(running));
+        observed.offline_agents.insert("agent_B".into());
+        assert_eq!(
+            observed.answer_for("db", &on_b, true),
+            Some(ExecutionState::AgentDisconnected)
+        );
+        let newer = InstanceId::compute("db", "agent_B", "podman", "image: y", &[]);
+        assert_eq!(
+            observed.answer_for("db", &newer, true),
+            None,
+            "the state of an older instance does not count for the expected one"
+        );
+        assert_eq!(
+            observed.answer_for("db", &newer, false),
+            Some(ExecutionState::AgentDisconnected),
+            "unless any instance of that agent counts (delete conditions)"
+        );
+    }
+
+    #[test]
+    fn own_workloads_answer_from_what_this_agent_reported_not_from_the_bus() {
+        let mut observed = Observed::new("agent_A", vec!["podman".into()]);
         let waiting = ExecutionState::Pending(PendingSubstate::WaitingToStart);
-        for agent in ["agent_A", "agent_B", "agent_C"] {
-            observed.set_peer_state(
-                "db",
-                agent,
-                Some(PeerState {
-                    instance: id("db"),
-                    state: running,
-                }),
-            );
-        }
-        observed.offline_agents.insert("agent_C".into());
+        observed.set_peer_state(
+            "db",
+            "agent_A",
+            Some(PeerState {
+                instance: id("db"),
+                state: ExecutionState::Running(RunningSubstate::Ok),
+            }),
+        );
+        assert_eq!(
+            observed.answer_for("db", &id("db"), true),
+            None,
+            "own echo ignored"
+        );
         observed.record_report(WorkloadReport {
             workload: "db".into(),
             instance: id("db"),
@@ -490,13 +548,7 @@ mod tests {
             exit_code: None,
             observed_generation: 1,
         });
-        let states = observed.states_of("db");
-        assert_eq!(
-            states,
-            vec![running, ExecutionState::AgentDisconnected, waiting],
-            "own echo ignored, own report used"
-        );
-        assert!(observed.states_of("nothing").is_empty());
+        assert_eq!(observed.answer_for("db", &id("db"), true), Some(waiting));
     }
 
     #[test]

@@ -193,35 +193,39 @@ fn delete_condition_name(condition: DeleteCondition) -> &'static str {
     }
 }
 
-/// The dependencies whose add condition no instance (on any agent) meets, as
-/// `name (CONDITION)`. An unknown dependency is not met.
+/// The dependencies whose add condition the expected instance does not meet, as
+/// `name (CONDITION)`. A dependency that is not in the desired state, or whose agent has not said
+/// anything about the expected instance, is not met.
 pub fn unmet_add_conditions(desired: &DesiredWorkload, observed: &Observed) -> Vec<String> {
     desired
         .dependencies
         .iter()
         .filter(|(name, condition)| {
-            !observed
-                .states_of(name)
-                .iter()
-                .any(|state| condition.is_met_by(state))
+            let state = desired
+                .expected_instances
+                .get(*name)
+                .and_then(|expected| observed.answer_for(name, expected, true));
+            !state.is_some_and(|state| condition.is_met_by(&state))
         })
         .map(|(name, condition)| format!("{name} ({})", add_condition_name(*condition)))
         .collect()
 }
 
-/// The dependents that keep a workload from being deleted: those with an instance that does not
-/// meet its delete condition. An absent dependent meets it.
+/// The dependents that keep a workload from being deleted: those whose agent reports a state
+/// (of any of its instances: an old one still counts) that does not meet the delete condition.
+/// A dependent not in the desired state, or without a state, meets it.
 pub fn unmet_delete_conditions(
     conditions: &BTreeMap<String, DeleteCondition>,
+    expected_instances: &BTreeMap<String, InstanceId>,
     observed: &Observed,
 ) -> Vec<String> {
     conditions
         .iter()
         .filter(|(name, condition)| {
-            !observed
-                .states_of(name)
-                .iter()
-                .all(|state| condition.is_met_by(state))
+            let state = expected_instances
+                .get(*name)
+                .and_then(|expected| observed.answer_for(name, expected, false));
+            state.is_some_and(|state| !condition.is_met_by(&state))
         })
         .map(|(name, condition)| format!("{name} ({})", delete_condition_name(*condition)))
         .collect()
@@ -371,7 +375,11 @@ impl Planner<'_> {
         if let Some(instance) = instances.first() {
             let managed = book.filter(|b| Some(&b.instance) == instance.id.as_ref());
             if let Some(managed) = managed {
-                let blocking = unmet_delete_conditions(&managed.delete_conditions, self.observed);
+                let blocking = unmet_delete_conditions(
+                    &managed.delete_conditions,
+                    &managed.expected_instances,
+                    self.observed,
+                );
                 if !blocking.is_empty() {
                     let info = format!("Waiting for dependents: {}", blocking.join(", "));
                     self.report_leaving(name, instance, Said::new(WAITING_TO_STOP, info));
@@ -421,7 +429,11 @@ impl Planner<'_> {
         if let Some(old) = instances.iter().find(|i| i.instance != id_text) {
             let managed_old = book.filter(|b| Some(&b.instance) == old.id.as_ref());
             if managed_old.is_some() {
-                let blocking = unmet_delete_conditions(&desired.delete_conditions, self.observed);
+                let blocking = unmet_delete_conditions(
+                    &desired.delete_conditions,
+                    &desired.expected_instances,
+                    self.observed,
+                );
                 if !blocking.is_empty() {
                     let info = format!("Waiting for dependents: {}", blocking.join(", "));
                     self.report_leaving(name, old, Said::new(WAITING_TO_STOP, info));

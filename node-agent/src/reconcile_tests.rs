@@ -25,6 +25,7 @@ fn workload(name: &str, runtime: &str, config: &str) -> DesiredWorkload {
         files: Vec::new(),
         control_interface_access: ControlInterfaceAccess::default(),
         delete_conditions: BTreeMap::new(),
+        expected_instances: BTreeMap::new(),
     }
 }
 
@@ -83,10 +84,20 @@ fn managed<'a>(observed: &'a mut Observed, w: &DesiredWorkload) -> &'a mut Workl
         .or_insert(book)
 }
 
+/// The instance `peer` reports for `workload` on `agent`.
+fn peer_id(workload: &str, agent: &str) -> InstanceId {
+    InstanceId::compute(workload, agent, "podman", "image: dep", &[])
+}
+
 fn peer(observed: &mut Observed, workload: &str, agent: &str, state: &str) {
     let state: ExecutionState = state.parse().expect("a state");
-    let instance = InstanceId::compute(workload, agent, "podman", "image: dep", &[]);
+    let instance = peer_id(workload, agent);
     observed.set_peer_state(workload, agent, Some(PeerState { instance, state }));
+}
+
+/// The controller's word that `name` runs on `agent` (as the instance `peer` reports).
+fn expect_on(expected: &mut BTreeMap<String, InstanceId>, name: &str, agent: &str) {
+    expected.insert(name.into(), peer_id(name, agent));
 }
 
 /// The actions without reports, as short words, for table comparisons.
@@ -253,6 +264,7 @@ fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
         };
         let mut o = observed();
         w.dependencies.insert("dep".into(), AddCondition::Running);
+        expect_on(&mut w.expected_instances, "dep", "agent_B");
         if met {
             peer(&mut o, "dep", "agent_B", "Running(Ok)");
         }
@@ -380,6 +392,8 @@ fn a_new_instance_id_follows_the_update_table() {
         new.dependencies.insert("dep".into(), AddCondition::Running);
         new.delete_conditions
             .insert("dependent".into(), DeleteCondition::NotPendingNorRunning);
+        expect_on(&mut new.expected_instances, "dep", "agent_B");
+        expect_on(&mut new.expected_instances, "dependent", "agent_B");
         let mut o = observed();
         with_instance(&mut o, &old, RawState::Running);
         managed(&mut o, &old);
@@ -413,6 +427,7 @@ fn after_an_update_delete_the_new_instance_waits_to_start_then_starts() {
     let mut new = podman("w");
     new.dependencies
         .insert("dep".into(), AddCondition::Succeeded);
+    expect_on(&mut new.expected_instances, "dep", "agent_B");
     let mut o = observed();
     let book = managed(&mut o, &old);
     book.on_deleted();
@@ -431,34 +446,50 @@ fn after_an_update_delete_the_new_instance_waits_to_start_then_starts() {
 }
 
 #[test]
-fn add_conditions_are_met_by_any_instance_on_any_agent() {
-    // (condition, dependency states on agents B and C, met)
-    let table: [(AddCondition, &[&str], bool); 10] = [
-        (AddCondition::Running, &["Running(Ok)"], true),
-        (AddCondition::Running, &["Pending(Starting)"], false),
+fn add_conditions_are_met_by_the_expected_instance_on_its_agent_only() {
+    // (condition, state of dep on agent B (where the controller expects it), on agent C, met)
+    let table: [(AddCondition, Option<&str>, Option<&str>, bool); 11] = [
+        (AddCondition::Running, Some("Running(Ok)"), None, true),
         (
             AddCondition::Running,
-            &["Failed(Lost)", "Running(Ok)"],
-            true,
+            Some("Pending(Starting)"),
+            None,
+            false,
         ),
-        (AddCondition::Running, &[], false),
-        (AddCondition::Succeeded, &["Succeeded(Ok)"], true),
-        (AddCondition::Succeeded, &["Running(Ok)"], false),
-        (AddCondition::Failed, &["Failed(ExecFailed)"], true),
-        (AddCondition::Failed, &["Failed(Lost)"], false),
-        (AddCondition::Failed, &["Pending(StartingFailed)"], false),
-        (AddCondition::Failed, &["Failed(Unknown)"], false),
+        (AddCondition::Running, None, None, false),
+        // Issue 13: agent C publishing a state for B's workload counts for nothing.
+        (AddCondition::Running, None, Some("Running(Ok)"), false),
+        (
+            AddCondition::Running,
+            Some("Failed(Lost)"),
+            Some("Running(Ok)"),
+            false,
+        ),
+        (AddCondition::Succeeded, Some("Succeeded(Ok)"), None, true),
+        (AddCondition::Succeeded, Some("Running(Ok)"), None, false),
+        (AddCondition::Failed, Some("Failed(ExecFailed)"), None, true),
+        (AddCondition::Failed, Some("Failed(Lost)"), None, false),
+        (
+            AddCondition::Failed,
+            Some("Pending(StartingFailed)"),
+            None,
+            false,
+        ),
+        (AddCondition::Failed, Some("Failed(Unknown)"), None, false),
     ];
-    for (condition, states, met) in table {
+    for (condition, on_b, on_c, met) in table {
         let mut w = podman("w");
         w.dependencies.insert("dep".into(), condition);
+        expect_on(&mut w.expected_instances, "dep", "agent_B");
         let mut o = observed();
-        for (state, agent) in states.iter().zip(["agent_B", "agent_C"]) {
-            peer(&mut o, "dep", agent, state);
+        for (state, agent) in [(on_b, "agent_B"), (on_c, "agent_C")] {
+            if let Some(state) = state {
+                peer(&mut o, "dep", agent, state);
+            }
         }
         let actions = plan(&snapshot(&[&w]), &o, Instant::now());
         let expected: &[&str] = if met { &["create"] } else { &[] };
-        assert_eq!(ops(&actions), expected, "{condition:?} {states:?}");
+        assert_eq!(ops(&actions), expected, "{condition:?} {on_b:?} {on_c:?}");
         if !met {
             assert_eq!(reports(&actions), ["Pending(WaitingToStart)"]);
         }
@@ -466,9 +497,36 @@ fn add_conditions_are_met_by_any_instance_on_any_agent() {
 }
 
 #[test]
+fn issue_13_a_state_of_an_older_instance_does_not_meet_an_add_condition() {
+    let mut w = podman("w");
+    w.dependencies.insert("dep".into(), AddCondition::Succeeded);
+    // The controller expects a newer instance of dep than the one agent B still reports.
+    w.expected_instances.insert(
+        "dep".into(),
+        InstanceId::compute("dep", "agent_B", "podman", "image: dep-v2", &[]),
+    );
+    let mut o = observed();
+    peer(&mut o, "dep", "agent_B", "Succeeded(Ok)");
+    let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(reports(&actions), ["Pending(WaitingToStart)"]);
+}
+
+#[test]
+fn issue_13_a_dependency_missing_from_the_desired_state_is_not_met_whoever_claims_it() {
+    let mut w = podman("w");
+    w.dependencies
+        .insert("gate".into(), AddCondition::Succeeded);
+    let mut o = observed();
+    peer(&mut o, "gate", "agent_B", "Succeeded(Ok)");
+    let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(reports(&actions), ["Pending(WaitingToStart)"]);
+}
+
+#[test]
 fn a_dependency_on_an_agent_that_is_not_online_is_not_met() {
     let mut w = podman("w");
     w.dependencies.insert("dep".into(), AddCondition::Running);
+    expect_on(&mut w.expected_instances, "dep", "agent_B");
     let mut o = observed();
     peer(&mut o, "dep", "agent_B", "Running(Ok)");
     o.offline_agents.insert("agent_B".into());
@@ -481,6 +539,8 @@ fn a_dependency_on_this_agent_uses_what_the_agent_reported() {
     let dep = podman("dep");
     let mut w = podman("w");
     w.dependencies.insert("dep".into(), AddCondition::Running);
+    w.expected_instances
+        .insert("dep".into(), dep.instance_id.clone());
     let mut o = observed();
     with_instance(&mut o, &dep, RawState::Running);
     managed(&mut o, &dep);
@@ -510,12 +570,15 @@ fn a_removed_workload_waits_for_its_dependents_delete_conditions() {
         let w = podman("db");
         let mut o = observed();
         with_instance(&mut o, &w, RawState::Running);
-        managed(&mut o, &w)
-            .delete_conditions
+        let book = managed(&mut o, &w);
+        book.delete_conditions
             .insert("app".into(), DeleteCondition::NotPendingNorRunning);
+        expect_on(&mut book.expected_instances, "app", "agent_B");
         for state in states {
             peer(&mut o, "app", "agent_B", state);
         }
+        // Issue 13: another agent claiming app runs holds nothing.
+        peer(&mut o, "app", "agent_C", "Running(Ok)");
         let actions = plan(&snapshot(&[]), &o, Instant::now());
         let expected: &[&str] = if allowed { &["delete"] } else { &[] };
         assert_eq!(ops(&actions), expected, "{states:?}");
@@ -533,6 +596,7 @@ fn remember_snapshot_keeps_delete_conditions_for_after_the_workload_is_gone() {
     let mut w = podman("db");
     w.delete_conditions
         .insert("app".into(), DeleteCondition::NotPendingNorRunning);
+    expect_on(&mut w.expected_instances, "app", "agent_B");
     let mut o = observed();
     with_instance(&mut o, &w, RawState::Running);
     managed(&mut o, &w);
@@ -804,9 +868,10 @@ fn a_re_added_workload_that_was_waiting_to_stop_reports_running_again() {
     let w = podman("db");
     let mut o = observed();
     with_instance(&mut o, &w, RawState::Running);
-    managed(&mut o, &w)
-        .delete_conditions
+    let book = managed(&mut o, &w);
+    book.delete_conditions
         .insert("app".into(), DeleteCondition::NotPendingNorRunning);
+    expect_on(&mut book.expected_instances, "app", "agent_B");
     peer(&mut o, "app", "agent_B", "Running(Ok)");
     let waiting = plan(&snapshot(&[]), &o, Instant::now());
     assert_eq!(reports(&waiting), ["Stopping(WaitingToStop)"]);
@@ -821,9 +886,10 @@ fn a_leaving_instance_waiting_to_stop_ignores_podman_saying_it_ended() {
     let w = podman("db");
     let mut o = observed();
     with_instance(&mut o, &w, RawState::Exited { code: 0 });
-    managed(&mut o, &w)
-        .delete_conditions
+    let book = managed(&mut o, &w);
+    book.delete_conditions
         .insert("app".into(), DeleteCondition::Running);
+    expect_on(&mut book.expected_instances, "app", "agent_B");
     peer(&mut o, "app", "agent_B", "Pending(Starting)");
     let actions = plan(&snapshot(&[]), &o, Instant::now());
     assert_eq!(reports(&actions), ["Stopping(WaitingToStop)"]);

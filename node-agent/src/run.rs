@@ -85,9 +85,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         .watch_retained(&[topics.all_agent_statuses()])
         .await
         .context("watching the agents' statuses")?;
+    // Its own workloads' states (to clear stale ones); the states its dependencies depend on
+    // are subscribed one topic each, from the snapshot (`watch_dependencies`).
     for filter in [
         topics.agent_desired(&config.name),
-        topics.all_workload_states(),
+        topics.agent_workload_states(&config.name),
         topics.log_requests(&config.name),
     ] {
         session
@@ -98,6 +100,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     tracing::info!(agent = %config.name, broker = %config.broker, "agent online");
 
     let mut agent = Agent {
+        session: session.clone(),
+        watched_peers: BTreeSet::new(),
         publisher: Publisher::new(session, config.topics.clone(), &config.name, status),
         observed: Observed::new(&config.name, config.runtimes.clone()),
         snapshot: None,
@@ -240,6 +244,11 @@ struct Listing {
 
 struct Agent {
     config: AgentConfig,
+    /// For subscriptions; publishing goes through `publisher`.
+    session: Session,
+    /// (agent, workload) of every other agent's state topic subscribed because a condition of
+    /// ours names that instance: the only other states the agent believes (issue 13).
+    watched_peers: BTreeSet<(String, String)>,
     publisher: Publisher,
     observed: Observed,
     snapshot: Option<AgentSnapshot>,
@@ -291,6 +300,15 @@ impl Agent {
                 self.on_snapshot(&message.payload)
             }
             Topic::WorkloadState { agent, workload } => {
+                if agent != self.config.name
+                    && !self
+                        .watched_peers
+                        .contains(&(agent.clone(), workload.clone()))
+                {
+                    // Unsubscribed a moment ago, or a broker that ignores our filters.
+                    tracing::debug!(%agent, %workload, "state of a workload no condition names ignored");
+                    return;
+                }
                 let state = if message.payload.is_empty() {
                     None
                 } else {
@@ -518,7 +536,47 @@ impl Agent {
         );
     }
 
+    /// Subscribes to the state topic of every instance a condition of ours names (in the
+    /// snapshot, or in the book of a workload that is leaving), and drops the others with what
+    /// they said: memory and traffic stay proportional to our own snapshot, and no other
+    /// participant's state is ever heard (issue 13).
+    async fn watch_dependencies(&mut self) {
+        let from_snapshot = self
+            .snapshot
+            .iter()
+            .flat_map(|s| s.workloads.values())
+            .flat_map(|w| w.expected_instances.iter());
+        let from_books = self
+            .observed
+            .books
+            .values()
+            .flat_map(|b| b.expected_instances.iter());
+        let wanted: BTreeSet<(String, String)> = from_snapshot
+            .chain(from_books)
+            .filter(|(_, id)| id.agent != self.config.name)
+            .map(|(name, id)| (id.agent.clone(), name.clone()))
+            .collect();
+        if wanted == self.watched_peers {
+            return;
+        }
+        for (agent, workload) in wanted.difference(&self.watched_peers) {
+            let topic = self.config.topics.workload_state(agent, workload);
+            if let Err(error) = self.session.subscribe(&topic).await {
+                tracing::warn!(%topic, %error, "cannot watch a dependency's state");
+            }
+        }
+        for (agent, workload) in self.watched_peers.difference(&wanted) {
+            let topic = self.config.topics.workload_state(agent, workload);
+            if let Err(error) = self.session.unsubscribe(&topic).await {
+                tracing::debug!(%topic, %error, "unsubscribe failed");
+            }
+            self.observed.set_peer_state(workload, agent, None);
+        }
+        self.watched_peers = wanted;
+    }
+
     async fn reconcile(&mut self) {
+        self.watch_dependencies().await;
         if !self.listed_once && self.observed.listing_error.is_none() {
             return;
         }

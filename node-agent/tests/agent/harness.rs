@@ -285,6 +285,27 @@ impl Controller {
             .unwrap_or_default()
     }
 
+    /// Publishes `payload` retained on `agent`'s state topic of `workload`, as any client with
+    /// `agent`'s login could.
+    pub async fn publish_state(&self, agent: &str, workload: &str, payload: Vec<u8>) {
+        self.session
+            .publish(&self.topics.workload_state(agent, workload), payload, true)
+            .await
+            .expect("published");
+    }
+
+    /// The state text of `workload` after it has kept it for `long` (panics if it changes).
+    pub async fn stays(&self, agent: &str, workload: &str, long: Duration) -> String {
+        let first = self.state(agent, workload).map(|p| p.state.to_string());
+        let start = Instant::now();
+        while start.elapsed() < long {
+            let now = self.state(agent, workload).map(|p| p.state.to_string());
+            assert_eq!(now, first, "{workload} changed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        first.unwrap_or_default()
+    }
+
     pub fn state(&self, agent: &str, workload: &str) -> Option<WorkloadStatePayload> {
         self.states
             .lock()
@@ -379,6 +400,7 @@ pub fn workload(
         files,
         control_interface_access: ControlInterfaceAccess::default(),
         delete_conditions: BTreeMap::new(),
+        expected_instances: BTreeMap::new(),
     }
 }
 

@@ -62,6 +62,13 @@ pub struct DesiredWorkload {
     /// Dependent workload → the state it must be in before this workload may be deleted.
     #[serde(default)]
     pub delete_conditions: BTreeMap<String, DeleteCondition>,
+    /// The instance the controller expects of every workload named in `dependencies` or
+    /// `deleteConditions` that is in the desired state (its id names its agent). The agent
+    /// judges a condition only from the state that this instance's agent publishes, so no other
+    /// participant can satisfy or block it with a forged state (issue 13). A name missing here
+    /// is not in the desired state: its add condition is unmet, its delete condition met.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expected_instances: BTreeMap<String, InstanceId>,
 }
 
 impl DesiredWorkload {
@@ -70,6 +77,7 @@ impl DesiredWorkload {
     pub fn new(
         rendered: &RenderedWorkload,
         delete_conditions: BTreeMap<String, DeleteCondition>,
+        expected_instances: BTreeMap<String, InstanceId>,
     ) -> Self {
         let spec = &rendered.spec;
         Self {
@@ -82,6 +90,7 @@ impl DesiredWorkload {
             files: spec.files.clone(),
             control_interface_access: spec.control_interface_access.clone(),
             delete_conditions,
+            expected_instances,
         }
     }
 }
