@@ -58,6 +58,11 @@ pub struct ConnectOptions {
     /// Largest MQTT packet sent or accepted. rumqttc's default (10 KiB) is too small for a
     /// desired-state snapshot.
     pub max_packet_size: usize,
+    /// The largest packet the broker accepts from this client, when lower than
+    /// `max_packet_size`: [`crate::Session::publish`] refuses a larger publish instead of letting
+    /// the broker close the connection over it. Incoming packets keep `max_packet_size`, so a
+    /// large retained message from someone else cannot cut this client off.
+    pub publish_limit: Option<usize>,
     /// Shortest reconnect delay (the first retry waits between this and twice this).
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
@@ -115,9 +120,16 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             max_packet_size: 16 * 1024 * 1024,
+            publish_limit: None,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
         })
+    }
+
+    /// The largest PUBLISH packet this client sends: `publish_limit`, at most `max_packet_size`.
+    pub fn publish_packet_limit(&self) -> usize {
+        self.publish_limit
+            .map_or(self.max_packet_size, |l| l.min(self.max_packet_size))
     }
 
     /// The broker as a URL, for messages (never contains the credentials).
@@ -129,15 +141,9 @@ impl ConnectOptions {
 
 /// Client ids name topics (`{p}/responses/{id}`), so they follow the topic name rules.
 pub(crate) fn check_client_id(client_id: &str) -> Result<(), BusError> {
-    let ok = (1..=63).contains(&client_id.len())
-        && client_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(BusError::InvalidClientId(client_id.to_owned()))
-    }
+    ank_schemas::ClientId::new(client_id)
+        .map(drop)
+        .map_err(|e| BusError::InvalidClientId(e.shown))
 }
 
 #[cfg(test)]

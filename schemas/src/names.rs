@@ -49,12 +49,12 @@ pub fn name_problem(name: &str) -> Option<String> {
             name.len()
         ))
     } else {
-        name.chars()
-            .find(|c| !is_name_char(*c))
-            .map(|bad| format!(
-                    "contains '{}', only {NAME_CHARSET} is allowed",
-                    bad.escape_debug()
-                ))
+        name.chars().find(|c| !is_name_char(*c)).map(|bad| {
+            format!(
+                "contains '{}', only {NAME_CHARSET} is allowed",
+                bad.escape_debug()
+            )
+        })
     }
 }
 

@@ -327,18 +327,8 @@ mod tests {
             (t.desired_state(), Topic::DesiredState),
             (t.requests(), Topic::Requests),
             (t.events(), Topic::Events),
-            (
-                t.sync(&cli()),
-                Topic::Sync {
-                    client_id: cli(),
-                },
-            ),
-            (
-                t.responses(&cli()),
-                Topic::Responses {
-                    client_id: cli(),
-                },
-            ),
+            (t.sync(&cli()), Topic::Sync { client_id: cli() }),
+            (t.responses(&cli()), Topic::Responses { client_id: cli() }),
             (
                 t.agent_desired("agent_A"),
                 Topic::AgentDesired {
