@@ -215,13 +215,6 @@ on_both_brokers! {
         let generation = state["generation"].as_u64().context("a generation")?;
 
         c.start_controller()?;
-        let log_path = c.dir().join("logs").join("controller.log");
-        wait_until(
-            "the controller to say what it cannot publish",
-            Duration::from_secs(10),
-            || Ok(std::fs::read_to_string(&log_path)?),
-            |log| log.contains("cannot publish the persisted state: the desired state"),
-        )?;
 
         // Still too big after this apply: refused, nothing changes.
         c.apply(TALKER, &[])?.expect_code(1)?;
@@ -239,6 +232,14 @@ on_both_brokers! {
         );
         c.apply(TALKER, &[])?.expect_ok()?;
         c.wait_state("talker", "Running(Ok)")?;
+        // The start said which message it could not publish.
+        let log_path = c.dir().join("logs").join("controller.log");
+        wait_until(
+            "the controller to say what it cannot publish",
+            Duration::from_secs(10),
+            || Ok(std::fs::read_to_string(&log_path)?),
+            |log| log.contains("cannot publish the persisted state: the desired state"),
+        )?;
         Ok(())
     }
 }
