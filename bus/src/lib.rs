@@ -30,7 +30,7 @@ mod topic_match;
 
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
-pub use options::{ConnectOptions, TlsFiles, MQTTS_PORT, MQTT_PORT};
+pub use options::{ConnectOptions, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
 pub use packet::{publish_packet_size, MAX_TOPIC_BYTES};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};

@@ -14,6 +14,10 @@ use crate::error::BusError;
 pub const MQTT_PORT: u16 = 1883;
 /// The default port of `mqtts://`.
 pub const MQTTS_PORT: u16 = 8883;
+/// The default [`ConnectOptions::publish_limit`]: the embedded broker's default packet limit
+/// (1 MiB). A client of a broker that takes more raises it; the controller sets its
+/// `--max-message-size`.
+pub const DEFAULT_PUBLISH_LIMIT: usize = 1024 * 1024;
 
 /// PEM files for a TLS connection (`mqtts://`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +65,8 @@ pub struct ConnectOptions {
     /// The largest packet the broker accepts from this client, when lower than
     /// `max_packet_size`: [`crate::Session::publish`] refuses a larger publish instead of letting
     /// the broker close the connection over it. Incoming packets keep `max_packet_size`, so a
-    /// large retained message from someone else cannot cut this client off.
+    /// large retained message from someone else cannot cut this client off. Default
+    /// [`DEFAULT_PUBLISH_LIMIT`]; `None` means `max_packet_size`.
     pub publish_limit: Option<usize>,
     /// Shortest reconnect delay (the first retry waits between this and twice this).
     pub reconnect_min: Duration,
@@ -73,7 +78,7 @@ impl ConnectOptions {
     /// Options for `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883),
     /// optionally with `user:password@` before the host. Everything else keeps its default:
     /// prefix `ank/v1`, keep-alive 10 s, connect timeout 5 s, read timeout 10 s, packets up to
-    /// 16 MiB, reconnect delays between 100 ms and 5 s.
+    /// 16 MiB received and 1 MiB published, reconnect delays between 100 ms and 5 s.
     pub fn from_url(url: &str, client_id: &str) -> Result<Self, BusError> {
         let invalid = |reason| BusError::InvalidUrl {
             url: url.to_owned(),
@@ -120,7 +125,7 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             max_packet_size: 16 * 1024 * 1024,
-            publish_limit: None,
+            publish_limit: Some(DEFAULT_PUBLISH_LIMIT),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
         })

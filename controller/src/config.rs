@@ -394,8 +394,9 @@ mod tests {
             BrokerChoice::Embedded(b) => Some(b.limits.max_packet_size),
             BrokerChoice::External(_) => None,
         };
-        // (case, flags, file, controller limit, embedded broker limit)
-        let cases: [(&str, &[&str], &str, usize, Option<usize>); 6] = [
+        /// (case, flags, file, controller limit, embedded broker limit)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a str, usize, Option<usize>);
+        let cases: [Case; 6] = [
             ("default", &[], "", mib, Some(mib)),
             ("file", &[], "max_message_size = 2048", 2048, Some(2048)),
             (
