@@ -18,6 +18,7 @@ use ank_broker::BrokerHandle;
 use ank_bus::{BusError, Incoming, Message, SessionEvent};
 use ank_schemas::{
     ClientId, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
+    MAX_REQUEST_ID_LEN,
 };
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -201,16 +202,11 @@ impl Controller<'_> {
                 return;
             }
         };
-        let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        // The reply topic is built from `replyTo`: only a valid client id can name it.
-        let reply_to = value
-            .get("replyTo")
-            .and_then(Value::as_str)
-            .and_then(|r| ClientId::new(r).ok());
-        let (Some(id), Some(reply_to)) = (id, reply_to) else {
+        let Some((id, reply_to)) = reply_address(&value) else {
             warn!(
                 bytes = payload.len(),
-                "dropped a request without a string `id` and a valid `replyTo`"
+                "dropped a request without a string `id` (at most {MAX_REQUEST_ID_LEN} bytes) \
+                 and a valid `replyTo`"
             );
             return;
         };
@@ -358,6 +354,21 @@ impl Controller<'_> {
     }
 }
 
+/// The `id` and `replyTo` of a request, if it can be answered at all: the reply topic is built
+/// from `replyTo`, so only a valid client id can name it, and the response repeats `id`, so it is
+/// bounded (issue 14).
+fn reply_address(request: &Value) -> Option<(String, ClientId)> {
+    let id = request
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| id.len() <= MAX_REQUEST_ID_LEN)?;
+    let reply_to = request
+        .get("replyTo")
+        .and_then(Value::as_str)
+        .and_then(|r| ClientId::new(r).ok())?;
+    Some((id.to_owned(), reply_to))
+}
+
 /// Whether `expires_at_ms` (Unix milliseconds) is in the past.
 fn is_expired(expires_at_ms: Option<u64>) -> bool {
     let now = SystemTime::now()
@@ -365,4 +376,50 @@ fn is_expired(expires_at_ms: Option<u64>) -> bool {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
     expires_at_ms.is_some_and(|at| at < now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// (case, request, answerable): one row per rule of who can be answered.
+    #[test]
+    fn issue_14_only_requests_with_a_bounded_id_and_a_valid_reply_to_are_answered() {
+        let longest = "i".repeat(MAX_REQUEST_ID_LEN);
+        let too_long = "i".repeat(MAX_REQUEST_ID_LEN + 1);
+        let huge = "c".repeat(70_000);
+        let cases = [
+            ("plain", json!({"id": "1", "replyTo": "cli-1"}), true),
+            (
+                "longest id",
+                json!({"id": longest, "replyTo": "cli-1"}),
+                true,
+            ),
+            (
+                "id one byte too long",
+                json!({"id": too_long, "replyTo": "cli-1"}),
+                false,
+            ),
+            ("no id", json!({"replyTo": "cli-1"}), false),
+            ("numeric id", json!({"id": 1, "replyTo": "cli-1"}), false),
+            ("no replyTo", json!({"id": "1"}), false),
+            (
+                "NUL in replyTo",
+                json!({"id": "1", "replyTo": "a\u{0}b"}),
+                false,
+            ),
+            (
+                "70,000-character replyTo",
+                json!({"id": "1", "replyTo": huge}),
+                false,
+            ),
+            ("slash", json!({"id": "1", "replyTo": "a/b"}), false),
+            ("plus", json!({"id": "1", "replyTo": "+"}), false),
+            ("hash", json!({"id": "1", "replyTo": "#"}), false),
+        ];
+        for (case, request, answerable) in cases {
+            assert_eq!(reply_address(&request).is_some(), answerable, "{case}");
+        }
+    }
 }

@@ -48,6 +48,7 @@ pub use payloads::{
     AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
     DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogRequest, Request, RequestOp,
     Resources, Response, ResponseBody, ResponseOutcome, WorkloadStateEntry, WorkloadStatePayload,
+    MAX_REQUEST_ID_LEN,
 };
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_config::{

@@ -12,11 +12,16 @@ use crate::manifest::{Manifest, WorkloadSpec};
 use crate::names::ClientId;
 use crate::validation::ValidationError;
 
+/// The longest request `id` the controller answers: the response repeats it, so an unbounded one
+/// would let a request make its own answer too large to publish. The bus's ids are about 20.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
 /// A request to the controller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
-    /// Chosen by the client, unique among its open requests; echoed in the response.
+    /// Chosen by the client, unique among its open requests; echoed in the response. At most
+    /// [`MAX_REQUEST_ID_LEN`] bytes, or the controller drops the request.
     pub id: String,
     /// The client id whose `{p}/responses/{clientId}` topic gets the response; validated when
     /// the request is decoded, since it becomes a topic level (issue 14).
