@@ -48,7 +48,7 @@ impl Tap {
         let (session, mut incoming) = Session::connect(opts, None)
             .await
             .with_context(|| format!("connecting the tap {client_id} to {url}"))?;
-        let sync = topics.sync(client_id);
+        let sync = topics.sync(session.client());
         for filter in filters.iter().chain(std::iter::once(&sync)) {
             session.subscribe(filter).await?;
         }

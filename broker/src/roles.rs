@@ -67,8 +67,8 @@ pub fn acl_for_users<'a>(
     // Every identity owns its private sync marker. Mosquitto applies `pattern` lines to every
     // client; the CLI's `responses/%c` therefore also lets an agent read responses addressed to
     // its own client id, which only the controller writes, and only in answer to that client.
-    acl.push(Scope::Pattern, Access::ReadWrite, topics.sync("%c"));
-    acl.push(Scope::Pattern, Access::Read, topics.responses("%c"));
+    acl.push(Scope::Pattern, Access::ReadWrite, topics.own_sync_pattern());
+    acl.push(Scope::Pattern, Access::Read, topics.own_responses_pattern());
 
     let mut seen: Vec<&str> = Vec::new();
     for username in usernames {
@@ -94,7 +94,7 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (ReadWrite, t.controller_status()),
             (ReadWrite, t.desired_state()),
             (ReadWrite, t.all_agent_desired()),
-            (Write, t.responses("+")),
+            (Write, t.all_responses()),
             (Write, t.events()),
             (Read, t.requests()),
             (Read, t.all_agent_statuses()),
@@ -110,7 +110,7 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (Read, t.all_workload_states()),
             (Read, t.all_agent_statuses()),
             (Read, t.log_requests(name)),
-            (Write, t.log_stream(name, "+")),
+            (Write, t.agent_log_streams(name)),
         ],
         Role::CliUser => vec![
             (Write, t.requests()),
@@ -120,7 +120,7 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (Read, t.all_agent_desired()),
             (Read, t.all_agent_statuses()),
             (Read, t.all_workload_states()),
-            (Read, t.log_stream("+", "+")),
+            (Read, t.all_log_streams()),
             (Read, t.requests()),
             (Read, t.events()),
         ],
@@ -138,6 +138,11 @@ fn is_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client id for the rows below (test data, always valid).
+    fn cid(text: &str) -> ank_schemas::ClientId {
+        ank_schemas::ClientId::new(text).expect("a valid client id")
+    }
 
     #[test]
     fn usernames_map_to_roles_by_convention() {
@@ -166,16 +171,16 @@ mod tests {
             // agent a: writes only its own status, workload states and log streams
             ("agent-a", "a", true, t.agent_status("a"), true),
             ("agent-a", "a", true, t.workload_state("a", "w"), true),
-            ("agent-a", "a", true, t.log_stream("a", "cli-1"), true),
+            ("agent-a", "a", true, t.log_stream("a", &cid("cli-1")), true),
             ("agent-a", "a", true, t.agent_status("b"), false),
             ("agent-a", "a", true, t.workload_state("b", "w"), false),
             ("agent-a", "a", true, t.agent_desired("a"), false),
             ("agent-a", "a", true, t.agent_desired("b"), false),
             ("agent-a", "a", true, t.controller_status(), false),
             ("agent-a", "a", true, t.requests(), false),
-            ("agent-a", "a", true, t.responses("a"), false),
-            ("agent-a", "a", true, t.sync("a"), true),
-            ("agent-a", "a", true, t.sync("b"), false),
+            ("agent-a", "a", true, t.responses(&cid("a")), false),
+            ("agent-a", "a", true, t.sync(&cid("a")), true),
+            ("agent-a", "a", true, t.sync(&cid("b")), false),
             // agent a reads its desired, all states, its log requests, never b's desired
             ("agent-a", "a", false, t.agent_desired("a"), true),
             ("agent-a", "a", false, t.agent_desired("b"), false),
@@ -191,12 +196,12 @@ mod tests {
             ("agent-a", "a", false, t.log_requests("a"), true),
             ("agent-a", "a", false, t.log_requests("b"), false),
             ("agent-a", "a", false, t.everything(), false),
-            ("agent-a", "a", false, t.sync("a"), true),
+            ("agent-a", "a", false, t.sync(&cid("a")), true),
             // the controller alone writes desired topics and its status
             ("controller", "ctl", true, t.agent_desired("a"), true),
             ("controller", "ctl", true, t.desired_state(), true),
             ("controller", "ctl", true, t.controller_status(), true),
-            ("controller", "ctl", true, t.responses("cli-1"), true),
+            ("controller", "ctl", true, t.responses(&cid("cli-1")), true),
             ("controller", "ctl", true, t.agent_status("a"), false),
             ("controller", "ctl", false, t.requests(), true),
             ("alice", "cli-1", true, t.agent_desired("a"), false),
@@ -204,15 +209,15 @@ mod tests {
             // a CLI user writes requests, reads state and only its own responses
             ("alice", "cli-1", true, t.requests(), true),
             ("alice", "cli-1", true, t.log_requests("a"), true),
-            ("alice", "cli-1", false, t.responses("cli-1"), true),
-            ("alice", "cli-1", false, t.responses("cli-2"), false),
-            ("alice", "cli-1", false, t.responses("+"), false),
+            ("alice", "cli-1", false, t.responses(&cid("cli-1")), true),
+            ("alice", "cli-1", false, t.responses(&cid("cli-2")), false),
+            ("alice", "cli-1", false, t.all_responses(), false),
             ("alice", "cli-1", false, t.all_workload_states(), true),
             ("alice", "cli-1", false, t.all_agent_desired(), true),
-            ("alice", "cli-1", false, t.sync("cli-2"), false),
+            ("alice", "cli-1", false, t.sync(&cid("cli-2")), false),
             // unknown and anonymous identities get only their sync marker
             ("mallory", "m", false, t.all_workload_states(), false),
-            ("mallory", "m", true, t.sync("m"), true),
+            ("mallory", "m", true, t.sync(&cid("m")), true),
         ];
         for (user, client, publish, topic, allowed) in rows {
             let got = if *publish {

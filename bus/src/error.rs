@@ -68,9 +68,23 @@ pub enum BusError {
     /// `mqtt://`, a certificate without its key).
     #[error("TLS settings: {0}")]
     TlsConfig(&'static str),
-    /// A topic to publish to is empty or contains a wildcard; or a filter is malformed.
+    /// A topic to publish to is empty, contains a wildcard or a NUL, or is longer than MQTT can
+    /// encode; or a filter is malformed. Nothing was sent. Carries the topic, escaped and cut.
     #[error("invalid MQTT topic or filter `{0}`")]
     InvalidTopic(String),
+    /// The PUBLISH packet would be larger than the broker accepts
+    /// ([`crate::ConnectOptions::publish_packet_limit`]); nothing was sent, the session stays up.
+    #[error(
+        "the message for `{topic}` would be a {size}-byte packet, over the {limit}-byte limit"
+    )]
+    TooLarge {
+        /// The topic, escaped and cut.
+        topic: String,
+        /// The packet size it would have had.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The session was shut down, or its event loop ended; nothing more can be sent.
     #[error("the MQTT session is closed")]
     Closed,

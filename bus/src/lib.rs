@@ -13,6 +13,7 @@
 //! - `request.rs`: [`Session::request`], request/response matched by the reply's `id`.
 //! - `retained.rs`: [`Session::read_retained`] and [`Session::watch_retained`].
 //! - `topic_match.rs`: [`topic_matches`], MQTT wildcard matching.
+//! - `packet.rs`: [`publish_packet_size`] and the refusal of publishes a broker would not take.
 //! - `error.rs`: [`BusError`].
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ mod birth;
 mod error;
 mod event_loop;
 mod options;
+mod packet;
 mod request;
 mod retained;
 mod session;
@@ -28,7 +30,8 @@ mod topic_match;
 
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
-pub use options::{ConnectOptions, TlsFiles, MQTTS_PORT, MQTT_PORT};
+pub use options::{ConnectOptions, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
+pub use packet::{publish_packet_size, MAX_TOPIC_BYTES};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};
 pub use topic_match::topic_matches;

@@ -14,6 +14,10 @@ use crate::error::BusError;
 pub const MQTT_PORT: u16 = 1883;
 /// The default port of `mqtts://`.
 pub const MQTTS_PORT: u16 = 8883;
+/// The default [`ConnectOptions::publish_limit`]: the embedded broker's default packet limit
+/// (1 MiB). A client of a broker that takes more raises it; the controller sets its
+/// `--max-message-size`.
+pub const DEFAULT_PUBLISH_LIMIT: usize = 1024 * 1024;
 
 /// PEM files for a TLS connection (`mqtts://`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +62,12 @@ pub struct ConnectOptions {
     /// Largest MQTT packet sent or accepted. rumqttc's default (10 KiB) is too small for a
     /// desired-state snapshot.
     pub max_packet_size: usize,
+    /// The largest packet the broker accepts from this client, when lower than
+    /// `max_packet_size`: [`crate::Session::publish`] refuses a larger publish instead of letting
+    /// the broker close the connection over it. Incoming packets keep `max_packet_size`, so a
+    /// large retained message from someone else cannot cut this client off. Default
+    /// [`DEFAULT_PUBLISH_LIMIT`]; `None` means `max_packet_size`.
+    pub publish_limit: Option<usize>,
     /// Shortest reconnect delay (the first retry waits between this and twice this).
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
@@ -68,7 +78,7 @@ impl ConnectOptions {
     /// Options for `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (8883),
     /// optionally with `user:password@` before the host. Everything else keeps its default:
     /// prefix `ank/v1`, keep-alive 10 s, connect timeout 5 s, read timeout 10 s, packets up to
-    /// 16 MiB, reconnect delays between 100 ms and 5 s.
+    /// 16 MiB received and 1 MiB published, reconnect delays between 100 ms and 5 s.
     pub fn from_url(url: &str, client_id: &str) -> Result<Self, BusError> {
         let invalid = |reason| BusError::InvalidUrl {
             url: url.to_owned(),
@@ -115,9 +125,16 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             max_packet_size: 16 * 1024 * 1024,
+            publish_limit: Some(DEFAULT_PUBLISH_LIMIT),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
         })
+    }
+
+    /// The largest PUBLISH packet this client sends: `publish_limit`, at most `max_packet_size`.
+    pub fn publish_packet_limit(&self) -> usize {
+        self.publish_limit
+            .map_or(self.max_packet_size, |l| l.min(self.max_packet_size))
     }
 
     /// The broker as a URL, for messages (never contains the credentials).
@@ -129,15 +146,9 @@ impl ConnectOptions {
 
 /// Client ids name topics (`{p}/responses/{id}`), so they follow the topic name rules.
 pub(crate) fn check_client_id(client_id: &str) -> Result<(), BusError> {
-    let ok = (1..=63).contains(&client_id.len())
-        && client_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(BusError::InvalidClientId(client_id.to_owned()))
-    }
+    ank_schemas::ClientId::new(client_id)
+        .map(drop)
+        .map_err(|e| BusError::InvalidClientId(e.shown))
 }
 
 #[cfg(test)]

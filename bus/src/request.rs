@@ -127,7 +127,7 @@ impl Session {
             replies,
             id: id.clone(),
         };
-        let payload = build(&id, &self.shared.opts.client_id);
+        let payload = build(&id, self.shared.client_id.as_str());
         let requests = self.shared.opts.topics.requests();
         self.publish(&requests, payload, false).await?;
         match tokio::time::timeout(timeout, rx).await {

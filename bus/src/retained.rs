@@ -109,7 +109,9 @@ impl Session {
         let mut opts = self.shared.opts.clone();
         let base: String = opts.client_id.chars().take(53).collect();
         opts.client_id = format!("{base}-r{:08x}", rand::random::<u32>());
-        let sync = opts.topics.sync(&opts.client_id);
+        let client_id = ank_schemas::ClientId::new(&opts.client_id)
+            .map_err(|e| BusError::InvalidClientId(e.shown))?;
+        let sync = opts.topics.sync(&client_id);
         let (session, mut incoming) = Session::connect(opts, None).await?;
         // The connect's own `Connected` is always the first event; the first round starts below.
         let _ = incoming.try_recv();

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ank_schemas::ClientId;
 use rumqttc::{AsyncClient, ClientError, QoS};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -17,6 +18,7 @@ use crate::birth::Birth;
 use crate::error::BusError;
 use crate::event_loop;
 use crate::options::ConnectOptions;
+use crate::packet::{check_publish, shown, MAX_TOPIC_BYTES};
 use crate::request::Replies;
 
 /// How long [`Session::shutdown`] waits for the offline birth and DISCONNECT to be written before
@@ -81,6 +83,8 @@ impl Incoming {
 pub(crate) struct Shared {
     pub(crate) client: AsyncClient,
     pub(crate) opts: ConnectOptions,
+    /// `opts.client_id`, validated once at connect: it names this client's reply and sync topics.
+    pub(crate) client_id: ClientId,
     /// Every filter subscribed so far, replayed after every CONNACK.
     pub(crate) subscriptions: Mutex<BTreeSet<String>>,
     pub(crate) birth: Mutex<Option<Birth>>,
@@ -135,11 +139,15 @@ impl Session {
         opts: ConnectOptions,
         birth: Option<Birth>,
     ) -> Result<(Session, Incoming), BusError> {
+        // `client_id` is a public field: check it again, it becomes a topic level.
+        let client_id =
+            ClientId::new(&opts.client_id).map_err(|e| BusError::InvalidClientId(e.shown))?;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (client, eventloop) = event_loop::first_connect(&opts, birth.as_ref()).await?;
         let shared = Arc::new(Shared {
             client,
-            replies: Replies::new(opts.topics.responses(&opts.client_id)),
+            replies: Replies::new(opts.topics.responses(&client_id)),
+            client_id,
             opts,
             subscriptions: Mutex::new(BTreeSet::new()),
             birth: Mutex::new(birth),
@@ -168,7 +176,12 @@ impl Session {
 
     /// The MQTT client id of this session.
     pub fn client_id(&self) -> &str {
-        &self.shared.opts.client_id
+        self.shared.client_id.as_str()
+    }
+
+    /// The MQTT client id of this session, as the validated type topics are built from.
+    pub fn client(&self) -> &ClientId {
+        &self.shared.client_id
     }
 
     /// Whether the session is connected right now.
@@ -181,7 +194,7 @@ impl Session {
     /// later (MQTT keeps a connection's packets in order).
     pub async fn subscribe(&self, filter: &str) -> Result<(), BusError> {
         if !valid_filter(filter) {
-            return Err(BusError::InvalidTopic(filter.to_owned()));
+            return Err(BusError::InvalidTopic(shown(filter)));
         }
         lock(&self.shared.subscriptions).insert(filter.to_owned());
         self.shared
@@ -202,15 +215,22 @@ impl Session {
     /// this session's other requests, not when the broker acknowledged it. A publish queued while
     /// the connection is down, or unacknowledged when it broke, is sent after the reconnect (at
     /// least once: a duplicate is possible); it is lost only if the process ends first.
+    ///
+    /// A publish the broker would answer by closing the connection is refused here and never
+    /// sent ([`BusError::InvalidTopic`], [`BusError::TooLarge`] over
+    /// [`ConnectOptions::publish_packet_limit`]), so
+    /// one bad topic or payload cannot cost the session (issue 14).
     pub async fn publish(
         &self,
         topic: &str,
         payload: Vec<u8>,
         retain: bool,
     ) -> Result<(), BusError> {
-        if topic.is_empty() || topic.contains(['+', '#']) {
-            return Err(BusError::InvalidTopic(topic.to_owned()));
-        }
+        check_publish(
+            topic,
+            payload.len(),
+            self.shared.opts.publish_packet_limit(),
+        )?;
         self.shared
             .client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
@@ -301,9 +321,10 @@ fn closed(_: ClientError) -> BusError {
     BusError::Closed
 }
 
-/// A subscription filter: non-empty, `#` only as a whole last level, `+` only as a whole level.
+/// A subscription filter: non-empty, short enough to encode, no NUL, `#` only as a whole last
+/// level, `+` only as a whole level.
 fn valid_filter(filter: &str) -> bool {
-    if filter.is_empty() {
+    if filter.is_empty() || filter.len() > MAX_TOPIC_BYTES || filter.contains('\0') {
         return false;
     }
     let levels: Vec<&str> = filter.split('/').collect();
@@ -332,7 +353,7 @@ mod tests {
         ] {
             assert!(valid_filter(good), "{good}");
         }
-        for bad in ["", "a/#/b", "a#", "a/b+", "#/a", "a+/b"] {
+        for bad in ["", "a/#/b", "a#", "a/b+", "#/a", "a+/b", "a/\0"] {
             assert!(!valid_filter(bad), "{bad}");
         }
     }

@@ -127,12 +127,14 @@ impl Context {
         let session = self.session().await?;
         let timeout = self.settings.response_timeout;
         let expires_in = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        // The session's own validated client id: the bus answers on its reply topic.
+        let reply_to = session.client().clone();
         let reply = session
             .request(
-                |id, reply_to| {
+                |id, _| {
                     let request = Request {
                         id: id.to_owned(),
-                        reply_to: reply_to_client(reply_to),
+                        reply_to,
                         expires_at_ms: Some(now_ms().saturating_add(expires_in)),
                         op,
                     };
@@ -199,30 +201,10 @@ impl Context {
     }
 }
 
-/// The bus hands over the reply *topic* `{p}/responses/{clientId}`; requests carry the client id.
-fn reply_to_client(reply_topic: &str) -> String {
-    reply_topic
-        .rsplit('/')
-        .next()
-        .unwrap_or(reply_topic)
-        .to_owned()
-}
-
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reply_to_client;
-
-    #[test]
-    fn the_reply_to_field_is_the_client_id_of_the_reply_topic() {
-        assert_eq!(reply_to_client("ank/v1/responses/ank-1234"), "ank-1234");
-        assert_eq!(reply_to_client("ank-1234"), "ank-1234");
-    }
 }

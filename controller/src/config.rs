@@ -17,6 +17,15 @@ use serde::Deserialize;
 /// Where the state lives unless configured: the FHS place for a daemon's variable state.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/ankmq/controller";
 
+/// The default `--max-message-size`: the embedded broker's default packet limit (1 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1024 * 1024;
+
+/// The smallest `--max-message-size`: the embedded broker refuses smaller packet limits.
+pub const MIN_MAX_MESSAGE_SIZE: usize = 1024;
+
+/// The largest `--max-message-size`: MQTT's own packet limit (256 MiB minus one byte).
+pub const MAX_MAX_MESSAGE_SIZE: usize = 268_435_455;
+
 /// `ank-controller`: the single writer of ankmq's desired state.
 ///
 /// It keeps the desired state (persisted in --state-dir), publishes one retained snapshot per
@@ -99,6 +108,13 @@ pub struct Args {
     )]
     pub key: Option<PathBuf>,
 
+    /// Largest MQTT packet the broker accepts, in bytes: a request whose result has a retained
+    /// message (the desired state, an agent's snapshot) larger than this is refused before it
+    /// is saved. With an external broker set it to the broker's limit; the embedded broker uses
+    /// it as its --max-packet-size unless that is given [default: 1048576]
+    #[arg(long, value_name = "BYTES", env = "ANK_CONTROLLER_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<usize>,
+
     /// Settings of the embedded broker (ignored with an external --broker).
     #[command(flatten, next_help_heading = "Embedded broker")]
     pub embedded: BrokerArgs,
@@ -114,6 +130,7 @@ pub struct Args {
 /// username = "controller"
 /// password_file = "/etc/ankmq/controller.password"
 /// ca = "/etc/ankmq/ca.pem"
+/// max_message_size = 1048576     # bytes; the broker's packet limit
 ///
 /// [embedded_broker]              # the ank-broker settings (docs/broker.md)
 /// listen = "127.0.0.1:1883"
@@ -139,6 +156,8 @@ pub struct ConfigFile {
     pub cert: Option<PathBuf>,
     /// `--key`.
     pub key: Option<PathBuf>,
+    /// `--max-message-size`.
+    pub max_message_size: Option<usize>,
     /// The embedded broker's settings.
     #[serde(default)]
     pub embedded_broker: BrokerSettings,
@@ -183,6 +202,10 @@ pub struct Config {
     pub password_file: Option<PathBuf>,
     /// TLS files for an external `mqtts://` broker.
     pub tls: Option<TlsFiles>,
+    /// The largest MQTT packet the broker accepts; every retained message a request implies
+    /// must fit (issue 14). With the embedded broker, the smaller of `--max-message-size` and its
+    /// packet limit.
+    pub max_message_size: usize,
 }
 
 impl Args {
@@ -208,12 +231,31 @@ impl Args {
             .or_else(|| file.topic_prefix.clone())
             .unwrap_or_else(|| ank_schemas::DEFAULT_PREFIX.to_owned());
         let topics = Topics::new(&prefix).context("--topic-prefix")?;
+        let mut max_message_size = self
+            .max_message_size
+            .or(file.max_message_size)
+            .unwrap_or(DEFAULT_MAX_MESSAGE_SIZE);
+        if !(MIN_MAX_MESSAGE_SIZE..=MAX_MAX_MESSAGE_SIZE).contains(&max_message_size) {
+            bail!(
+                "--max-message-size {max_message_size}: use {MIN_MAX_MESSAGE_SIZE} to \
+                 {MAX_MAX_MESSAGE_SIZE} bytes"
+            );
+        }
         let broker = match self.broker.as_deref().or(file.broker.as_deref()) {
             None | Some("embedded") => {
                 let mut config = self
                     .embedded
                     .resolve(&file.embedded_broker)
                     .context("embedded broker settings")?;
+                let packet_size_chosen = self.embedded.max_packet_size.is_some()
+                    || file.embedded_broker.limits.max_packet_size.is_some();
+                if packet_size_chosen {
+                    // Both limits apply to what the controller publishes.
+                    max_message_size = max_message_size.min(config.limits.max_packet_size);
+                } else {
+                    // One setting for both, so the controller and its broker agree.
+                    config.limits.max_packet_size = max_message_size;
+                }
                 let storage_chosen = self.embedded.in_memory
                     || self.embedded.storage_dir.is_some()
                     || file.embedded_broker.in_memory.is_some()
@@ -255,6 +297,7 @@ impl Args {
                 .clone()
                 .or_else(|| file.password_file.clone()),
             tls,
+            max_message_size,
         })
     }
 }
@@ -266,6 +309,7 @@ impl Config {
         let mut opts = ConnectOptions::from_url(url, client_id)
             .with_context(|| format!("broker URL `{url}`"))?;
         opts.topics = self.topics.clone();
+        opts.publish_limit = Some(self.max_message_size);
         if matches!(self.broker, BrokerChoice::External(_)) {
             opts.tls = self.tls.clone();
         }
@@ -343,10 +387,70 @@ mod tests {
         assert_eq!(broker.listen.to_string(), "127.0.0.1:7");
     }
 
+    #[test]
+    fn max_message_size_follows_the_precedence_and_sets_the_embedded_broker() {
+        let mib = DEFAULT_MAX_MESSAGE_SIZE;
+        let embedded_limit = |c: &Config| match &c.broker {
+            BrokerChoice::Embedded(b) => Some(b.limits.max_packet_size),
+            BrokerChoice::External(_) => None,
+        };
+        /// (case, flags, file, controller limit, embedded broker limit)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a str, usize, Option<usize>);
+        let cases: [Case; 6] = [
+            ("default", &[], "", mib, Some(mib)),
+            ("file", &[], "max_message_size = 2048", 2048, Some(2048)),
+            (
+                "flag beats file",
+                &["--max-message-size", "4096"],
+                "max_message_size = 2048",
+                4096,
+                Some(4096),
+            ),
+            (
+                "external broker",
+                &["--broker", "mqtt://h:1", "--max-message-size", "4096"],
+                "",
+                4096,
+                None,
+            ),
+            (
+                "a smaller broker packet limit wins",
+                &["--max-message-size", "4096", "--max-packet-size", "2048"],
+                "",
+                2048,
+                Some(2048),
+            ),
+            (
+                "a larger broker packet limit stays the broker's",
+                &["--max-packet-size", "4194304"],
+                "",
+                mib,
+                Some(4 * mib),
+            ),
+        ];
+        for (case, flags, text, limit, broker) in cases {
+            let c = args(flags).resolve(&file(text)).expect(case);
+            assert_eq!(c.max_message_size, limit, "{case}");
+            assert_eq!(embedded_limit(&c), broker, "{case}");
+            let opts = c.connect_options("mqtt://127.0.0.1:1", "ctl").expect(case);
+            assert_eq!(opts.publish_packet_limit(), limit, "{case}");
+        }
+    }
+
     /// (case, flags, file): each must be refused.
     #[test]
     fn bad_settings_are_refused() {
-        let cases: [(&str, &[&str], &str); 4] = [
+        let cases: [(&str, &[&str], &str); 6] = [
+            (
+                "message size too small",
+                &["--max-message-size", "1023"],
+                "",
+            ),
+            (
+                "message size over MQTT's limit",
+                &[],
+                "max_message_size = 268435456",
+            ),
             ("unknown broker scheme", &["--broker", "http://x"], ""),
             ("bad prefix", &["--topic-prefix", "a/#"], ""),
             ("cert without ca", &["--cert", "c", "--key", "k"], ""),

@@ -31,11 +31,14 @@ mod startup;
 
 pub use apply::{apply, change_to, Change, Refusal};
 pub use complete_state::{complete_state, get_state};
-pub use config::{Args, BrokerChoice, Config, ConfigFile, DEFAULT_STATE_DIR};
+pub use config::{
+    Args, BrokerChoice, Config, ConfigFile, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_STATE_DIR,
+    MAX_MAX_MESSAGE_SIZE, MIN_MAX_MESSAGE_SIZE,
+};
 pub use desired::Desired;
 pub use observed::{Observed, ObservedError};
 pub use persist::{load, save, PersistError, FORMAT, STATE_FILE};
-pub use publish::{PublishError, Publisher, CLIENT_ID};
+pub use publish::{human_size, Outgoing, Oversized, PublishError, Publisher, CLIENT_ID};
 pub use server::run;
 pub use snapshot::{snapshots, workload_sets};
 pub use startup::{initial_state, read_manifest, ManifestError, Origin};

@@ -2,9 +2,10 @@
 //! what arrives, one message at a time, in arrival order.
 //!
 //! Handling requests one at a time is what makes concurrent writers safe without locks: each
-//! request sees the state the previous one left. A write is applied (apply.rs), persisted
-//! atomically, and only then published (changed snapshots, then the desired state) and answered;
-//! a request whose change cannot be saved is refused and changes nothing.
+//! request sees the state the previous one left. A write is applied (apply.rs), its retained
+//! messages are encoded and checked against the broker's limit, then it is persisted atomically,
+//! and only then published (changed snapshots, then the desired state) and answered; a request
+//! whose change cannot be published or saved is refused and changes nothing (issue 14).
 //!
 //! Everything from the bus is untrusted: a payload that does not decode is answered with an error
 //! when its `id` and `replyTo` can be read, and otherwise logged and dropped. Nothing here unwraps
@@ -14,9 +15,10 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ank_broker::BrokerHandle;
-use ank_bus::{Incoming, Message, SessionEvent};
+use ank_bus::{BusError, Incoming, Message, SessionEvent};
 use ank_schemas::{
-    is_valid_name, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
+    ClientId, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
+    MAX_REQUEST_ID_LEN,
 };
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -28,7 +30,7 @@ use crate::config::{BrokerChoice, Config};
 use crate::desired::Desired;
 use crate::observed::Observed;
 use crate::persist;
-use crate::publish::{Publisher, CLIENT_ID};
+use crate::publish::{human_size, PublishError, Publisher, CLIENT_ID};
 use crate::startup::{initial_state, read_manifest};
 
 /// Runs the controller until `shutdown` completes (then publishes `offline` and stops the
@@ -200,14 +202,12 @@ impl Controller<'_> {
                 return;
             }
         };
-        let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        let reply_to = value
-            .get("replyTo")
-            .and_then(Value::as_str)
-            .filter(|r| is_valid_name(r))
-            .map(str::to_owned);
-        let (Some(id), Some(reply_to)) = (id, reply_to) else {
-            warn!("dropped a request without a string `id` and a valid `replyTo`");
+        let Some((id, reply_to)) = reply_address(&value) else {
+            warn!(
+                bytes = payload.len(),
+                "dropped a request without a string `id` (at most {MAX_REQUEST_ID_LEN} bytes) \
+                 and a valid `replyTo`"
+            );
             return;
         };
         let outcome = match serde_json::from_value::<Request>(value) {
@@ -228,8 +228,32 @@ impl Controller<'_> {
             }
         };
         let response = Response { id, outcome };
-        if let Err(e) = self.publisher.response(&reply_to, &response).await {
-            warn!("response not sent: {e:#}");
+        match self.publisher.response(&reply_to, &response).await {
+            Ok(()) => {}
+            Err(PublishError::Bus {
+                source: BusError::TooLarge { size, limit, .. },
+                ..
+            }) => {
+                // A `getState` of a large state: say so instead of leaving the client waiting.
+                let message = format!(
+                    "the response would be {} ({size} bytes), over the {} the broker accepts \
+                     (--max-message-size); ask for less with field masks",
+                    human_size(size),
+                    human_size(limit)
+                );
+                warn!(%reply_to, "{message}");
+                let refusal = Response {
+                    id: response.id,
+                    outcome: ResponseOutcome::Error {
+                        message,
+                        errors: Vec::new(),
+                    },
+                };
+                if let Err(e) = self.publisher.response(&reply_to, &refusal).await {
+                    warn!("response not sent: {e:#}");
+                }
+            }
+            Err(e) => warn!("response not sent: {e:#}"),
         }
     }
 
@@ -240,6 +264,19 @@ impl Controller<'_> {
         }
         let change = apply(&self.state, op)?;
         if change.changed {
+            let agents = change.state.changed_agents(&self.state);
+            let messages = self
+                .publisher
+                .change_messages(&change.state, &agents)
+                .map_err(|e| Refusal::message(format!("refused: {e:#}")))?;
+            let oversized = self.publisher.oversized(&messages);
+            if !oversized.is_empty() {
+                let reasons: Vec<String> = oversized.iter().map(ToString::to_string).collect();
+                return Err(Refusal::message(format!(
+                    "refused: {}; nothing changed",
+                    reasons.join("; ")
+                )));
+            }
             persist::save(&self.config.state_dir, &change.state).map_err(|e| {
                 warn!("cannot persist the new state: {e:#}");
                 Refusal::message(format!(
@@ -251,7 +288,6 @@ impl Controller<'_> {
                         .join(": ")
                 ))
             })?;
-            let agents = change.state.changed_agents(&self.state);
             self.state = change.state;
             info!(
                 generation = self.state.generation(),
@@ -260,7 +296,7 @@ impl Controller<'_> {
                 deleted = change.deleted.len(),
                 "accepted a change"
             );
-            if let Err(e) = self.publisher.changed(&self.state, &agents).await {
+            if let Err(e) = self.publisher.send_all(messages).await {
                 warn!("publishing the change failed: {e:#}");
             }
         } else {
@@ -318,6 +354,21 @@ impl Controller<'_> {
     }
 }
 
+/// The `id` and `replyTo` of a request, if it can be answered at all: the reply topic is built
+/// from `replyTo`, so only a valid client id can name it, and the response repeats `id`, so it is
+/// bounded (issue 14).
+fn reply_address(request: &Value) -> Option<(String, ClientId)> {
+    let id = request
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| id.len() <= MAX_REQUEST_ID_LEN)?;
+    let reply_to = request
+        .get("replyTo")
+        .and_then(Value::as_str)
+        .and_then(|r| ClientId::new(r).ok())?;
+    Some((id.to_owned(), reply_to))
+}
+
 /// Whether `expires_at_ms` (Unix milliseconds) is in the past.
 fn is_expired(expires_at_ms: Option<u64>) -> bool {
     let now = SystemTime::now()
@@ -325,4 +376,50 @@ fn is_expired(expires_at_ms: Option<u64>) -> bool {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
     expires_at_ms.is_some_and(|at| at < now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// (case, request, answerable): one row per rule of who can be answered.
+    #[test]
+    fn issue_14_only_requests_with_a_bounded_id_and_a_valid_reply_to_are_answered() {
+        let longest = "i".repeat(MAX_REQUEST_ID_LEN);
+        let too_long = "i".repeat(MAX_REQUEST_ID_LEN + 1);
+        let huge = "c".repeat(70_000);
+        let cases = [
+            ("plain", json!({"id": "1", "replyTo": "cli-1"}), true),
+            (
+                "longest id",
+                json!({"id": longest, "replyTo": "cli-1"}),
+                true,
+            ),
+            (
+                "id one byte too long",
+                json!({"id": too_long, "replyTo": "cli-1"}),
+                false,
+            ),
+            ("no id", json!({"replyTo": "cli-1"}), false),
+            ("numeric id", json!({"id": 1, "replyTo": "cli-1"}), false),
+            ("no replyTo", json!({"id": "1"}), false),
+            (
+                "NUL in replyTo",
+                json!({"id": "1", "replyTo": "a\u{0}b"}),
+                false,
+            ),
+            (
+                "70,000-character replyTo",
+                json!({"id": "1", "replyTo": huge}),
+                false,
+            ),
+            ("slash", json!({"id": "1", "replyTo": "a/b"}), false),
+            ("plus", json!({"id": "1", "replyTo": "+"}), false),
+            ("hash", json!({"id": "1", "replyTo": "#"}), false),
+        ];
+        for (case, request, answerable) in cases {
+            assert_eq!(reply_address(&request).is_some(), answerable, "{case}");
+        }
+    }
 }

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ank_bus::{Birth, Session};
-use ank_schemas::{AgentStatus, ExecutionState, Liveness, LogEvent, Topics, WorkloadStatePayload};
+use ank_schemas::{
+    AgentStatus, ClientId, ExecutionState, Liveness, LogEvent, Topics, WorkloadStatePayload,
+};
 
 use crate::observed::WorkloadReport;
 
@@ -179,7 +181,7 @@ pub struct LogPublisher {
 
 impl LogPublisher {
     /// Publishes one log event to `client_id`'s stream (not retained).
-    pub async fn event(&self, client_id: &str, event: &LogEvent) {
+    pub async fn event(&self, client_id: &ClientId, event: &LogEvent) {
         let topic = self.topics.log_stream(&self.agent, client_id);
         if let Err(error) = self.session.publish(&topic, to_json(event), false).await {
             tracing::warn!(%topic, %error, "log event not published");

@@ -668,7 +668,7 @@ impl Agent {
 async fn stream_logs(
     runtimes: &Runtimes,
     publisher: &LogPublisher,
-    client: &str,
+    client: &ank_schemas::ClientId,
     target: &InstanceTarget,
     options: &LogOptions,
     id: &ank_schemas::InstanceId,

@@ -3,7 +3,7 @@
 //! Layout:
 //! - [`topics`]: every MQTT topic, built from the prefix and parsed back.
 //! - `field_mask`: selecting and replacing parts of a CompleteState by dot-separated masks.
-//! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths).
+//! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths) and [`ClientId`], a validated topic level.
 //! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
 //! - `parse`: manifest text → [`Manifest`], refusing unknown keys with line and suggestion.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
@@ -40,12 +40,15 @@ pub use manifest::{
     AccessRule, ApiVersion, ConfigItem, ControlInterfaceAccess, FileContent, LogRule, Manifest,
     ReadWriteEnum, RestartPolicy, StateRule, WorkloadFile, WorkloadSpec,
 };
-pub use names::{is_valid_agent, is_valid_name, name_problem, MAX_NAME_LEN, NAME_CHARSET};
+pub use names::{
+    is_valid_agent, is_valid_name, name_problem, ClientId, InvalidName, MAX_NAME_LEN, NAME_CHARSET,
+};
 pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
 pub use payloads::{
     AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
     DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogRequest, Request, RequestOp,
     Resources, Response, ResponseBody, ResponseOutcome, WorkloadStateEntry, WorkloadStatePayload,
+    MAX_REQUEST_ID_LEN,
 };
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_config::{

@@ -1,9 +1,17 @@
-//! The naming rules for workloads, agents and config keys.
+//! The naming rules for workloads, agents, config keys and client ids.
 //!
 //! Names end up in MQTT topics, container names and file paths, so they are restricted to
-//! `[A-Za-z0-9_-]` (as Ankaios requires): a name can never smuggle a `/`, a `.` or an MQTT wildcard
-//! into a topic or an instance id. This module only answers "is this a valid name"; building the
-//! error for a caller is `validation.rs`'s job.
+//! `[A-Za-z0-9_-]` (as Ankaios requires): a name can never smuggle a `/`, a `.`, a NUL or an MQTT
+//! wildcard into a topic or an instance id. This module answers "is this a valid name" and owns
+//! [`ClientId`], the validated name of an MQTT client that becomes a topic level
+//! (`{p}/responses/{clientId}`, `{p}/agents/{a}/logs/{clientId}`, `{p}/sync/{clientId}`); building
+//! manifest errors for a caller is `validation.rs`'s job.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
 
 /// The longest workload name, agent name, config key or config alias.
 pub const MAX_NAME_LEN: usize = 63;
@@ -41,9 +49,133 @@ pub fn name_problem(name: &str) -> Option<String> {
             name.len()
         ))
     } else {
-        name.chars()
-            .find(|c| !is_name_char(*c))
-            .map(|bad| format!("contains '{bad}', only {NAME_CHARSET} is allowed"))
+        name.chars().find(|c| !is_name_char(*c)).map(|bad| {
+            format!(
+                "contains '{}', only {NAME_CHARSET} is allowed",
+                bad.escape_debug()
+            )
+        })
+    }
+}
+
+/// How many characters of a refused name an error repeats: enough to recognise it, never the
+/// 70,000 characters a hostile client sent (issue 14).
+const SHOWN_CHARS: usize = 40;
+
+/// Why a text is not a valid name, naming what it was meant to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} `{shown}`: it {problem}")]
+pub struct InvalidName {
+    /// What the name is, e.g. "client id".
+    pub what: &'static str,
+    /// The start of the refused text, escaped (a NUL shows as `\0`), at most 40 characters.
+    pub shown: String,
+    /// What is wrong, e.g. "contains '/', only [A-Za-z0-9_-] is allowed".
+    pub problem: String,
+}
+
+impl InvalidName {
+    fn new(what: &'static str, text: &str) -> Self {
+        let mut shown: String = text
+            .chars()
+            .take(SHOWN_CHARS)
+            .flat_map(char::escape_debug)
+            .collect();
+        if text.chars().nth(SHOWN_CHARS).is_some() {
+            shown.push('…');
+        }
+        Self {
+            what,
+            shown,
+            problem: name_problem(text).unwrap_or_default(),
+        }
+    }
+}
+
+/// The client id of an MQTT client of the tree: 1..=63 characters of `[A-Za-z0-9_-]`, checked
+/// when built, so it is always safe as a topic level. Outside input (a request's `replyTo`, a log
+/// request's `clientId`) becomes one when the payload is decoded: a bad one fails the decode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Validates `text` as a client id.
+    pub fn new(text: &str) -> Result<Self, InvalidName> {
+        if is_valid_name(text) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidName::new("client id", text))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = InvalidName;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if is_valid_name(&text) {
+            Ok(Self(text))
+        } else {
+            Err(InvalidName::new("client id", &text))
+        }
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> Self {
+        id.0
+    }
+}
+
+impl std::str::FromStr for ClientId {
+    type Err = InvalidName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::new(text)
+    }
+}
+
+impl AsRef<str> for ClientId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for ClientId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ClientId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl JsonSchema for ClientId {
+    fn schema_name() -> Cow<'static, str> {
+        "ClientId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An MQTT client id that names a topic level: 1 to 63 characters of [A-Za-z0-9_-].",
+            "pattern": "^[A-Za-z0-9_-]{1,63}$"
+        })
     }
 }
 
@@ -81,5 +213,44 @@ mod tests {
         assert!(is_valid_agent("agent_A"));
         assert!(!is_valid_agent("agent.A"));
         assert!(!is_valid_agent(&"a".repeat(64)));
+    }
+
+    /// (case, text, accepted): one row per rule, including what issue 14 sent.
+    #[test]
+    fn client_ids_follow_the_name_rules_when_built_and_decoded() {
+        let long = "a".repeat(63);
+        let huge = "a".repeat(70_000);
+        let cases: &[(&str, &str, bool)] = &[
+            ("plain", "cli-1", true),
+            ("longest", &long, true),
+            ("empty", "", false),
+            ("NUL", "cli\0x", false),
+            ("70,000 characters", &huge, false),
+            ("slash", "a/b", false),
+            ("plus", "+", false),
+            ("hash", "#", false),
+            ("dollar", "$SYS", false),
+            ("non-ASCII", "größe", false),
+        ];
+        for (case, text, accepted) in cases {
+            assert_eq!(ClientId::new(text).is_ok(), *accepted, "{case}");
+            let json = serde_json::to_string(text).unwrap();
+            let decoded = serde_json::from_str::<ClientId>(&json);
+            assert_eq!(decoded.is_ok(), *accepted, "{case}");
+            if let Ok(id) = decoded {
+                assert_eq!(serde_json::to_string(&id).unwrap(), json, "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_client_id_is_shown_short_and_escaped() {
+        let err = ClientId::new(&format!("a\0{}", "b".repeat(70_000))).unwrap_err();
+        let text = err.to_string();
+        assert!(text.len() < 200, "{text}");
+        assert!(text.contains("a\\0bb"), "{text}");
+        assert!(text.contains("70002 characters long"), "{text}");
+        let err = ClientId::new("x\0").unwrap_err().to_string();
+        assert!(err.contains("contains '\\0'"), "{err}");
     }
 }

@@ -19,11 +19,18 @@
 //! {p}/sync/{clientId}
 //! ```
 //!
-//! Agent, workload and client names are restricted to `[A-Za-z0-9_-]` , so a
-//! name can never smuggle a `/` or a wildcard into a topic. [`Topics::parse`] enforces that rule on
-//! the way back in, because topics arriving from the bus are untrusted.
+//! Agent, workload and client names are restricted to `[A-Za-z0-9_-]`, so a name can never
+//! smuggle a `/`, a NUL or a wildcard into a topic. A client id is the one level that arrives in
+//! payloads from anyone on the bus (a request's `replyTo`, a log request's `clientId`), so those
+//! builders take a [`ClientId`], which only its validating constructor makes (issue 14). Agent and
+//! workload names reach the builders from validated manifests, the agent's checked configuration
+//! or [`Topics::parse`], which enforces the rule on the way back in, because topics arriving from
+//! the bus are untrusted. Filters and ACL patterns with `+` or `%c` in a client level have their
+//! own builders, so no caller needs to spell a wildcard as a client id.
 
 use std::fmt;
+
+use crate::names::ClientId;
 
 /// The default topic prefix, versioned so that a future incompatible tree can live beside it.
 pub const DEFAULT_PREFIX: &str = "ank/v1";
@@ -82,21 +89,21 @@ pub enum Topic {
         /// The agent streaming the logs.
         agent: String,
         /// The client that asked for them.
-        client_id: String,
+        client_id: ClientId,
     },
     /// `{p}/requests`
     Requests,
     /// `{p}/responses/{clientId}`
     Responses {
         /// The client the responses are for.
-        client_id: String,
+        client_id: ClientId,
     },
     /// `{p}/events`
     Events,
     /// `{p}/sync/{clientId}`
     Sync {
         /// The client that writes (and alone reads) this topic.
-        client_id: String,
+        client_id: ClientId,
     },
 }
 
@@ -153,8 +160,19 @@ impl Topics {
     }
 
     /// `{p}/agents/{agent}/logs/{clientId}`: log lines streamed by one agent to one client.
-    pub fn log_stream(&self, agent: &str, client_id: &str) -> String {
+    pub fn log_stream(&self, agent: &str, client_id: &ClientId) -> String {
         format!("{}/agents/{agent}/logs/{client_id}", self.prefix)
+    }
+
+    /// Filter `{p}/agents/{agent}/logs/+`: every log stream of one agent (also its requests
+    /// topic, which the filter matches too). For ACLs.
+    pub fn agent_log_streams(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/logs/+", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/logs/+`: every log stream of every agent. For ACLs.
+    pub fn all_log_streams(&self) -> String {
+        format!("{}/agents/+/logs/+", self.prefix)
     }
 
     /// `{p}/requests`: writes from `ank` and tools to the controller.
@@ -163,8 +181,19 @@ impl Topics {
     }
 
     /// `{p}/responses/{clientId}`: the controller's answers to one client.
-    pub fn responses(&self, client_id: &str) -> String {
+    pub fn responses(&self, client_id: &ClientId) -> String {
         format!("{}/responses/{client_id}", self.prefix)
+    }
+
+    /// Filter `{p}/responses/+`: the responses to every client. For ACLs.
+    pub fn all_responses(&self) -> String {
+        format!("{}/responses/+", self.prefix)
+    }
+
+    /// ACL pattern `{p}/responses/%c`: the responses of the connecting client (`%c` is the client
+    /// id in Mosquitto's and the embedded broker's ACL patterns).
+    pub fn own_responses_pattern(&self) -> String {
+        format!("{}/responses/%c", self.prefix)
     }
 
     /// `{p}/events`: the controller's stream of state changes.
@@ -175,8 +204,14 @@ impl Topics {
     /// `{p}/sync/{clientId}`: a client's private marker topic. A reader publishes a marker here
     /// after subscribing to a wildcard; when the marker comes back, every retained message of the
     /// earlier subscription has been delivered (MQTT has no end-of-retained signal).
-    pub fn sync(&self, client_id: &str) -> String {
+    pub fn sync(&self, client_id: &ClientId) -> String {
         format!("{}/sync/{client_id}", self.prefix)
+    }
+
+    /// ACL pattern `{p}/sync/%c`: the sync topic of the connecting client (see
+    /// [`Topics::own_responses_pattern`]).
+    pub fn own_sync_pattern(&self) -> String {
+        format!("{}/sync/%c", self.prefix)
     }
 
     /// Filter `{p}/agents/+/status`: every agent's status.
@@ -220,11 +255,11 @@ impl Topics {
             ["state", "desired"] => Topic::DesiredState,
             ["requests"] => Topic::Requests,
             ["events"] => Topic::Events,
-            ["responses", client] if is_name(client) => Topic::Responses {
-                client_id: (*client).to_owned(),
+            ["responses", client] => Topic::Responses {
+                client_id: ClientId::new(client).ok()?,
             },
-            ["sync", client] if is_name(client) => Topic::Sync {
-                client_id: (*client).to_owned(),
+            ["sync", client] => Topic::Sync {
+                client_id: ClientId::new(client).ok()?,
             },
             ["agents", agent, "desired"] if is_name(agent) => Topic::AgentDesired {
                 agent: (*agent).to_owned(),
@@ -235,12 +270,10 @@ impl Topics {
             ["agents", agent, "logs", "requests"] if is_name(agent) => Topic::LogRequests {
                 agent: (*agent).to_owned(),
             },
-            ["agents", agent, "logs", client] if is_name(agent) && is_name(client) => {
-                Topic::LogStream {
-                    agent: (*agent).to_owned(),
-                    client_id: (*client).to_owned(),
-                }
-            }
+            ["agents", agent, "logs", client] if is_name(agent) => Topic::LogStream {
+                agent: (*agent).to_owned(),
+                client_id: ClientId::new(client).ok()?,
+            },
             ["agents", agent, "workloads", workload, "state"]
                 if is_name(agent) && is_name(workload) =>
             {
@@ -271,11 +304,7 @@ impl fmt::Display for Topics {
 
 /// A topic level that is a valid name: 1..=63 characters of `[A-Za-z0-9_-]`.
 fn is_name(level: &str) -> bool {
-    !level.is_empty()
-        && level.len() <= 63
-        && level
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    crate::names::is_valid_name(level)
 }
 
 #[cfg(test)]
@@ -286,6 +315,10 @@ mod tests {
         Topics::new("vehicles/VIN1/ank/v1").unwrap()
     }
 
+    fn cli() -> ClientId {
+        ClientId::new("cli-1").unwrap()
+    }
+
     #[test]
     fn every_built_topic_parses_back_to_its_parts() {
         let t = topics();
@@ -294,18 +327,8 @@ mod tests {
             (t.desired_state(), Topic::DesiredState),
             (t.requests(), Topic::Requests),
             (t.events(), Topic::Events),
-            (
-                t.sync("cli-1"),
-                Topic::Sync {
-                    client_id: "cli-1".into(),
-                },
-            ),
-            (
-                t.responses("cli-1"),
-                Topic::Responses {
-                    client_id: "cli-1".into(),
-                },
-            ),
+            (t.sync(&cli()), Topic::Sync { client_id: cli() }),
+            (t.responses(&cli()), Topic::Responses { client_id: cli() }),
             (
                 t.agent_desired("agent_A"),
                 Topic::AgentDesired {
@@ -332,10 +355,10 @@ mod tests {
                 },
             ),
             (
-                t.log_stream("agent_A", "cli-1"),
+                t.log_stream("agent_A", &cli()),
                 Topic::LogStream {
                     agent: "agent_A".into(),
-                    client_id: "cli-1".into(),
+                    client_id: cli(),
                 },
             ),
         ];
@@ -358,6 +381,9 @@ mod tests {
             "vehicles/VIN1/ank/v1/agents/°C/status",
             "vehicles/VIN1/ank/v1/agents/+/status",
             "vehicles/VIN1/ank/v1x/requests",
+            "vehicles/VIN1/ank/v1/responses/a\0b",
+            "vehicles/VIN1/ank/v1/sync/+",
+            "vehicles/VIN1/ank/v1/agents/a/logs/°C",
         ] {
             assert_eq!(t.parse(topic), None, "{topic}");
         }
@@ -391,5 +417,10 @@ mod tests {
             "ank/v1/agents/+/workloads/db/state"
         );
         assert_eq!(t.everything(), "ank/v1/#");
+        assert_eq!(t.all_responses(), "ank/v1/responses/+");
+        assert_eq!(t.own_responses_pattern(), "ank/v1/responses/%c");
+        assert_eq!(t.own_sync_pattern(), "ank/v1/sync/%c");
+        assert_eq!(t.agent_log_streams("a"), "ank/v1/agents/a/logs/+");
+        assert_eq!(t.all_log_streams(), "ank/v1/agents/+/logs/+");
     }
 }

@@ -14,6 +14,8 @@ mod examples;
 mod kube;
 /// A workload's states, restart policies and removal, on both brokers.
 mod lifecycle;
+/// Names that become topic levels, and retained messages the broker cannot take (issue 14).
+mod names_and_sizes;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).
 mod podman_smoke;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.

@@ -7,6 +7,11 @@ use ank_schemas::Topics;
 use rumqttc::SubscribeReasonCode;
 use std::path::Path;
 
+/// A client id for the rows below (test data, always valid).
+fn cid(text: &str) -> ank_schemas::ClientId {
+    ank_schemas::ClientId::new(text).expect("a valid client id")
+}
+
 /// A broker with a password file for `controller`, `agent-a`, `agent-b`, `alice`, and the
 /// ACL generated for them, written to files as an operator would.
 async fn secured_broker(dir: &Path) -> BrokerHandle {
@@ -82,13 +87,13 @@ async fn an_agent_cannot_write_other_agents_topics_or_any_desired_topic() {
         t.all_workload_states(),
         t.controller_status(),
         t.desired_state(),
-        t.sync("controller"),
+        t.sync(&cid("controller")),
     ] {
         observer.subscribe_ok(&filter).await;
     }
     // Make sure the controller's subscriptions are in place before agent-a starts.
     assert!(observer
-        .drain_until_marker(&t.sync("controller"))
+        .drain_until_marker(&t.sync(&cid("controller")))
         .await
         .is_empty());
 
@@ -144,8 +149,11 @@ async fn an_agent_cannot_read_another_agents_desired() {
     agent.subscribe_ok(&t.agent_desired("a")).await;
     let mine = agent.next_publish(WAIT).await.expect("own desired");
     assert_eq!(mine.payload.as_ref(), b"for-a");
-    agent.subscribe_ok(&t.sync("a")).await;
-    assert!(agent.drain_until_marker(&t.sync("a")).await.is_empty());
+    agent.subscribe_ok(&t.sync(&cid("a"))).await;
+    assert!(agent
+        .drain_until_marker(&t.sync(&cid("a")))
+        .await
+        .is_empty());
     broker.stop().await;
 }
 
@@ -156,19 +164,19 @@ async fn a_cli_user_reads_only_its_own_responses() {
     let t = Topics::default();
     let mut alice = login(&broker, "alice", "cli-1").await;
     assert_eq!(
-        alice.subscribe(&t.responses("cli-2")).await,
+        alice.subscribe(&t.responses(&cid("cli-2"))).await,
         [SubscribeReasonCode::Failure]
     );
     assert_eq!(
-        alice.subscribe(&t.responses("+")).await,
+        alice.subscribe(&t.all_responses()).await,
         [SubscribeReasonCode::Failure]
     );
-    alice.subscribe_ok(&t.responses("cli-1")).await;
+    alice.subscribe_ok(&t.responses(&cid("cli-1"))).await;
     alice.subscribe_ok(&t.all_workload_states()).await;
 
     let mut controller = login(&broker, "controller", "controller").await;
     controller
-        .publish(&t.responses("cli-1"), b"ok", false)
+        .publish(&t.responses(&cid("cli-1")), b"ok", false)
         .await;
     let answer = alice.next_publish(WAIT).await.expect("own response");
     assert_eq!(answer.payload.as_ref(), b"ok");

@@ -10,6 +10,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A client id for the rows below (test data, always valid).
+fn cid(text: &str) -> ank_schemas::ClientId {
+    ank_schemas::ClientId::new(text).expect("a valid client id")
+}
+
 const USERS: [&str; 4] = ["controller", "agent-a", "agent-b", "alice"];
 
 /// A Mosquitto child process, killed on drop.
@@ -88,14 +93,14 @@ fn seeds(t: &Topics) -> Vec<(&'static str, &'static str, String)> {
         ("controller", "ctl", t.desired_state()),
         ("controller", "ctl", t.agent_desired("a")),
         ("controller", "ctl", t.agent_desired("b")),
-        ("controller", "ctl", t.responses("cli-1")),
-        ("controller", "ctl", t.responses("cli-2")),
+        ("controller", "ctl", t.responses(&cid("cli-1"))),
+        ("controller", "ctl", t.responses(&cid("cli-2"))),
         ("agent-a", "a", t.agent_status("a")),
         ("agent-a", "a", t.workload_state("a", "w")),
-        ("agent-a", "a", t.log_stream("a", "cli-1")),
+        ("agent-a", "a", t.log_stream("a", &cid("cli-1"))),
         ("agent-b", "b", t.agent_status("b")),
         ("agent-b", "b", t.workload_state("b", "w")),
-        ("agent-b", "b", t.sync("b")),
+        ("agent-b", "b", t.sync(&cid("b"))),
         ("alice", "cli-1", t.requests()),
         ("alice", "cli-1", t.log_requests("a")),
         ("alice", "cli-1", t.log_requests("b")),
@@ -118,16 +123,16 @@ async fn probe(addr: SocketAddr) -> Outcome {
         ("agent-a", "a", t.all_agent_statuses()),
         ("agent-a", "a", t.log_requests("a")),
         ("agent-a", "a", t.log_requests("b")),
-        ("agent-a", "a", t.sync("b")),
-        ("agent-a", "a", t.responses("cli-1")),
+        ("agent-a", "a", t.sync(&cid("b"))),
+        ("agent-a", "a", t.responses(&cid("cli-1"))),
         ("agent-a", "a", t.everything()),
-        ("alice", "cli-1", t.responses("cli-1")),
-        ("alice", "cli-1", t.responses("cli-2")),
-        ("alice", "cli-1", t.responses("+")),
+        ("alice", "cli-1", t.responses(&cid("cli-1"))),
+        ("alice", "cli-1", t.responses(&cid("cli-2"))),
+        ("alice", "cli-1", t.all_responses()),
         ("alice", "cli-1", t.all_agent_desired()),
         ("alice", "cli-1", t.all_workload_states()),
-        ("alice", "cli-1", t.log_stream("+", "+")),
-        ("alice", "cli-1", t.sync("b")),
+        ("alice", "cli-1", t.all_log_streams()),
+        ("alice", "cli-1", t.sync(&cid("b"))),
         ("alice", "cli-1", t.everything()),
         ("controller", "ctl", t.requests()),
         ("controller", "ctl", t.all_agent_desired()),
@@ -141,7 +146,7 @@ async fn probe(addr: SocketAddr) -> Outcome {
             [SubscribeReasonCode::Failure] => false,
             other => panic!("unexpected SUBACK {other:?}"),
         };
-        let sync = t.sync(client_id);
+        let sync = t.sync(&cid(client_id));
         c.subscribe_ok(&sync).await;
         let delivered = c
             .drain_until_marker(&sync)
@@ -170,11 +175,11 @@ async fn probe(addr: SocketAddr) -> Outcome {
         t.controller_status(),
         t.desired_state(),
         t.requests(),
-        t.sync("ctl"),
+        t.sync(&cid("ctl")),
     ] {
         observer.subscribe_ok(&filter).await;
     }
-    let _ = observer.drain_until_marker(&t.sync("ctl")).await;
+    let _ = observer.drain_until_marker(&t.sync(&cid("ctl"))).await;
     let writers: Vec<(&str, &str, Vec<String>, String)> = vec![
         (
             "agent-a",

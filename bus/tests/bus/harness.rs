@@ -153,7 +153,7 @@ pub async fn next_event<T>(
 /// session's own sync topic echoes a marker published after them (packets of one connection are
 /// handled in order). `incoming` must belong to `session`.
 pub async fn flush(session: &Session, incoming: &mut Incoming) {
-    let sync = session.options().topics.sync(session.client_id());
+    let sync = session.options().topics.sync(session.client());
     session.subscribe(&sync).await.expect("subscribe sync");
     let marker = format!("flush-{}", ank_bus::new_epoch()).into_bytes();
     session

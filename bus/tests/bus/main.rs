@@ -8,6 +8,8 @@ mod harness;
 mod birth_will;
 /// Resubscribe, re-birth and queued publishes across a broker restart; unreachable brokers.
 mod reconnect;
+/// Publishes a broker would close the connection over are refused locally (issue 14).
+mod refused;
 /// Request/response: concurrent requests matched by id, garbage replies, timeouts.
 mod request;
 /// Reading retained state completely (2,000 topics) and watching it live.

@@ -30,7 +30,8 @@ async fn spawn_doubler(broker: &TestBroker) -> Session {
                 request["id"].as_str().map(str::to_owned),
                 request["replyTo"]
                     .as_str()
-                    .map(|client| ank_schemas::Topics::default().responses(client)),
+                    .and_then(|client| ank_schemas::ClientId::new(client).ok())
+                    .map(|client| ank_schemas::Topics::default().responses(&client)),
                 request["n"].as_u64(),
             ) else {
                 continue;

@@ -51,7 +51,7 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &LogsArgs) -> Result<(), CliE
         .take_incoming()
         .await?
         .ok_or_else(|| anyhow::anyhow!("the session's messages are already taken"))?;
-    let client_id = session.client_id().to_owned();
+    let client_id = session.client().clone();
     let mut open: BTreeSet<InstanceId> = BTreeSet::new();
     let mut silent_agents: BTreeSet<String> = BTreeSet::new();
     for (agent, ids) in &by_agent {

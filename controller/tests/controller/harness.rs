@@ -110,6 +110,7 @@ impl Env {
             password: None,
             password_file: None,
             tls: None,
+            max_message_size: ank_controller::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 

@@ -6,6 +6,11 @@ use tokio::task::JoinSet;
 
 use crate::harness::{apply, ok, Env, DEADLINE};
 
+/// A client id for the rows below (test data, always valid).
+fn cid(text: &str) -> ank_schemas::ClientId {
+    ank_schemas::ClientId::new(text).expect("a valid client id")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_applies_from_fifty_clients_all_land() {
     let env = Env::embedded().await;
@@ -64,7 +69,7 @@ async fn a_thousand_malformed_payloads_on_every_topic_leave_it_answering() {
     // consumed by ank-bus' request helper, so the listener uses another client id).
     let hostile = env.client("hostile").await;
     let mut listener = env.client("listener").await;
-    let replies = env.topics.responses("victim");
+    let replies = env.topics.responses(&cid("victim"));
     listener
         .session
         .subscribe(&replies)

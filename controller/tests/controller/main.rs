@@ -6,6 +6,8 @@ mod harness;
 mod binary;
 /// Start-up modes and errors, and the main scenario on Mosquitto.
 mod brokers;
+/// Retained messages and responses over the broker's limit are refused (issue 14).
+mod limits;
 /// 50 concurrent writers, and 1,000 malformed payloads on every subscribed topic.
 mod load;
 /// Kill and restart: same state, same instance ids, identical snapshots; start rules.

@@ -5,6 +5,11 @@ use ank_schemas::{LogEvent, LogRequest, RestartPolicy};
 
 use crate::harness::*;
 
+/// A client id for the rows below (test data, always valid).
+fn cid(text: &str) -> ank_schemas::ClientId {
+    ank_schemas::ClientId::new(text).expect("a valid client id")
+}
+
 #[tokio::test]
 async fn a_log_request_streams_the_lines_then_stopped() {
     let env = Env::start("logs").await;
@@ -25,12 +30,12 @@ async fn a_log_request_streams_the_lines_then_stopped() {
     options.topics = env.topics.clone();
     let (reader, mut incoming) = Session::connect(options, None).await.expect("connects");
     reader
-        .subscribe(&env.topics.log_stream(&name, "logreader"))
+        .subscribe(&env.topics.log_stream(&name, &cid("logreader")))
         .await
         .expect("subscribed");
     let request = LogRequest {
         id: "1".into(),
-        client_id: "logreader".into(),
+        client_id: cid("logreader"),
         instance_ids: vec![w.instance_id.clone()],
         follow: false,
         tail: None,

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::instance_id::InstanceId;
+use crate::names::ClientId;
 
 /// A request for the logs of some instances of one agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -13,8 +14,9 @@ use crate::instance_id::InstanceId;
 pub struct LogRequest {
     /// Chosen by the client; events of the stream do not repeat it, the topic names the client.
     pub id: String,
-    /// The client whose log topic receives the stream.
-    pub client_id: String,
+    /// The client whose log topic receives the stream; validated when the request is decoded,
+    /// since it becomes a topic level (issue 14).
+    pub client_id: ClientId,
     /// The instances to read.
     pub instance_ids: Vec<InstanceId>,
     /// Keep streaming new lines.

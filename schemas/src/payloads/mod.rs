@@ -14,6 +14,8 @@ mod workload_state;
 pub use complete_state::{AgentEntry, AgentLoad, CompleteState, WorkloadStateEntry};
 pub use desired::{AgentSnapshot, DesiredStatePayload, DesiredWorkload};
 pub use logs::{LogEvent, LogRequest};
-pub use request::{Request, RequestOp, Response, ResponseBody, ResponseOutcome};
+pub use request::{
+    Request, RequestOp, Response, ResponseBody, ResponseOutcome, MAX_REQUEST_ID_LEN,
+};
 pub use status::{AgentStatus, ControllerStatus, Liveness, Resources};
 pub use workload_state::WorkloadStatePayload;

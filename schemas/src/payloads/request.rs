@@ -9,16 +9,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::instance_id::InstanceId;
 use crate::manifest::{Manifest, WorkloadSpec};
+use crate::names::ClientId;
 use crate::validation::ValidationError;
+
+/// The longest request `id` the controller answers: the response repeats it, so an unbounded one
+/// would let a request make its own answer too large to publish. The bus's ids are about 20.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// A request to the controller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
-    /// Chosen by the client, unique among its open requests; echoed in the response.
+    /// Chosen by the client, unique among its open requests; echoed in the response. At most
+    /// [`MAX_REQUEST_ID_LEN`] bytes, or the controller drops the request.
     pub id: String,
-    /// The client id whose `{p}/responses/{clientId}` topic gets the response.
-    pub reply_to: String,
+    /// The client id whose `{p}/responses/{clientId}` topic gets the response; validated when
+    /// the request is decoded, since it becomes a topic level (issue 14).
+    pub reply_to: ClientId,
     /// Unix time in milliseconds after which the controller refuses the request (answering "the
     /// request expired before it was handled") instead of carrying it out late.
     #[serde(default)]
@@ -138,7 +145,7 @@ mod tests {
     fn requests_flatten_the_op_beside_id_and_reply_to() {
         let r = Request {
             id: "1".into(),
-            reply_to: "cli-1".into(),
+            reply_to: ClientId::new("cli-1").unwrap(),
             expires_at_ms: Some(5),
             op: RequestOp::DeleteWorkloads {
                 names: vec!["nginx".into()],
@@ -151,6 +158,16 @@ mod tests {
                 "op":"deleteWorkloads","names":["nginx"]})
         );
         assert_eq!(serde_json::from_value::<Request>(json).unwrap(), r);
+    }
+
+    #[test]
+    fn issue_14_a_request_whose_reply_to_cannot_name_a_topic_does_not_decode() {
+        let huge = "a".repeat(70_000);
+        for reply_to in ["", "a\0b", "a/b", "+", "#", huge.as_str()] {
+            let json = serde_json::json!({"id":"1","replyTo":reply_to,"op":"getState"});
+            let err = serde_json::from_value::<Request>(json).unwrap_err();
+            assert!(err.to_string().contains("invalid client id"), "{err}");
+        }
     }
 
     #[test]
