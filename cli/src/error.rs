@@ -128,6 +128,10 @@ impl CliError {
                 BusError::Rejected { .. } => {
                     Some("check --username/--password or the TLS client certificate".into())
                 }
+                BusError::TooLarge { .. } => Some(
+                    "nothing was sent; apply the manifest in smaller parts (one file per apply)"
+                        .into(),
+                ),
                 BusError::ClientCertificateRefused { .. } => Some(
                     "give a certificate and key the broker trusts with --cert-file/--key-file"
                         .into(),
