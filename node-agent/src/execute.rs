@@ -6,21 +6,20 @@
 //! panic or an exit.
 
 use std::future::Future;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ank_schemas::{DesiredWorkload, FileContent, InstanceId, RuntimeConfig};
-use base64::Engine;
+use ank_schemas::{DesiredWorkload, InstanceId, RuntimeConfig};
 
 use crate::observed::{InstanceTarget, Observed, Operation, WorkloadBook};
 use crate::reconcile::Action;
-use crate::runtime::podman::FileMount;
 use crate::runtime::{
     InstanceRef, KubeSpec, ObservedInstance, PodmanKubeRuntime, PodmanRunSpec, PodmanRuntime,
     RuntimeConnector, RuntimeError,
 };
+use crate::workload_files::{self, instance_folder};
 
 /// The connectors this agent runs; a disabled runtime is `None`.
 #[derive(Debug)]
@@ -269,11 +268,6 @@ fn not_retryable(error: impl Into<String>) -> OpFailure {
     }
 }
 
-/// The host folder of one instance: `<io>/<workload>.<hash>`.
-fn instance_folder(io: &Path, id: &InstanceId) -> PathBuf {
-    io.join(format!("{}.{}", id.workload, id.hash))
-}
-
 impl Runtimes {
     fn podman(&self) -> Result<&PodmanRuntime, OpFailure> {
         self.podman
@@ -423,7 +417,9 @@ impl Runtimes {
                 general_options: c.general_options,
                 command_options: c.command_options,
                 command_args: c.command_args,
-                mounts: self.write_files(desired)?,
+                // Not retried (Ankaios: `Pending(StartingFailed)`).
+                mounts: workload_files::write(&self.io_folder, desired)
+                    .map_err(|e| not_retryable(e.to_string()))?,
             })),
             RuntimeConfig::PodmanKube(c) => {
                 if !desired.files.is_empty() {
@@ -441,58 +437,6 @@ impl Runtimes {
             }
         }
     }
-
-    /// Writes the workload's files under its instance folder (Ankaios §1.6); a failure is not
-    /// retried (Ankaios: `Pending(StartingFailed)`).
-    fn write_files(&self, desired: &DesiredWorkload) -> Result<Vec<FileMount>, OpFailure> {
-        let files_root = instance_folder(&self.io_folder, &desired.instance_id).join("files");
-        let mut mounts = Vec::new();
-        for file in &desired.files {
-            let relative = Path::new(&file.mount_point);
-            if !relative.is_absolute()
-                || relative
-                    .components()
-                    .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-            {
-                return Err(not_retryable(format!(
-                    "Invalid mount point '{}': it must be absolute, without '.' or '..'",
-                    file.mount_point
-                )));
-            }
-            let host_path = files_root.join(file.mount_point.trim_start_matches('/'));
-            let bytes = match &file.content {
-                FileContent::Data(text) => text.clone().into_bytes(),
-                FileContent::BinaryData(b64) => {
-                    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-                    base64::engine::general_purpose::STANDARD
-                        .decode(compact)
-                        .map_err(|e| {
-                            not_retryable(format!(
-                                "binaryData of '{}' is not base64: {e}",
-                                file.mount_point
-                            ))
-                        })?
-                }
-            };
-            let write = || -> std::io::Result<()> {
-                if let Some(parent) = host_path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&host_path, &bytes)
-            };
-            write().map_err(|e| {
-                not_retryable(format!(
-                    "Could not write the workload file {}: {e}",
-                    host_path.display()
-                ))
-            })?;
-            mounts.push(FileMount {
-                host_path,
-                mount_point: file.mount_point.clone(),
-            });
-        }
-        Ok(mounts)
-    }
 }
 
 enum Spec {
@@ -503,8 +447,9 @@ enum Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ank_schemas::{ControlInterfaceAccess, RestartPolicy, WorkloadFile};
+    use ank_schemas::{ControlInterfaceAccess, FileContent, RestartPolicy, WorkloadFile};
     use std::collections::BTreeMap;
+    use std::path::Path;
 
     fn desired(files: Vec<WorkloadFile>) -> DesiredWorkload {
         let config = "image: localhost/img\ncommandArgs: [sh]";

@@ -18,6 +18,7 @@
 //! - `execute`: actions → runtime connector calls, and their outcomes → bookkeeping.
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
+//! - `workload_files`: the agent's private folders and the workload files in them.
 #![warn(missing_docs)]
 
 pub mod runtime;
@@ -32,6 +33,7 @@ mod reconcile;
 mod resources;
 mod run;
 mod state_map;
+mod workload_files;
 
 pub use backoff::{create_retry_delay, effective_streak, restart_delay};
 pub use config::{AgentArgs, AgentConfig};

@@ -43,6 +43,9 @@ const CONNECT_RETRY_MAX: Duration = Duration::from_secs(5);
 /// broker that refuses it); podman errors are reported as workload states, never returned.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     tokio::pin!(shutdown);
+    let io_folder = config.io_folder();
+    crate::workload_files::prepare_io_folder(&io_folder)
+        .with_context(|| format!("creating the agent's folder {}", io_folder.display()))?;
     let mut cli = PodmanCli::new(&config.podman);
     for (key, value) in &config.podman_env {
         cli = cli.with_env(key, value);
@@ -58,7 +61,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
             .iter()
             .any(|r| r == "podman-kube")
             .then(|| PodmanKubeRuntime::new(cli.clone(), &config.name)),
-        io_folder: config.io_folder(),
+        io_folder,
     });
     let status = AgentStatus {
         state: Liveness::Online,

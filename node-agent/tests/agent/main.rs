@@ -21,3 +21,5 @@ mod logs_and_latency;
 mod status;
 // A podman that fails once or hangs.
 mod podman_trouble;
+// Workload files: private on the host, readable in the container.
+mod files;
