@@ -16,8 +16,9 @@ pub enum BusError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The client id is not 1..=63 characters of `[A-Za-z0-9_-]`, so it cannot name a topic.
-    #[error("invalid client id `{0}`: use 1 to 63 characters of [A-Za-z0-9_-]")]
+    /// The client id is not `<identity>[.<suffix>]` of `[A-Za-z0-9_-]` (at most 127
+    /// characters), so it cannot name a topic.
+    #[error("invalid client id `{0}`: use <identity> or <identity>.<suffix>, each of [A-Za-z0-9_-], at most 127 characters")]
     InvalidClientId(String),
     /// No connection to the broker could be made within the connect timeout.
     #[error("the MQTT broker at {url} is unreachable")]

@@ -6,7 +6,7 @@
 //! client's packets in order, so when the marker comes back every retained message matched by the
 //! earlier SUBSCRIBE has been delivered.
 //!
-//! Each read or watch runs on its **own MQTT connection** (client id `{clientId}-r{random}`), not
+//! Each read or watch runs on its **own MQTT connection** (client id `{identity}.r{random}`), not
 //! on the caller's session. MQTT re-delivers retained messages to every matching subscription of a
 //! client, and a 3.1.1 message does not say which subscription it came from; on a shared
 //! connection, a reader's snapshot and the session's own subscriptions would see each other's
@@ -107,8 +107,13 @@ impl Session {
     /// a connection of its own that lives as long as the [`Watch`].
     pub async fn watch_retained(&self, filters: &[String]) -> Result<Watch, BusError> {
         let mut opts = self.shared.opts.clone();
-        let base: String = opts.client_id.chars().take(53).collect();
-        opts.client_id = format!("{base}-r{:08x}", rand::random::<u32>());
+        // Another connection of the same identity (`<identity>.r<random>`), so a broker that
+        // binds client ids to logins accepts it (issue 13).
+        let identity = opts
+            .client_id
+            .split_once('.')
+            .map_or(opts.client_id.as_str(), |(identity, _)| identity);
+        opts.client_id = format!("{identity}.r{:08x}", rand::random::<u32>());
         let client_id = ank_schemas::ClientId::new(&opts.client_id)
             .map_err(|e| BusError::InvalidClientId(e.shown))?;
         let sync = opts.topics.sync(&client_id);

@@ -175,7 +175,14 @@ impl Context {
 
     fn connect_options(&self) -> Result<ConnectOptions, CliError> {
         let s = &self.settings;
-        let client_id = format!("ank-{:08x}", rand::random::<u32>());
+        // `<user>.<random>`: its identity is the login, so a broker that binds client ids to
+        // logins accepts it (issue 13); `ank.<random>` without a login.
+        let identity = s
+            .username
+            .as_deref()
+            .filter(|u| ank_schemas::is_valid_name(u))
+            .unwrap_or("ank");
+        let client_id = format!("{identity}.{:08x}", rand::random::<u32>());
         let mut opts =
             ConnectOptions::from_url(&s.broker, &client_id).map_err(|e| CliError::Usage {
                 message: e.to_string(),

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::desired::Desired;
 
 /// The controller's MQTT client id (there is one controller per topic tree).
-pub const CLIENT_ID: &str = "ank-controller";
+pub const CLIENT_ID: &str = "controller";
 
 /// Why a publish failed.
 #[derive(Debug, thiserror::Error)]

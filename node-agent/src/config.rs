@@ -163,14 +163,10 @@ impl AgentConfig {
         self.run_folder.join(format!("{}_io", self.name))
     }
 
-    /// The MQTT client id: `agent-<name>` when that fits MQTT's 63 characters, else the name.
+    /// The MQTT client id: `agent-<name>`, the agent's login, so a broker that binds client ids
+    /// to logins accepts it (issue 13).
     pub fn client_id(&self) -> String {
-        let id = format!("agent-{}", self.name);
-        if id.len() <= 63 {
-            id
-        } else {
-            self.name.clone()
-        }
+        format!("agent-{}", self.name)
     }
 }
 

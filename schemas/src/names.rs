@@ -75,7 +75,7 @@ pub struct InvalidName {
 }
 
 impl InvalidName {
-    fn new(what: &'static str, text: &str) -> Self {
+    fn with_problem(what: &'static str, text: &str, problem: String) -> Self {
         let mut shown: String = text
             .chars()
             .take(SHOWN_CHARS)
@@ -87,31 +87,78 @@ impl InvalidName {
         Self {
             what,
             shown,
-            problem: name_problem(text).unwrap_or_default(),
+            problem,
         }
     }
 }
 
-/// The client id of an MQTT client of the tree: 1..=63 characters of `[A-Za-z0-9_-]`, checked
-/// when built, so it is always safe as a topic level. Outside input (a request's `replyTo`, a log
-/// request's `clientId`) becomes one when the payload is decoded: a bad one fails the decode.
+/// The longest client id: an identity (`agent-` and a 63-character name) and a suffix.
+pub const MAX_CLIENT_ID_LEN: usize = 127;
+
+/// The client id of an MQTT client of the tree: `<identity>` or `<identity>.<suffix>`, each part
+/// of `[A-Za-z0-9_-]`, at most 127 characters, checked when built, so it is always safe as a
+/// topic level. Outside input (a request's `replyTo`, a log request's `clientId`) becomes one
+/// when the payload is decoded: a bad one fails the decode.
+///
+/// The identity is the login that owns the connection (`controller`, `agent-<name>`, a CLI
+/// user); the suffix tells a process's connections apart. Names cannot contain `.`, so the
+/// identity of a client id is never ambiguous, and a broker can refuse a client id whose identity
+/// is not the login's: nobody takes over another's session (issue 13).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClientId(String);
 
+/// Why `text` is not a client id, or `None` when it is one.
+fn client_id_problem(text: &str) -> Option<String> {
+    if text.len() > MAX_CLIENT_ID_LEN {
+        return Some(format!(
+            "is {} characters long, the maximum is {MAX_CLIENT_ID_LEN}",
+            text.len()
+        ));
+    }
+    let (identity, suffix) = match text.split_once('.') {
+        Some((identity, suffix)) => (identity, Some(suffix)),
+        None => (text, None),
+    };
+    let part_problem = |part: &str, what: &str| {
+        if part.is_empty() {
+            Some(format!("has an empty {what}"))
+        } else {
+            part.chars().find(|c| !is_name_char(*c)).map(|bad| {
+                format!(
+                    "contains '{}' in its {what}, only {NAME_CHARSET} and one '.' are allowed",
+                    bad.escape_debug()
+                )
+            })
+        }
+    };
+    part_problem(identity, "identity").or_else(|| suffix.and_then(|s| part_problem(s, "suffix")))
+}
+
 impl ClientId {
     /// Validates `text` as a client id.
     pub fn new(text: &str) -> Result<Self, InvalidName> {
-        if is_valid_name(text) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(InvalidName::new("client id", text))
+        match client_id_problem(text) {
+            None => Ok(Self(text.to_owned())),
+            Some(problem) => Err(InvalidName::with_problem("client id", text, problem)),
         }
+    }
+
+    /// The client id `<identity>.<suffix>`: another connection of the same identity.
+    pub fn with_suffix(identity: &str, suffix: &str) -> Result<Self, InvalidName> {
+        Self::new(&format!("{identity}.{suffix}"))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The identity that owns it: the part before the `.`.
+    pub fn identity(&self) -> &str {
+        self.0
+            .split_once('.')
+            .map_or(&self.0, |(identity, _)| identity)
     }
 }
 
@@ -119,10 +166,9 @@ impl TryFrom<String> for ClientId {
     type Error = InvalidName;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        if is_valid_name(&text) {
-            Ok(Self(text))
-        } else {
-            Err(InvalidName::new("client id", &text))
+        match client_id_problem(&text) {
+            None => Ok(Self(text)),
+            Some(problem) => Err(InvalidName::with_problem("client id", &text, problem)),
         }
     }
 }
@@ -173,8 +219,9 @@ impl JsonSchema for ClientId {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "An MQTT client id that names a topic level: 1 to 63 characters of [A-Za-z0-9_-].",
-            "pattern": "^[A-Za-z0-9_-]{1,63}$"
+            "description": "An MQTT client id that names a topic level: `<identity>` or `<identity>.<suffix>`, each of [A-Za-z0-9_-], at most 127 characters.",
+            "pattern": "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)?$",
+            "maxLength": 127
         })
     }
 }
@@ -218,11 +265,17 @@ mod tests {
     /// (case, text, accepted): one row per rule, including what issue 14 sent.
     #[test]
     fn client_ids_follow_the_name_rules_when_built_and_decoded() {
-        let long = "a".repeat(63);
+        let long = "a".repeat(127);
+        let too_long = "a".repeat(128);
         let huge = "a".repeat(70_000);
         let cases: &[(&str, &str, bool)] = &[
             ("plain", "cli-1", true),
             ("longest", &long, true),
+            ("one too long", &too_long, false),
+            ("identity and suffix", "agent-agent_A.r1234abcd", true),
+            ("two dots", "a.b.c", false),
+            ("empty suffix", "a.", false),
+            ("empty identity", ".a", false),
             ("empty", "", false),
             ("NUL", "cli\0x", false),
             ("70,000 characters", &huge, false),
@@ -241,6 +294,18 @@ mod tests {
                 assert_eq!(serde_json::to_string(&id).unwrap(), json, "{case}");
             }
         }
+    }
+
+    #[test]
+    fn issue_13_the_identity_of_a_client_id_is_the_part_before_the_dot() {
+        let id = ClientId::new("agent-agent_A.r00c0ffee").unwrap();
+        assert_eq!(id.identity(), "agent-agent_A");
+        assert_eq!(
+            ClientId::new("controller").unwrap().identity(),
+            "controller"
+        );
+        let watch = ClientId::with_suffix("alice", "r1").unwrap();
+        assert_eq!((watch.as_str(), watch.identity()), ("alice.r1", "alice"));
     }
 
     #[test]
