@@ -13,6 +13,8 @@
 //! - `request.rs`: [`Session::request`], request/response matched by the reply's `id`.
 //! - `retained.rs`: [`Session::read_retained`] and [`Session::watch_retained`].
 //! - `topic_match.rs`: [`topic_matches`], MQTT wildcard matching.
+//! - `log_limit.rs`: [`excerpt`], [`excerpt_bytes`] and [`warn_limited!`]: bounded logging of
+//!   outside input, shared by every binary.
 //! - `error.rs`: [`BusError`].
 #![warn(missing_docs)]
 
@@ -20,6 +22,7 @@ mod backoff;
 mod birth;
 mod error;
 mod event_loop;
+pub mod log_limit;
 mod options;
 mod request;
 mod retained;
@@ -28,7 +31,12 @@ mod topic_match;
 
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
+pub use log_limit::{excerpt, excerpt_bytes};
 pub use options::{ConnectOptions, TlsFiles, MQTTS_PORT, MQTT_PORT};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};
 pub use topic_match::topic_matches;
+
+/// `tracing` for [`warn_limited!`], so callers need no `tracing` of their own.
+#[doc(hidden)]
+pub use tracing as __tracing;
