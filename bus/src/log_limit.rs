@@ -251,17 +251,35 @@ pub fn warn_limiter() -> &'static WarnLimiter {
 #[macro_export]
 macro_rules! warn_limited {
     ($kind:literal, $($rest:tt)+) => {
+        $crate::__log_limited!(warn, $kind, $($rest)+)
+    };
+}
+
+/// [`warn_limited!`](crate::warn_limited) at `info` level, for routine outcomes an outside client
+/// can trigger at will (a refused request).
+#[macro_export]
+macro_rules! info_limited {
+    ($kind:literal, $($rest:tt)+) => {
+        $crate::__log_limited!(info, $kind, $($rest)+)
+    };
+}
+
+/// The body of [`warn_limited!`](crate::warn_limited) and [`info_limited!`](crate::info_limited).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_limited {
+    ($level:ident, $kind:literal, $($rest:tt)+) => {
         match $crate::log_limit::warn_limiter().admit($kind) {
             $crate::log_limit::Admission::Log { suppressed_before } => {
                 if suppressed_before > 0 {
-                    $crate::__tracing::warn!(
+                    $crate::__tracing::$level!(
                         kind = $kind,
                         "suppressed {} similar warnings in the last {} s",
                         suppressed_before,
                         $crate::log_limit::warn_limiter().window().as_secs()
                     );
                 }
-                $crate::__tracing::warn!($($rest)+);
+                $crate::__tracing::$level!($($rest)+);
             }
             $crate::log_limit::Admission::Suppress => {}
         }
@@ -283,9 +301,15 @@ mod tests {
     fn long_text_is_cut_at_the_bound_and_names_its_length() {
         let long = "x".repeat(900_000);
         let shown = excerpt(&long).to_string();
-        assert_eq!(shown, format!("{}… (900000 bytes)", "x".repeat(EXCERPT_CHARS)));
+        assert_eq!(
+            shown,
+            format!("{}… (900000 bytes)", "x".repeat(EXCERPT_CHARS))
+        );
         let shown = excerpt_bytes(long.as_bytes()).to_string();
-        assert_eq!(shown, format!("{}… (900000 bytes)", "x".repeat(EXCERPT_CHARS)));
+        assert_eq!(
+            shown,
+            format!("{}… (900000 bytes)", "x".repeat(EXCERPT_CHARS))
+        );
     }
 
     #[test]
@@ -303,7 +327,10 @@ mod tests {
     fn escapes_count_against_the_bound() {
         let newlines = "\n".repeat(1000);
         let shown = excerpt(&newlines).to_string();
-        assert_eq!(shown, format!("{}… (1000 bytes)", r"\n".repeat(EXCERPT_CHARS / 2)));
+        assert_eq!(
+            shown,
+            format!("{}… (1000 bytes)", r"\n".repeat(EXCERPT_CHARS / 2))
+        );
         assert!(!shown.contains('\n'));
     }
 

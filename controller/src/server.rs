@@ -14,6 +14,7 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ank_broker::BrokerHandle;
+use ank_bus::{excerpt, info_limited, warn_limited};
 use ank_bus::{Incoming, Message, SessionEvent};
 use ank_schemas::{
     is_valid_name, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
@@ -103,11 +104,7 @@ async fn serve(
     info!(%url, epoch = publisher.epoch(), prefix = %config.topics, "connected");
 
     let topics = &config.topics;
-    for filter in [
-        topics.requests(),
-        topics.all_agent_statuses(),
-        topics.all_workload_states(),
-    ] {
+    for filter in topics.controller_subscriptions() {
         publisher
             .subscribe(&filter)
             .await
@@ -174,7 +171,12 @@ impl Controller<'_> {
             Some(Topic::Requests) => self.on_request(&message.payload).await,
             Some(Topic::AgentStatus { agent }) => {
                 if let Err(e) = self.observed.agent_status(&agent, &message.payload) {
-                    warn!(topic = %message.topic, "ignored agent status: {e}");
+                    warn_limited!(
+                        "agent status",
+                        topic = %excerpt(&message.topic),
+                        error = %excerpt(&e),
+                        "ignored agent status",
+                    );
                 }
             }
             Some(Topic::WorkloadState { agent, workload }) => {
@@ -182,10 +184,21 @@ impl Controller<'_> {
                     .observed
                     .workload_state(&agent, &workload, &message.payload)
                 {
-                    warn!(topic = %message.topic, "ignored workload state: {e}");
+                    warn_limited!(
+                        "workload state",
+                        topic = %excerpt(&message.topic),
+                        error = %excerpt(&e),
+                        "ignored workload state",
+                    );
                 }
             }
-            _ => warn!(topic = %message.topic, "ignored a message on an unexpected topic"),
+            _ => {
+                warn_limited!(
+                    "unexpected topic",
+                    topic = %excerpt(&message.topic),
+                    "ignored a message on an unexpected topic",
+                )
+            }
         }
     }
 
@@ -193,9 +206,11 @@ impl Controller<'_> {
         let value: Value = match serde_json::from_slice(payload) {
             Ok(value) => value,
             Err(e) => {
-                warn!(
+                warn_limited!(
+                    "request",
                     bytes = payload.len(),
-                    "dropped a request that is not JSON: {e}"
+                    error = %excerpt(&e),
+                    "dropped a request that is not JSON",
                 );
                 return;
             }
@@ -207,7 +222,10 @@ impl Controller<'_> {
             .filter(|r| is_valid_name(r))
             .map(str::to_owned);
         let (Some(id), Some(reply_to)) = (id, reply_to) else {
-            warn!("dropped a request without a string `id` and a valid `replyTo`");
+            warn_limited!(
+                "request",
+                "dropped a request without a string `id` and a valid `replyTo`"
+            );
             return;
         };
         let outcome = match serde_json::from_value::<Request>(value) {
@@ -220,7 +238,14 @@ impl Controller<'_> {
         let outcome = match outcome {
             Ok(body) => ResponseOutcome::Ok(body),
             Err(refusal) => {
-                info!(%id, %reply_to, "refused: {refusal}");
+                // The refusal quotes the request (serde errors, names): excerpts only.
+                info_limited!(
+                    "refusal",
+                    id = %excerpt(&id),
+                    %reply_to,
+                    refusal = %excerpt(&refusal),
+                    "refused",
+                );
                 ResponseOutcome::Error {
                     message: refusal.message,
                     errors: refusal.errors,

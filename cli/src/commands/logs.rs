@@ -55,10 +55,12 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &LogsArgs) -> Result<(), CliE
     let mut open: BTreeSet<InstanceId> = BTreeSet::new();
     let mut silent_agents: BTreeSet<String> = BTreeSet::new();
     for (agent, ids) in &by_agent {
-        session
-            .subscribe(&ctx.topics.log_stream(agent, &client_id))
-            .await
-            .map_err(|e| ctx.bus_error("cannot subscribe to the log stream", e))?;
+        for filter in ctx.topics.cli_log_subscriptions(agent, &client_id) {
+            session
+                .subscribe(&filter)
+                .await
+                .map_err(|e| ctx.bus_error("cannot subscribe to the log stream", e))?;
+        }
         let request = LogRequest {
             id: format!("{:08x}", rand::random::<u32>()),
             client_id: client_id.clone(),
@@ -103,7 +105,11 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &LogsArgs) -> Result<(), CliE
                         Ok(LogEvent::Stopped { instance_id }) => {
                             open.remove(&instance_id);
                         }
-                        Err(error) => tracing::warn!(%error, "undecodable log event: dropped"),
+                        Err(error) => ank_bus::warn_limited!(
+                            "undecodable log event",
+                            error = %ank_bus::excerpt(&error),
+                            "undecodable log event: dropped"
+                        ),
                     }
                 }
                 Some(SessionEvent::Disconnected { reason }) => {

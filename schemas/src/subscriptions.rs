@@ -1,0 +1,80 @@
+//! Which topic filters each component subscribes to, as part of the contract.
+//!
+//! Every message on these filters is outside input for its subscriber, so this list is what the
+//! system tests fuzz (tests/system/hostile_payloads.rs): the controller, the agent and the CLI
+//! subscribe through these functions, so a new subscription cannot be added without the fuzz
+//! test hitting it. Per-session topics with random client ids (`sync/…`, `responses/…`) are not
+//! listed: they are the bus's own and a client cannot guess them. No I/O.
+
+use crate::topics::Topics;
+
+impl Topics {
+    /// What the controller subscribes to for its whole life: requests, and every agent's status
+    /// and workload states (for `ank get state`).
+    pub fn controller_subscriptions(&self) -> Vec<String> {
+        vec![
+            self.requests(),
+            self.all_agent_statuses(),
+            self.all_workload_states(),
+        ]
+    }
+
+    /// What agent `agent` subscribes to on its main session: its own snapshot, every workload
+    /// state (dependencies across agents) and its log requests.
+    pub fn agent_subscriptions(&self, agent: &str) -> Vec<String> {
+        vec![
+            self.agent_desired(agent),
+            self.all_workload_states(),
+            self.log_requests(agent),
+        ]
+    }
+
+    /// What every agent watches on a connection of its own: the other agents' statuses.
+    pub fn agent_watches(&self) -> Vec<String> {
+        vec![self.all_agent_statuses()]
+    }
+
+    /// What `ank get … --watch` and every retained read of the whole state subscribe to.
+    pub fn cli_watch_subscriptions(&self) -> Vec<String> {
+        vec![
+            self.controller_status(),
+            self.desired_state(),
+            self.all_agent_statuses(),
+            self.all_agent_desired(),
+            self.all_workload_states(),
+        ]
+    }
+
+    /// What `ank logs` as client `client_id` subscribes to while it streams from `agent`.
+    pub fn cli_log_subscriptions(&self, agent: &str, client_id: &str) -> Vec<String> {
+        vec![self.log_stream(agent, client_id)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::topics::Topic;
+    use crate::Topics;
+
+    #[test]
+    fn every_subscription_is_a_filter_of_this_tree() {
+        let t = Topics::default();
+        let all = [
+            t.controller_subscriptions(),
+            t.agent_subscriptions("a"),
+            t.agent_watches(),
+            t.cli_watch_subscriptions(),
+            t.cli_log_subscriptions("a", "cli-1"),
+        ]
+        .concat();
+        for filter in all {
+            // With the wildcards filled in by a valid name, each filter is a topic of the tree.
+            let topic = filter.replace('+', "x");
+            assert!(t.parse(&topic).is_some(), "{filter}");
+            assert!(
+                !matches!(t.parse(&topic), Some(Topic::Sync { .. })),
+                "{filter}"
+            );
+        }
+    }
+}
