@@ -159,7 +159,7 @@ impl Controller<'_> {
                     self.publish_everything().await;
                 }
                 Some(SessionEvent::Disconnected { reason }) => {
-                    warn!(%reason, "lost the broker; reconnecting");
+                    warn_limited!("broker lost", %reason, "lost the broker; reconnecting");
                 }
                 Some(SessionEvent::Message(message)) => self.on_message(message).await,
             }

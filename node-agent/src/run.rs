@@ -249,7 +249,11 @@ impl Agent {
                 }
             }
             SessionEvent::Disconnected { reason } => {
-                tracing::warn!(%reason, "disconnected from the broker; reconnecting");
+                ank_bus::warn_limited!(
+                    "broker lost",
+                    %reason,
+                    "disconnected from the broker; reconnecting",
+                );
             }
             SessionEvent::Message(message) => self.on_message(message),
         }
