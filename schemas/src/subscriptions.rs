@@ -3,8 +3,9 @@
 //! Every message on these filters is outside input for its subscriber, so this list is what the
 //! system tests fuzz (tests/system/hostile_payloads.rs): the controller, the agent and the CLI
 //! subscribe through these functions, so a new subscription cannot be added without the fuzz
-//! test hitting it. Per-session topics with random client ids (`sync/…`, `responses/…`) are not
-//! listed: they are the bus's own and a client cannot guess them. No I/O.
+//! test hitting it. Per-session topics named after a random client id (`sync/…`, `responses/…`,
+//! and the `agents/{agent}/logs/{clientId}` stream of `ank logs`) are not listed: a client cannot
+//! guess them, and the ACLs keep them private. No I/O.
 
 use crate::topics::Topics;
 
@@ -44,11 +45,6 @@ impl Topics {
             self.all_workload_states(),
         ]
     }
-
-    /// What `ank logs` as client `client_id` subscribes to while it streams from `agent`.
-    pub fn cli_log_subscriptions(&self, agent: &str, client_id: &str) -> Vec<String> {
-        vec![self.log_stream(agent, client_id)]
-    }
 }
 
 #[cfg(test)]
@@ -64,7 +60,6 @@ mod tests {
             t.agent_subscriptions("a"),
             t.agent_watches(),
             t.cli_watch_subscriptions(),
-            t.cli_log_subscriptions("a", "cli-1"),
         ]
         .concat();
         for filter in all {

@@ -221,7 +221,6 @@ fn targets(c: &Cluster) -> Vec<Target> {
     let mut filters: Vec<String> = topics.controller_subscriptions();
     for agent in &agents {
         filters.extend(topics.agent_subscriptions(agent));
-        filters.extend(topics.cli_log_subscriptions(agent, "fuzz_cli"));
     }
     filters.extend(topics.agent_watches());
     filters.extend(topics.cli_watch_subscriptions());

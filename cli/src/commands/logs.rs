@@ -55,12 +55,10 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &LogsArgs) -> Result<(), CliE
     let mut open: BTreeSet<InstanceId> = BTreeSet::new();
     let mut silent_agents: BTreeSet<String> = BTreeSet::new();
     for (agent, ids) in &by_agent {
-        for filter in ctx.topics.cli_log_subscriptions(agent, &client_id) {
-            session
-                .subscribe(&filter)
-                .await
-                .map_err(|e| ctx.bus_error("cannot subscribe to the log stream", e))?;
-        }
+        session
+            .subscribe(&ctx.topics.log_stream(agent, &client_id))
+            .await
+            .map_err(|e| ctx.bus_error("cannot subscribe to the log stream", e))?;
         let request = LogRequest {
             id: format!("{:08x}", rand::random::<u32>()),
             client_id: client_id.clone(),
