@@ -144,7 +144,14 @@ pub(crate) async fn run(
                 backoff.reset();
                 replay(&mut eventloop, &shared, &mut carried);
                 shared.connected.store(true, Ordering::SeqCst);
-                tracing::info!(%url, client_id = %shared.opts.client_id, "reconnected to the MQTT broker");
+                // Rate-limited: a peer can force a reconnect loop (a retained message above
+                // `max_packet_size` on a broker without that limit), see docs/limits.md.
+                crate::info_limited!(
+                    "broker reconnected",
+                    %url,
+                    client_id = %shared.opts.client_id,
+                    "reconnected to the MQTT broker",
+                );
                 let _ = events.send(SessionEvent::Connected {
                     session_present: ack.session_present,
                 });
@@ -163,7 +170,12 @@ pub(crate) async fn run(
                     break;
                 }
                 if shared.connected.swap(false, Ordering::SeqCst) {
-                    tracing::info!(%url, %error, "lost the MQTT broker; reconnecting");
+                    crate::info_limited!(
+                        "broker lost",
+                        %url,
+                        %error,
+                        "lost the MQTT broker; reconnecting",
+                    );
                     let _ = events.send(SessionEvent::Disconnected {
                         reason: error.to_string(),
                     });

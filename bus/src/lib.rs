@@ -14,6 +14,8 @@
 //! - `retained.rs`: [`Session::read_retained`] and [`Session::watch_retained`].
 //! - `topic_match.rs`: [`topic_matches`], MQTT wildcard matching.
 //! - `packet.rs`: [`publish_packet_size`] and the refusal of publishes a broker would not take.
+//! - `log_limit.rs`: [`excerpt`], [`excerpt_bytes`] and [`warn_limited!`]: bounded logging of
+//!   outside input, shared by every binary.
 //! - `error.rs`: [`BusError`].
 #![warn(missing_docs)]
 
@@ -21,6 +23,7 @@ mod backoff;
 mod birth;
 mod error;
 mod event_loop;
+pub mod log_limit;
 mod options;
 mod packet;
 mod request;
@@ -30,8 +33,13 @@ mod topic_match;
 
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
+pub use log_limit::{excerpt, excerpt_bytes};
 pub use options::{ConnectOptions, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
 pub use packet::{publish_packet_size, MAX_TOPIC_BYTES};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};
 pub use topic_match::topic_matches;
+
+/// `tracing` for [`warn_limited!`], so callers need no `tracing` of their own.
+#[doc(hidden)]
+pub use tracing as __tracing;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, OnceCell};
 
 use crate::error::BusError;
+use crate::log_limit::excerpt;
 use crate::session::{lock, Session};
 
 /// The requests of one session that wait for their reply.
@@ -60,7 +61,11 @@ impl Replies {
         let id = match reply_id(payload) {
             Some(id) => id,
             None => {
-                tracing::warn!(topic = %self.topic, "reply is not a JSON object with a string `id`: dropped");
+                crate::warn_limited!(
+                    "reply",
+                    topic = %self.topic,
+                    "reply is not a JSON object with a string `id`: dropped",
+                );
                 return;
             }
         };
@@ -71,7 +76,12 @@ impl Replies {
                 let _ = waiter.send(payload.to_vec());
             }
             None => {
-                tracing::warn!(topic = %self.topic, %id, "reply for no waiting request: dropped")
+                crate::warn_limited!(
+                    "reply",
+                    topic = %self.topic,
+                    id = %excerpt(&id),
+                    "reply for no waiting request: dropped",
+                )
             }
         }
     }

@@ -150,9 +150,11 @@ impl Context {
                 },
                 e => self.bus_error("the request to the controller failed", e),
             })?;
+        // Anyone can publish to our reply topic, and serde's error quotes the input: excerpt it.
         serde_json::from_slice(&reply).map_err(|e| {
             CliError::Other(
-                anyhow::Error::from(e).context("the controller's response is not valid"),
+                anyhow::anyhow!("{}", ank_bus::excerpt(&e))
+                    .context("the controller's response is not valid"),
             )
         })
     }

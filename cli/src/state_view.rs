@@ -51,13 +51,7 @@ pub struct Instance {
 impl View {
     /// The MQTT filters whose retained messages make up a view.
     pub fn filters(topics: &Topics) -> Vec<String> {
-        vec![
-            topics.controller_status(),
-            topics.desired_state(),
-            topics.all_agent_statuses(),
-            topics.all_agent_desired(),
-            topics.all_workload_states(),
-        ]
+        topics.cli_watch_subscriptions()
     }
 
     /// A view of a retained snapshot.
@@ -272,7 +266,12 @@ fn decode<T: serde::de::DeserializeOwned>(topic: &str, payload: &[u8]) -> Option
     match serde_json::from_slice(payload) {
         Ok(value) => Some(value),
         Err(error) => {
-            tracing::warn!(%topic, %error, "undecodable retained payload: ignored");
+            ank_bus::warn_limited!(
+                "undecodable retained payload",
+                topic = %ank_bus::excerpt(topic),
+                error = %ank_bus::excerpt(&error),
+                "undecodable retained payload: ignored"
+            );
             None
         }
     }

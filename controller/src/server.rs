@@ -15,6 +15,7 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ank_broker::BrokerHandle;
+use ank_bus::{excerpt, info_limited, warn_limited};
 use ank_bus::{BusError, Incoming, Message, SessionEvent};
 use ank_schemas::{
     ClientId, Request, RequestOp, Response, ResponseBody, ResponseOutcome, Topic, Topics,
@@ -105,11 +106,7 @@ async fn serve(
     info!(%url, epoch = publisher.epoch(), prefix = %config.topics, "connected");
 
     let topics = &config.topics;
-    for filter in [
-        topics.requests(),
-        topics.all_agent_statuses(),
-        topics.all_workload_states(),
-    ] {
+    for filter in topics.controller_subscriptions() {
         publisher
             .subscribe(&filter)
             .await
@@ -164,7 +161,7 @@ impl Controller<'_> {
                     self.publish_everything().await;
                 }
                 Some(SessionEvent::Disconnected { reason }) => {
-                    warn!(%reason, "lost the broker; reconnecting");
+                    warn_limited!("broker lost", %reason, "lost the broker; reconnecting");
                 }
                 Some(SessionEvent::Message(message)) => self.on_message(message).await,
             }
@@ -176,7 +173,12 @@ impl Controller<'_> {
             Some(Topic::Requests) => self.on_request(&message.payload).await,
             Some(Topic::AgentStatus { agent }) => {
                 if let Err(e) = self.observed.agent_status(&agent, &message.payload) {
-                    warn!(topic = %message.topic, "ignored agent status: {e}");
+                    warn_limited!(
+                        "agent status",
+                        topic = %excerpt(&message.topic),
+                        error = %excerpt(&e),
+                        "ignored agent status",
+                    );
                 }
             }
             Some(Topic::WorkloadState { agent, workload }) => {
@@ -184,10 +186,21 @@ impl Controller<'_> {
                     .observed
                     .workload_state(&agent, &workload, &message.payload)
                 {
-                    warn!(topic = %message.topic, "ignored workload state: {e}");
+                    warn_limited!(
+                        "workload state",
+                        topic = %excerpt(&message.topic),
+                        error = %excerpt(&e),
+                        "ignored workload state",
+                    );
                 }
             }
-            _ => warn!(topic = %message.topic, "ignored a message on an unexpected topic"),
+            _ => {
+                warn_limited!(
+                    "unexpected topic",
+                    topic = %excerpt(&message.topic),
+                    "ignored a message on an unexpected topic",
+                )
+            }
         }
     }
 
@@ -195,15 +208,18 @@ impl Controller<'_> {
         let value: Value = match serde_json::from_slice(payload) {
             Ok(value) => value,
             Err(e) => {
-                warn!(
+                warn_limited!(
+                    "request",
                     bytes = payload.len(),
-                    "dropped a request that is not JSON: {e}"
+                    error = %excerpt(&e),
+                    "dropped a request that is not JSON",
                 );
                 return;
             }
         };
         let Some((id, reply_to)) = reply_address(&value) else {
-            warn!(
+            warn_limited!(
+                "request",
                 bytes = payload.len(),
                 "dropped a request without a string `id` (at most {MAX_REQUEST_ID_LEN} bytes) \
                  and a valid `replyTo`"
@@ -220,7 +236,14 @@ impl Controller<'_> {
         let outcome = match outcome {
             Ok(body) => ResponseOutcome::Ok(body),
             Err(refusal) => {
-                info!(%id, %reply_to, "refused: {refusal}");
+                // The refusal quotes the request (serde errors, names): excerpts only.
+                info_limited!(
+                    "refusal",
+                    id = %excerpt(&id),
+                    %reply_to,
+                    refusal = %excerpt(&refusal),
+                    "refused",
+                );
                 ResponseOutcome::Error {
                     message: refusal.message,
                     errors: refusal.errors,

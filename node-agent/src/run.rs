@@ -85,16 +85,12 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     // broker would echo our own `offline` back while we disconnect, and a broker that fails to
     // write that echo to the closing socket fires our will (seen with Mosquitto and mqtt5).
     let mut statuses = session
-        .watch_retained(&[topics.all_agent_statuses()])
+        .watch_retained(&topics.agent_watches())
         .await
         .context("watching the agents' statuses")?;
-    // Its own workloads' states (to clear stale ones); the states its dependencies depend on
-    // are subscribed one topic each, from the snapshot (`watch_dependencies`).
-    for filter in [
-        topics.agent_desired(&config.name),
-        topics.agent_workload_states(&config.name),
-        topics.log_requests(&config.name),
-    ] {
+    // Its own workloads' states (to clear stale ones) among them; the states its conditions
+    // depend on are subscribed one topic each, from the snapshot (`watch_dependencies`).
+    for filter in topics.agent_subscriptions(&config.name) {
         session
             .subscribe(&filter)
             .await
@@ -288,7 +284,11 @@ impl Agent {
                 }
             }
             SessionEvent::Disconnected { reason } => {
-                tracing::warn!(%reason, "disconnected from the broker; reconnecting");
+                ank_bus::warn_limited!(
+                    "broker lost",
+                    %reason,
+                    "disconnected from the broker; reconnecting",
+                );
             }
             SessionEvent::Message(message) => self.on_message(message),
         }
@@ -321,7 +321,12 @@ impl Agent {
                             state: p.state,
                         }),
                         Err(error) => {
-                            tracing::warn!(topic = %message.topic, %error, "unreadable state ignored");
+                            ank_bus::warn_limited!(
+                                "peer state",
+                                topic = %ank_bus::excerpt(&message.topic),
+                                error = %ank_bus::excerpt(&error),
+                                "unreadable state ignored",
+                            );
                             return;
                         }
                     }
@@ -331,7 +336,13 @@ impl Agent {
             Topic::LogRequests { agent } if agent == self.config.name => {
                 match serde_json::from_slice::<LogRequest>(&message.payload) {
                     Ok(request) => self.start_logs(request),
-                    Err(error) => tracing::warn!(%error, "unreadable log request ignored"),
+                    Err(error) => {
+                        ank_bus::warn_limited!(
+                            "log request",
+                            error = %ank_bus::excerpt(&error),
+                            "unreadable log request ignored",
+                        )
+                    }
                 }
             }
             _ => {}
@@ -370,18 +381,29 @@ impl Agent {
 
     fn on_snapshot(&mut self, payload: &[u8]) {
         if payload.is_empty() {
-            tracing::warn!("the desired snapshot was cleared; keeping the workloads as they are");
+            ank_bus::warn_limited!(
+                "snapshot",
+                "the desired snapshot was cleared; keeping the workloads as they are"
+            );
             return;
         }
         let snapshot: AgentSnapshot = match serde_json::from_slice(payload) {
             Ok(snapshot) => snapshot,
             Err(error) => {
-                tracing::warn!(%error, "unreadable snapshot ignored; workloads keep running");
+                ank_bus::warn_limited!(
+                    "snapshot",
+                    error = %ank_bus::excerpt(&error),
+                    "unreadable snapshot ignored; workloads keep running",
+                );
                 return;
             }
         };
         if let Err(problem) = validate_snapshot(&snapshot, &self.config.name) {
-            tracing::warn!(%problem, "invalid snapshot ignored; workloads keep running");
+            ank_bus::warn_limited!(
+                "snapshot",
+                problem = %ank_bus::excerpt(&problem),
+                "invalid snapshot ignored; workloads keep running",
+            );
             return;
         }
         tracing::info!(

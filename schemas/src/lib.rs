@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`topics`]: every MQTT topic, built from the prefix and parsed back.
+//! - `subscriptions`: which filters each component subscribes to (what the fuzz test hits).
 //! - `field_mask`: selecting and replacing parts of a CompleteState by dot-separated masks.
 //! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths) and [`ClientId`], a validated topic level.
 //! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
@@ -29,6 +30,7 @@ mod render;
 mod runtime_config;
 mod shown_state;
 mod state;
+mod subscriptions;
 mod suggest;
 pub mod topics;
 mod validation;

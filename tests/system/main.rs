@@ -10,6 +10,9 @@ mod configs_files;
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.
 mod examples;
+/// Hostile payloads on every subscribed topic: components keep serving, logs stay bounded
+/// (issue 14 point 5).
+mod hostile_payloads;
 /// The podman-kube runtime: a Pod with a ConfigMap, and a Deployment.
 mod kube;
 /// A workload's states, restart policies and removal, on both brokers.

@@ -103,7 +103,11 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &LogsArgs) -> Result<(), CliE
                         Ok(LogEvent::Stopped { instance_id }) => {
                             open.remove(&instance_id);
                         }
-                        Err(error) => tracing::warn!(%error, "undecodable log event: dropped"),
+                        Err(error) => ank_bus::warn_limited!(
+                            "undecodable log event",
+                            error = %ank_bus::excerpt(&error),
+                            "undecodable log event: dropped"
+                        ),
                     }
                 }
                 Some(SessionEvent::Disconnected { reason }) => {

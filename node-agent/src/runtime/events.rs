@@ -157,7 +157,12 @@ async fn watch(cli: PodmanCli, agent: String, retry_delay: Duration, tx: mpsc::S
                             }
                         }
                         Err(error) => {
-                            tracing::warn!(%error, line = %line.text, "unreadable podman event")
+                            ank_bus::warn_limited!(
+                                "podman event",
+                                error = %ank_bus::excerpt(&error),
+                                line = %ank_bus::excerpt(&line.text),
+                                "unreadable podman event",
+                            )
                         }
                     }
                 }
