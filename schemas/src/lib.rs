@@ -6,6 +6,8 @@
 //! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths).
 //! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
 //! - `parse`: manifest text → [`Manifest`], refusing unknown keys with line and suggestion.
+//! - [`yaml`]: the one bounded way YAML text is read (size, alias expansion, depth, nodes).
+//! - `yaml_tree`: a parsed document whose nodes know their lines, for `parse`.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
 //! - `render`: Handlebars rendering of the templated fields, the `indent` partial.
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
@@ -32,6 +34,8 @@ mod state;
 mod suggest;
 pub mod topics;
 mod validation;
+pub mod yaml;
+mod yaml_tree;
 
 pub use conditions::{AddCondition, DeleteCondition};
 pub use field_mask::{select, update, FieldMask, MaskError};
