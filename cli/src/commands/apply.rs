@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use ank_schemas::yaml::Limits;
 use ank_schemas::{is_valid_agent, Manifest, ParsedManifest, RequestOp, ValidationError};
 use clap::Args;
 
@@ -91,12 +92,17 @@ pub fn read_input(file: &str) -> Result<String, CliError> {
 
 /// Parses one manifest. With `--agent` (or `-d`, where the agent does not matter) a workload may
 /// leave out `agent`; it is filled in before parsing, which costs the line numbers of errors.
+/// Every manifest is read within `ank_schemas::yaml`'s bounds (issue 14).
 pub fn parse(file: &str, text: &str, args: &ApplyArgs) -> Result<ParsedManifest, CliError> {
     let fill = args.agent.clone().or_else(|| args.delete.then(String::new));
     let result = match fill {
         None => ParsedManifest::from_yaml(text),
         Some(agent) => match with_agent(text, &agent, args.agent.is_some()) {
-            Some(filled) => ParsedManifest::from_yaml(&filled),
+            Some(filled) => ParsedManifest::from_json(&filled).map_err(|mut errors| {
+                // The lines are those of the filled-in text, not of the file.
+                errors.iter_mut().for_each(|e| e.line = None);
+                errors
+            }),
             None => ParsedManifest::from_yaml(text),
         },
     };
@@ -106,20 +112,20 @@ pub fn parse(file: &str, text: &str, args: &ApplyArgs) -> Result<ParsedManifest,
     })
 }
 
-/// The manifest text with `agent` set on every workload (`overwrite`) or on those without one.
-/// `None` when the text is not a YAML mapping with workloads (the parser then says why).
+/// The manifest, as JSON text, with `agent` set on every workload (`overwrite`) or on those
+/// without one. `None` when the text is not a YAML mapping with workloads, or is beyond a bound
+/// (the parser then says why).
 fn with_agent(text: &str, agent: &str, overwrite: bool) -> Option<String> {
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    let workloads = doc.get_mut("workloads")?.as_mapping_mut()?;
-    for (_, workload) in workloads.iter_mut() {
-        if let Some(w) = workload.as_mapping_mut() {
-            let key = serde_yaml::Value::from("agent");
-            if overwrite || !w.contains_key(&key) {
-                w.insert(key, serde_yaml::Value::from(agent));
+    let mut doc: serde_json::Value = ank_schemas::yaml::from_str(text, &Limits::DEFAULT).ok()?;
+    let workloads = doc.get_mut("workloads")?.as_object_mut()?;
+    for workload in workloads.values_mut() {
+        if let Some(w) = workload.as_object_mut() {
+            if overwrite || !w.contains_key("agent") {
+                w.insert("agent".to_owned(), serde_json::Value::from(agent));
             }
         }
     }
-    serde_yaml::to_string(&doc).ok()
+    serde_json::to_string(&doc).ok()
 }
 
 /// One manifest from several files; a workload or config named in two files is an error.

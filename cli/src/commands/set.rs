@@ -1,6 +1,7 @@
 //! `ank set state`: replace the parts of the desired state named by update masks with those of a
 //! CompleteState-shaped file.
 
+use ank_schemas::yaml::Limits;
 use ank_schemas::{FieldMask, RequestOp};
 use clap::{Args, Subcommand};
 
@@ -67,13 +68,14 @@ pub fn update_masks(masks: &[String]) -> Result<Vec<String>, CliError> {
 
 /// The file as a JSON tree; it must be a mapping.
 pub fn parse_state(file: &str, text: &str) -> Result<serde_json::Value, CliError> {
-    let invalid = |message: String| CliError::Invalid {
+    let invalid_at = |message: String, line: Option<usize>| CliError::Invalid {
         context: format!("{file} is not a state file"),
-        errors: vec![ank_schemas::ValidationError::new(None, "", message)],
+        errors: vec![ank_schemas::ValidationError::new(None, "", message).at_line(line)],
     };
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| invalid(format!("not valid YAML: {e}")))?;
-    let json = serde_json::to_value(yaml).map_err(|e| invalid(e.to_string()))?;
+    let invalid = |message: String| invalid_at(message, None);
+    // Within the bounds of every YAML input (issue 14); the error names the bound or the line.
+    let json: serde_json::Value = ank_schemas::yaml::from_str(text, &Limits::DEFAULT)
+        .map_err(|e| invalid_at(e.to_string(), e.line()))?;
     if !json.is_object() && !json.is_null() {
         return Err(invalid(
             "expected a mapping such as `desiredState: …`".into(),
