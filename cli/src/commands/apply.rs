@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use ank_schemas::yaml::Limits;
+use ank_schemas::yaml::{Limits, MAX_INPUT_BYTES};
 use ank_schemas::{is_valid_agent, Manifest, ParsedManifest, RequestOp, ValidationError};
 use clap::Args;
 
@@ -71,22 +71,37 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &ApplyArgs) -> Result<(), Cli
     submit(ui, ctx, op, Follow::Workloads, done).await
 }
 
-/// Reads a file, or standard input for `-`.
+/// Reads a file, or standard input for `-`, up to [`MAX_INPUT_BYTES`]: a larger one is refused
+/// before it is all in memory (issue 14).
 pub fn read_input(file: &str) -> Result<String, CliError> {
+    let what = if file == "-" {
+        "standard input".to_owned()
+    } else {
+        file.to_owned()
+    };
+    let limit = MAX_INPUT_BYTES as u64;
     let mut text = String::new();
     let result = if file == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
+        std::io::stdin().take(limit + 1).read_to_string(&mut text)
     } else {
-        std::fs::read_to_string(file).map(|t| text = t)
+        std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
     };
     result.map_err(|e| {
-        let what = if file == "-" {
-            "standard input".to_owned()
-        } else {
-            file.to_owned()
-        };
         CliError::Other(anyhow::Error::from(e).context(format!("cannot read {what}")))
     })?;
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(CliError::Invalid {
+            context: format!("{what} is not accepted"),
+            errors: vec![ValidationError::new(
+                None,
+                "",
+                format!(
+                    "it is larger than {} MiB (limit MAX_INPUT_BYTES)",
+                    MAX_INPUT_BYTES / (1024 * 1024)
+                ),
+            )],
+        });
+    }
     Ok(text)
 }
 

@@ -65,3 +65,36 @@ fn bad_flags_exit_2() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn issue_14_a_startup_manifest_with_alias_amplification_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    // One 100 KB anchor aliased 8,000 times: 124 KB that expanded to a 200 MB state.json.
+    let copies = vec!["*big"; 8_000].join(",");
+    let manifest = crate::harness::manifest_file(
+        dir.path(),
+        &format!(
+            "apiVersion: v1\nconfigs:\n  big: &big {}\n  copies: [{copies}]\n",
+            "x".repeat(100_000)
+        ),
+    );
+    let state_dir = dir.path().join("state");
+    let out = Command::new(BINARY)
+        .arg("--startup-manifest")
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .args(["--broker", "mqtt://127.0.0.1:1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("YAML aliases expand beyond 4 MiB (limit MAX_EXPANDED_BYTES)"),
+        "{stderr}"
+    );
+    assert!(
+        !state_dir.join("state.json").exists(),
+        "nothing was persisted"
+    );
+}
