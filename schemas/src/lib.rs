@@ -6,6 +6,7 @@
 //! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths).
 //! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
 //! - `parse`: manifest text → [`Manifest`], refusing unknown keys with line and suggestion.
+//! - [`json`]: the bounds of JSON payloads (size, depth).
 //! - [`yaml`]: the one bounded way YAML text is read (size, alias expansion, depth, nodes).
 //! - `yaml_tree`: a parsed document whose nodes know their lines, for `parse`.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
@@ -22,6 +23,7 @@
 mod conditions;
 mod field_mask;
 mod instance_id;
+pub mod json;
 pub mod json_schema;
 mod manifest;
 mod names;

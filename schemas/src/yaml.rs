@@ -158,7 +158,7 @@ impl YamlError {
 
 /// `4 MiB` for whole MiBs, else the bytes.
 fn size_text(bytes: usize) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
