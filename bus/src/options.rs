@@ -114,7 +114,7 @@ impl ConnectOptions {
             keep_alive: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
-            max_packet_size: ank_schemas::json::MAX_PAYLOAD_BYTES,
+            max_packet_size: 16 * 1024 * 1024,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
         })

@@ -8,9 +8,10 @@
 
 use serde::de::DeserializeOwned;
 
-/// The largest MQTT payload ankmq accepts, in bytes: the bus client's packet limit (rumqttc
-/// refuses larger incoming packets) and the bound [`decode`] checks. The embedded broker's own
-/// default is smaller (1 MiB, `docs/broker.md`).
+/// The largest MQTT payload ankmq decodes, in bytes: the same 16 MiB as the bus client's default
+/// packet limit (`ank_bus::ConnectOptions::max_packet_size`; rumqttc refuses larger incoming
+/// packets), and the bound [`decode`] checks. The embedded broker's own default is smaller
+/// (1 MiB, `docs/broker.md`).
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 
 /// The deepest nesting serde_json accepts: its recursion limit (128) refuses the 128th level.

@@ -349,6 +349,32 @@ mod tests {
     }
 
     #[test]
+    fn issue_14_a_runtime_config_and_its_kube_manifest_are_read_within_the_yaml_bounds() {
+        let copies = vec!["*big"; 8_000].join(", ");
+        let big = "x".repeat(100_000);
+        let podman_text = format!("image: &big {big}\ncommandArgs: [{copies}]\n");
+        let err = podman(&podman_text).unwrap_err();
+        assert!(matches!(
+            err,
+            RuntimeConfigError::Yaml(YamlError::ExpandsTooMuch { .. })
+        ));
+        assert!(
+            err.to_string()
+                .starts_with("runtimeConfig: YAML aliases expand beyond 4 MiB"),
+            "{err}"
+        );
+        // The kube manifest is a YAML string inside the YAML runtimeConfig.
+        let kube = format!("kind: ConfigMap\ndata:\n  big: &big {big}\n  copies: [{copies}]\n");
+        let text = format!("manifest: {}", serde_json::to_string(&kube).unwrap());
+        let err = RuntimeConfig::parse("podman-kube", &text).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid podman-kube manifest: YAML aliases expand beyond 4 MiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_runtimes_are_refused() {
         let err = RuntimeConfig::parse("containerd", "image: x").unwrap_err();
         assert_eq!(err, RuntimeConfigError::UnknownRuntime("containerd".into()));
