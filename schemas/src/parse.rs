@@ -19,7 +19,7 @@ use crate::manifest::{ApiVersion, Manifest, ReadWriteEnum, RestartPolicy};
 use crate::suggest::closest;
 use crate::validation::ValidationError;
 use crate::yaml::{Limits, YamlError};
-use crate::yaml_tree::{tree, Mapping, Node, Value};
+use crate::yaml_tree::{json_tree, tree, Mapping, Node, Value};
 
 /// A manifest read from text, with what the reader should be told about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl ParsedManifest {
                     .at_line(Some(e.line()).filter(|l| *l > 0)),
             ]
         })?;
-        let root = tree(json, limits).map_err(|e| vec![yaml_error(&e)])?;
+        let root = json_tree(json, limits).map_err(|e| vec![yaml_error(&e)])?;
         Self::from_tree(&root)
     }
 

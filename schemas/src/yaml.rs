@@ -178,6 +178,21 @@ pub fn documents<T: DeserializeOwned>(text: &str, limits: &Limits) -> Result<Vec
     serde_saphyr::from_multiple_with_options(text, options(limits)).map_err(|e| error(&e, limits))
 }
 
+/// Reads JSON text as a `T` with the YAML parser (JSON is YAML) within `limits`, for its
+/// positions. YAML limits an implicit key to 1,024 characters; JSON does not, so neither does
+/// this (the input bound still holds).
+pub(crate) fn from_json_text<T: DeserializeOwned>(
+    text: &str,
+    limits: &Limits,
+) -> Result<T, YamlError> {
+    check_size(text, limits)?;
+    let mut options = options(limits);
+    if let Some(budget) = options.budget.as_mut() {
+        budget.simple_key_max_lookahead = limits.input_bytes;
+    }
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| error(&e, limits))
+}
+
 /// Writes `value` as YAML (block style, `"` quotes where needed). Used where YAML is handed on
 /// to a program (podman) or read back by us; the CLI's documents keep their own writer.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, YamlError> {

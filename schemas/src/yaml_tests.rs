@@ -258,3 +258,16 @@ fn the_deepest_accepted_manifest_fits_a_2_mib_thread_stack() {
         .expect("no stack overflow");
     assert_eq!(parsed, Ok(()));
 }
+
+#[test]
+fn json_manifests_keep_keys_longer_than_yaml_allows_and_tabs() {
+    // YAML limits an implicit key to 1,024 characters; JSON requests may carry longer ones.
+    let long = "k".repeat(2_000);
+    let json = format!("{{\"apiVersion\": \"v1\", \"configs\": {{\"c\": {{\"{long}\": \"v\"}}}}}}");
+    let parsed = ParsedManifest::from_json(&json).expect("a long key");
+    assert!(
+        matches!(&parsed.manifest.configs["c"], crate::ConfigItem::Object(map) if map.contains_key(&long))
+    );
+    let tabs = "{\n\t\"apiVersion\": \"v1\",\n\t\"configs\": {\n\t\t\"c\": \"x\"\n\t}\n}";
+    assert!(ParsedManifest::from_json(tabs).is_ok());
+}

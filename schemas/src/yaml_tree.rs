@@ -57,9 +57,15 @@ impl Mapping {
     }
 }
 
-/// Reads one document as a tree, within `limits`.
+/// Reads one YAML document as a tree, within `limits`.
 pub(crate) fn tree(text: &str, limits: &Limits) -> Result<Node, YamlError> {
     let spanned: Spanned<Node> = yaml::from_str(text, limits)?;
+    Ok(spanned.into())
+}
+
+/// Reads a JSON text as a tree, within `limits`; see `yaml::from_json_text`.
+pub(crate) fn json_tree(text: &str, limits: &Limits) -> Result<Node, YamlError> {
+    let spanned: Spanned<Node> = yaml::from_json_text(text, limits)?;
     Ok(spanned.into())
 }
 
