@@ -8,7 +8,10 @@
 //!
 //! The parser is serde-saphyr: pure Rust, positions on every node (`yaml_tree.rs` uses them for
 //! the lines of validation errors), and a budget that it enforces while it reads. YAML 1.2 core
-//! schema: `yes`/`on` stay strings, as they did with serde_yaml. No I/O; callers read the text.
+//! schema: `yes`/`on` stay strings, as they did with serde_yaml. Merge keys (`<<: *defaults`)
+//! are expanded, as podman's parser does with kube manifests, and count against the same
+//! bounds as aliases; serde_yaml kept `<<` as a key, which the manifest walker then refused.
+//! No I/O; callers read the text.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -161,12 +161,17 @@ fn issue_14_amplification_and_bombs_are_refused_and_normal_aliases_accepted() {
 #[test]
 fn issue_14_a_few_aliases_expand_to_their_values() {
     let value = parse(
-        "defaults: &d {image: x}\none: *d\nlist: &l [a, b]\ntwo: *l\n",
+        "defaults: &d {image: x}\none: *d\nlist: &l [a, b]\ntwo: *l\nmerged: {<<: *d, tag: t}\n",
         &Limits::DEFAULT,
     )
     .unwrap();
     assert_eq!(value["one"]["image"], "x");
     assert_eq!(value["two"], serde_json::json!(["a", "b"]));
+    // Merge keys are expanded (and charged like aliases), as podman's own parser does.
+    assert_eq!(
+        value["merged"],
+        serde_json::json!({"image": "x", "tag": "t"})
+    );
 }
 
 #[test]
