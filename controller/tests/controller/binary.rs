@@ -1,4 +1,7 @@
 use std::process::Command;
+use std::time::Duration;
+
+use ank_system_tests::poll::wait_for;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ank-controller");
 
@@ -79,16 +82,28 @@ fn issue_14_a_startup_manifest_with_alias_amplification_refuses_to_start() {
         ),
     );
     let state_dir = dir.path().join("state");
-    let out = Command::new(BINARY)
+    let stderr_path = dir.path().join("stderr.log");
+    let mut child = Command::new(BINARY)
         .arg("--startup-manifest")
         .arg(&manifest)
         .arg("--state-dir")
         .arg(&state_dir)
         .args(["--broker", "mqtt://127.0.0.1:1"])
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Polled against a deadline: a controller that accepts the manifest keeps running.
+    let status = wait_for("the controller to exit", Duration::from_secs(60), || {
+        Ok(child.try_wait()?)
+    });
+    let status = status.unwrap_or_else(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{e:#}");
+    });
+    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("YAML aliases expand beyond 4 MiB (limit MAX_EXPANDED_BYTES)"),
         "{stderr}"
