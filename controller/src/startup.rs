@@ -122,6 +122,23 @@ pub fn initial_state(
 mod tests {
     use super::*;
 
+    #[test]
+    fn issue_14_the_startup_manifest_is_read_up_to_the_input_bound() {
+        let limit = ank_schemas::yaml::MAX_INPUT_BYTES;
+        let dir = tempfile::tempdir().expect("dir");
+        let at = dir.path().join("at.yaml");
+        std::fs::write(&at, "#".repeat(limit)).expect("written");
+        assert_eq!(read_bounded(&at).expect("at the limit").len(), limit);
+        let over = dir.path().join("over.yaml");
+        std::fs::write(&over, "#".repeat(limit + 1)).expect("written");
+        let e = read_bounded(&over).expect_err("one byte over the limit");
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert_eq!(
+            e.to_string(),
+            "it is larger than 4 MiB (limit MAX_INPUT_BYTES)"
+        );
+    }
+
     fn manifest(workload: &str, agent: &str) -> Manifest {
         parse_manifest(&format!(
             "apiVersion: v1\nworkloads:\n  {workload}: {{agent: {agent}, runtime: podman, runtimeConfig: 'image: x'}}\n"

@@ -185,6 +185,25 @@ pub fn merge(manifests: Vec<(String, Manifest)>) -> Result<Manifest, CliError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn issue_14_a_manifest_file_is_read_up_to_the_input_bound() {
+        let dir = tempfile::tempdir().expect("dir");
+        let at = dir.path().join("at.yaml");
+        std::fs::write(&at, "#".repeat(MAX_INPUT_BYTES)).expect("written");
+        let text = read_input(at.to_str().expect("utf-8")).expect("at the limit");
+        assert_eq!(text.len(), MAX_INPUT_BYTES);
+        let over = dir.path().join("over.yaml");
+        std::fs::write(&over, "#".repeat(MAX_INPUT_BYTES + 1)).expect("written");
+        let Err(CliError::Invalid { errors, .. }) = read_input(over.to_str().expect("utf-8"))
+        else {
+            panic!("one byte over the limit is refused");
+        };
+        assert_eq!(
+            errors[0].message,
+            "it is larger than 4 MiB (limit MAX_INPUT_BYTES)"
+        );
+    }
+
     fn args(agent: Option<&str>, delete: bool) -> ApplyArgs {
         ApplyArgs {
             delete,
