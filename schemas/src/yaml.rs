@@ -237,6 +237,8 @@ pub(crate) fn options(limits: &Limits) -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.alias_limits.max_total_replayed_events = limits.nodes;
+    // YAML 1.2 core booleans only: `ank get -o yaml` writes `yes`/`on` unquoted, and `ank set
+    // state` must read them back as the strings they were (cli set.rs tests).
     options.strict_booleans = true;
     options.with_snippet = false;
     options

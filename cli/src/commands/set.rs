@@ -101,6 +101,25 @@ mod tests {
     }
 
     #[test]
+    fn what_get_state_writes_as_yaml_set_state_reads_back_the_same() {
+        // The writer (serde_norway) leaves YAML 1.1 booleans and timestamps unquoted; the reader
+        // (serde-saphyr, YAML 1.2 core schema) must keep them strings.
+        let state = serde_json::json!({"desiredState": {"configs": {
+            "a": "yes", "b": "on", "c": "n", "d": "2025-05-01T10:00:09.000Z", "e": "null",
+            "f": "0x10", "g": "", "h": "line\nbreak\n", "i": "'quoted'", "j": "1.5"
+        }}});
+        let mut yaml = Vec::new();
+        crate::output::document::write_document(
+            &mut yaml,
+            &state,
+            crate::output::document::Format::Yaml,
+        )
+        .expect("written");
+        let text = String::from_utf8(yaml).expect("utf-8");
+        assert_eq!(parse_state("f", &text).expect("read back"), state, "{text}");
+    }
+
+    #[test]
     fn a_state_file_is_a_mapping_and_an_empty_one_is_empty() {
         assert!(parse_state("f", "desiredState: {}").is_ok());
         assert_eq!(parse_state("f", "").ok(), Some(serde_json::json!({})));
