@@ -27,7 +27,7 @@ configs:
 "#;
 
 fn workload(yaml: &str) -> WorkloadSpec {
-    serde_yaml::from_str(yaml).expect("test workload parses")
+    ank_schemas::yaml::from_str(yaml, &Default::default()).expect("test workload parses")
 }
 
 fn id_of(state: &Desired, name: &str) -> InstanceId {

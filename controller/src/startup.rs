@@ -44,7 +44,7 @@ pub enum ManifestError {
 /// Reads, parses and validates the startup manifest.
 pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    let text = read_bounded(path).map_err(|source| ManifestError::Read {
         path: shown.clone(),
         source,
     })?;
@@ -61,6 +61,27 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
             errors,
         })
     }
+}
+
+/// The file's text, refused (as `FileTooLarge`) when longer than the YAML input bound, before it
+/// is all in memory (issue 14).
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let limit = ank_schemas::yaml::MAX_INPUT_BYTES;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "it is larger than {} MiB (limit MAX_INPUT_BYTES)",
+                limit / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// How the start went, for the log.
@@ -100,6 +121,23 @@ pub fn initial_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_14_the_startup_manifest_is_read_up_to_the_input_bound() {
+        let limit = ank_schemas::yaml::MAX_INPUT_BYTES;
+        let dir = tempfile::tempdir().expect("dir");
+        let at = dir.path().join("at.yaml");
+        std::fs::write(&at, "#".repeat(limit)).expect("written");
+        assert_eq!(read_bounded(&at).expect("at the limit").len(), limit);
+        let over = dir.path().join("over.yaml");
+        std::fs::write(&over, "#".repeat(limit + 1)).expect("written");
+        let e = read_bounded(&over).expect_err("one byte over the limit");
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert_eq!(
+            e.to_string(),
+            "it is larger than 4 MiB (limit MAX_INPUT_BYTES)"
+        );
+    }
 
     fn manifest(workload: &str, agent: &str) -> Manifest {
         parse_manifest(&format!(

@@ -7,6 +7,9 @@
 //! - `names`: the name rules (`[A-Za-z0-9_-]`, lengths) and [`ClientId`], a validated topic level.
 //! - `manifest`: the manifest types (Ankaios' `State`), also the wire form.
 //! - `parse`: manifest text → [`Manifest`], refusing unknown keys with line and suggestion.
+//! - [`json`]: the bounds of JSON payloads (size, depth).
+//! - [`yaml`]: the one bounded way YAML text is read (size, alias expansion, depth, nodes).
+//! - `yaml_tree`: a parsed document whose nodes know their lines, for `parse`.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
 //! - `render`: Handlebars rendering of the templated fields, the `indent` partial.
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
@@ -21,6 +24,7 @@
 mod conditions;
 mod field_mask;
 mod instance_id;
+pub mod json;
 pub mod json_schema;
 mod manifest;
 mod names;
@@ -34,6 +38,8 @@ mod subscriptions;
 mod suggest;
 pub mod topics;
 mod validation;
+pub mod yaml;
+mod yaml_tree;
 
 pub use conditions::{AddCondition, DeleteCondition};
 pub use field_mask::{select, update, FieldMask, MaskError};

@@ -1,23 +1,25 @@
 //! Reads a manifest from YAML or JSON text, refusing what Ankaios would silently ignore.
 //!
 //! Parsing walks the document before deserializing it, so that it can report *every* structural
-//! problem at once, each with the workload, the field, the line (found by following the key path
-//! through the block-style text; flow-style and JSON on one line give none) and a hint:
+//! problem at once, each with the workload, the field, the line (from the parser's position of
+//! the key or item; an alias's line is where it is used) and a hint:
 //! unknown keys with the closest known key ("did you mean `restartPolicy`?"), unknown enum
 //! values with the allowed ones, a wrong tag form for the apiVersion, missing required fields.
 //! Ankaios ignores unknown keys; a typo there would silently drop a setting, so we refuse them.
 //!
 //! Parsing checks the shape only; [`crate::validate`] checks the rules (names, cycles, …).
 //! A `v0.1` manifest is converted to `v1` and comes with a [`ParseWarning`].
+//! The text is read through `yaml.rs`, whose bounds (size, alias expansion, depth) hold for
+//! JSON too; a refused text is one error naming the bound.
 
 use std::fmt;
-
-use serde_yaml::Value;
 
 use crate::conditions::AddCondition;
 use crate::manifest::{ApiVersion, Manifest, ReadWriteEnum, RestartPolicy};
 use crate::suggest::closest;
 use crate::validation::ValidationError;
+use crate::yaml::{Limits, YamlError};
+use crate::yaml_tree::{json_tree, tree, Mapping, Node, Value};
 
 /// A manifest read from text, with what the reader should be told about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,43 +60,58 @@ pub fn parse_manifest_json(json: &str) -> Result<Manifest, Vec<ValidationError>>
 }
 
 impl ParsedManifest {
-    /// Reads a YAML manifest, returning every structural error.
+    /// Reads a YAML manifest within [`Limits::DEFAULT`], returning every structural error.
     pub fn from_yaml(yaml: &str) -> Result<Self, Vec<ValidationError>> {
-        let value: Value = serde_yaml::from_str(yaml).map_err(|e| {
-            vec![
-                ValidationError::new(None, "", format!("not valid YAML: {e}"))
-                    .at_line(e.location().map(|l| l.line())),
-            ]
-        })?;
-        Self::from_value(value, yaml)
+        Self::from_yaml_within(yaml, &Limits::DEFAULT)
     }
 
-    /// Reads a JSON manifest, returning every structural error.
+    /// Reads a YAML manifest within `limits`, returning every structural error.
+    pub fn from_yaml_within(yaml: &str, limits: &Limits) -> Result<Self, Vec<ValidationError>> {
+        let root = tree(yaml, limits).map_err(|e| vec![yaml_error(&e)])?;
+        Self::from_tree(&root)
+    }
+
+    /// Reads a JSON manifest within [`Limits::DEFAULT`], returning every structural error.
     pub fn from_json(json: &str) -> Result<Self, Vec<ValidationError>> {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        Self::from_json_within(json, &Limits::DEFAULT)
+    }
+
+    /// Reads a JSON manifest within `limits`, returning every structural error.
+    ///
+    /// serde_json checks the syntax first (its messages name JSON's rules; its recursion limit
+    /// is 128); the tree with lines is then read by the YAML parser, JSON being YAML, so the
+    /// same bounds and the same line numbers apply.
+    pub fn from_json_within(json: &str, limits: &Limits) -> Result<Self, Vec<ValidationError>> {
+        if json.len() > limits.input_bytes {
+            let e = YamlError::TooLarge {
+                size: json.len(),
+                limit: limits.input_bytes,
+            };
+            return Err(vec![yaml_error(&e)]);
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|e| {
             vec![
                 ValidationError::new(None, "", format!("not valid JSON: {e}"))
                     .at_line(Some(e.line()).filter(|l| *l > 0)),
             ]
         })?;
-        let value = serde_yaml::to_value(value)
-            .map_err(|e| vec![ValidationError::new(None, "", e.to_string())])?;
-        Self::from_value(value, json)
+        let root = json_tree(json, limits).map_err(|e| vec![yaml_error(&e)])?;
+        Self::from_tree(&root)
     }
 
-    fn from_value(mut value: Value, text: &str) -> Result<Self, Vec<ValidationError>> {
-        stringify_scalar_keys(&mut value);
+    fn from_tree(root: &Node) -> Result<Self, Vec<ValidationError>> {
         let mut walker = Walker {
-            text,
             errors: Vec::new(),
             version: None,
         };
-        walker.manifest(&value);
+        walker.manifest(root);
         if !walker.errors.is_empty() {
             return Err(walker.errors);
         }
         let source_api_version = walker.version.unwrap_or(ApiVersion::V1);
-        let mut manifest: Manifest = serde_yaml::from_value(value)
+        let mut json = root.value.to_json();
+        drop_nulls(&mut json);
+        let mut manifest: Manifest = serde_json::from_value(json)
             .map_err(|e| vec![ValidationError::new(None, "", e.to_string())])?;
         let mut warnings = Vec::new();
         if source_api_version == ApiVersion::V0_1 {
@@ -109,33 +126,61 @@ impl ParsedManifest {
     }
 }
 
-/// Numbers and booleans used as keys (a workload named `1`) become strings, as the CLI of
-/// Ankaios allows integer keys.
-fn stringify_scalar_keys(value: &mut Value) {
+/// Removes `key: null` entries. The walker has refused every null that matters; the ones left
+/// (`workloads:` with nothing under it, `tags: ~`) mean "none", as they did with serde_yaml.
+fn drop_nulls(value: &mut serde_json::Value) {
     match value {
-        Value::Mapping(map) => {
-            let entries: Vec<(Value, Value)> = std::mem::take(map).into_iter().collect();
-            for (key, mut v) in entries {
-                stringify_scalar_keys(&mut v);
-                let key = match key {
-                    Value::Number(n) => Value::String(n.to_string()),
-                    Value::Bool(b) => Value::String(b.to_string()),
-                    other => other,
-                };
-                map.insert(key, v);
-            }
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
         }
-        Value::Sequence(items) => items.iter_mut().for_each(stringify_scalar_keys),
-        Value::Tagged(tagged) => stringify_scalar_keys(&mut tagged.value),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
         _ => {}
     }
 }
 
-/// One step of a path into the document.
+/// A refused text as the one error of the manifest, with its line.
+fn yaml_error(e: &YamlError) -> ValidationError {
+    ValidationError::new(None, "", e.to_string()).at_line(e.line())
+}
+
+/// One step of a path into the document, with the line of its key or item.
 #[derive(Debug, Clone)]
 enum Seg {
-    Key(String),
-    Index(usize),
+    Key(String, Option<usize>),
+    Index(usize, Option<usize>),
+}
+
+impl Seg {
+    fn line(&self) -> Option<usize> {
+        match self {
+            Seg::Key(_, line) | Seg::Index(_, line) => *line,
+        }
+    }
+}
+
+/// `path` and one more key step: the line is that of the key node.
+fn key_path(path: &[Seg], key: &Node) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(Seg::Key(key.value.scalar_text(), key.line));
+    p
+}
+
+/// `path` and the step to `key` of `map`, with its line when the key is there.
+fn field_path(path: &[Seg], map: &Mapping, key: &str) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(Seg::Key(
+        key.to_owned(),
+        map.entry(key).and_then(|(k, _)| k.line),
+    ));
+    p
+}
+
+/// `path` and the step to item `i`.
+fn index_path(path: &[Seg], i: usize, item: &Node) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(Seg::Index(i, item.line));
+    p
 }
 
 const TOP_KEYS: &[&str] = &["apiVersion", "workloads", "configs"];
@@ -157,27 +202,25 @@ const STATE_RULE_KEYS_V0_1: &[&str] = &["type", "operation", "filterMasks", "fil
 const LOG_RULE_KEYS: &[&str] = &["type", "workloadNames"];
 const TAG_KEYS: &[&str] = &["key", "value"];
 
-struct Walker<'t> {
-    text: &'t str,
+struct Walker {
     errors: Vec<ValidationError>,
     version: Option<ApiVersion>,
 }
 
-impl Walker<'_> {
+impl Walker {
     fn error(&mut self, path: &[Seg], message: String, hint: Option<String>) {
         let (workload, field) = split_path(path);
-        let mut e = ValidationError::new(workload.as_deref(), field, message)
-            .at_line(line_of(self.text, path));
+        let line = path.last().and_then(Seg::line);
+        let mut e = ValidationError::new(workload.as_deref(), field, message).at_line(line);
         e.hint = hint;
         self.errors.push(e);
     }
 
-    fn manifest(&mut self, value: &Value) {
-        let Some(map) = self.mapping(&[], value, "the manifest") else {
+    fn manifest(&mut self, root: &Node) {
+        let Some(map) = self.mapping(&[], &root.value, "the manifest") else {
             return;
         };
         self.unknown_keys(&[], map, TOP_KEYS);
-        let top = |k: &str| vec![Seg::Key(k.to_owned())];
         match map.get("apiVersion") {
             None => self.error(
                 &[],
@@ -187,29 +230,27 @@ impl Walker<'_> {
             Some(Value::String(v)) if v == "v1" => self.version = Some(ApiVersion::V1),
             Some(Value::String(v)) if v == "v0.1" => self.version = Some(ApiVersion::V0_1),
             Some(other) => self.error(
-                &top("apiVersion"),
+                &field_path(&[], map, "apiVersion"),
                 format!(
                     "unsupported apiVersion '{}', expected 'v1' (or the deprecated 'v0.1')",
-                    scalar_text(other)
+                    other.scalar_text()
                 ),
                 None,
             ),
         }
         if let Some(workloads) = map.get("workloads").filter(|v| !v.is_null()) {
-            if let Some(workloads) = self.mapping(&top("workloads"), workloads, "workloads") {
-                for (name, workload) in workloads {
-                    let mut path = top("workloads");
-                    path.push(Seg::Key(scalar_text(name)));
-                    self.workload(&path, workload);
+            let path = field_path(&[], map, "workloads");
+            if let Some(workloads) = self.mapping(&path, workloads, "workloads") {
+                for (name, workload) in workloads.iter() {
+                    self.workload(&key_path(&path, name), &workload.value);
                 }
             }
         }
         if let Some(configs) = map.get("configs").filter(|v| !v.is_null()) {
-            if let Some(configs) = self.mapping(&top("configs"), configs, "configs") {
-                for (key, item) in configs {
-                    let mut path = top("configs");
-                    path.push(Seg::Key(scalar_text(key)));
-                    self.config_item(&path, item);
+            let path = field_path(&[], map, "configs");
+            if let Some(configs) = self.mapping(&path, configs, "configs") {
+                for (key, item) in configs.iter() {
+                    self.config_item(&key_path(&path, key), &item.value);
                 }
             }
         }
@@ -220,11 +261,7 @@ impl Walker<'_> {
             return;
         };
         self.unknown_keys(path, map, WORKLOAD_KEYS);
-        let field = |k: &str| {
-            let mut p = path.to_vec();
-            p.push(Seg::Key(k.to_owned()));
-            p
-        };
+        let field = |k: &str| field_path(path, map, k);
         for required in ["agent", "runtime", "runtimeConfig"] {
             match map.get(required) {
                 None => {
@@ -240,11 +277,11 @@ impl Walker<'_> {
             self.enum_value(&field("restartPolicy"), v, &RestartPolicy::NAMES);
         }
         if let Some(deps) = map.get("dependencies").filter(|v| !v.is_null()) {
-            if let Some(deps) = self.mapping(&field("dependencies"), deps, "dependencies") {
-                for (name, condition) in deps {
-                    let mut p = field("dependencies");
-                    p.push(Seg::Key(scalar_text(name)));
-                    self.enum_value(&p, condition, &AddCondition::NAMES);
+            let deps_path = field("dependencies");
+            if let Some(deps) = self.mapping(&deps_path, deps, "dependencies") {
+                for (name, condition) in deps.iter() {
+                    let p = key_path(&deps_path, name);
+                    self.enum_value(&p, &condition.value, &AddCondition::NAMES);
                 }
             }
         }
@@ -252,22 +289,21 @@ impl Walker<'_> {
             self.tags(&field("tags"), tags);
         }
         if let Some(configs) = map.get("configs").filter(|v| !v.is_null()) {
-            if let Some(configs) = self.mapping(&field("configs"), configs, "configs") {
-                for (alias, key) in configs {
-                    if !matches!(key, Value::String(_)) {
-                        let mut p = field("configs");
-                        p.push(Seg::Key(scalar_text(alias)));
+            let configs_path = field("configs");
+            if let Some(configs) = self.mapping(&configs_path, configs, "configs") {
+                for (alias, key) in configs.iter() {
+                    if !matches!(key.value, Value::String(_)) {
+                        let p = key_path(&configs_path, alias);
                         self.error(&p, "must be the key of a config item".into(), None);
                     }
                 }
             }
         }
         if let Some(files) = map.get("files").filter(|v| !v.is_null()) {
-            if let Some(files) = self.sequence(&field("files"), files, "files") {
+            let files_path = field("files");
+            if let Some(files) = self.sequence(&files_path, files, "files") {
                 for (i, file) in files.iter().enumerate() {
-                    let mut p = field("files");
-                    p.push(Seg::Index(i));
-                    self.file(&p, file);
+                    self.file(&index_path(&files_path, i, file), &file.value);
                 }
             }
         }
@@ -278,8 +314,7 @@ impl Walker<'_> {
 
     fn tags(&mut self, path: &[Seg], value: &Value) {
         match (value, self.version) {
-            (Value::Mapping(map), Some(ApiVersion::V0_1)) => {
-                let _ = map;
+            (Value::Mapping(_), Some(ApiVersion::V0_1)) => {
                 self.error(
                     path,
                     "tags are a mapping, the v1 form; apiVersion v0.1 needs a list of {key, value}"
@@ -294,12 +329,10 @@ impl Walker<'_> {
                 Some("write `tags: {key: value}`".into()),
             ),
             (Value::Mapping(map), _) => {
-                for (k, v) in map {
-                    if !matches!(v, Value::String(_)) {
-                        let mut p = path.to_vec();
-                        p.push(Seg::Key(scalar_text(k)));
+                for (k, v) in map.iter() {
+                    if !matches!(v.value, Value::String(_)) {
                         self.error(
-                            &p,
+                            &key_path(path, k),
                             "a tag value must be a string".into(),
                             Some("quote it".into()),
                         );
@@ -308,12 +341,11 @@ impl Walker<'_> {
             }
             (Value::Sequence(items), _) => {
                 for (i, item) in items.iter().enumerate() {
-                    let mut p = path.to_vec();
-                    p.push(Seg::Index(i));
-                    if let Some(entry) = self.mapping(&p, item, "a tag") {
+                    let p = index_path(path, i, item);
+                    if let Some(entry) = self.mapping(&p, &item.value, "a tag") {
                         self.unknown_keys(&p, entry, TAG_KEYS);
                         for k in TAG_KEYS {
-                            if !matches!(entry.get(*k), Some(Value::String(_))) {
+                            if !matches!(entry.get(k), Some(Value::String(_))) {
                                 self.error(&p, format!("a tag needs a string '{k}'"), None);
                             }
                         }
@@ -334,7 +366,7 @@ impl Walker<'_> {
         }
         let contents = ["data", "binaryData"]
             .iter()
-            .filter(|k| map.contains_key(**k))
+            .filter(|k| map.contains_key(k))
             .count();
         if contents != 1 {
             self.error(
@@ -345,9 +377,7 @@ impl Walker<'_> {
         }
         for k in ["data", "binaryData"] {
             if map.get(k).is_some_and(|v| !matches!(v, Value::String(_))) {
-                let mut p = path.to_vec();
-                p.push(Seg::Key(k.to_owned()));
-                self.error(&p, "must be a string".into(), None);
+                self.error(&field_path(path, map, k), "must be a string".into(), None);
             }
         }
     }
@@ -358,18 +388,15 @@ impl Walker<'_> {
         };
         self.unknown_keys(path, map, ACCESS_KEYS);
         for list in ACCESS_KEYS {
-            let Some(rules) = map.get(*list).filter(|v| !v.is_null()) else {
+            let Some(rules) = map.get(list).filter(|v| !v.is_null()) else {
                 continue;
             };
-            let mut list_path = path.to_vec();
-            list_path.push(Seg::Key((*list).to_owned()));
+            let list_path = field_path(path, map, list);
             let Some(rules) = self.sequence(&list_path, rules, list) else {
                 continue;
             };
             for (i, rule) in rules.iter().enumerate() {
-                let mut p = list_path.clone();
-                p.push(Seg::Index(i));
-                self.rule(&p, rule);
+                self.rule(&index_path(&list_path, i, rule), &rule.value);
             }
         }
     }
@@ -378,11 +405,7 @@ impl Walker<'_> {
         let Some(map) = self.mapping(path, value, "an access rule") else {
             return;
         };
-        let field = |k: &str| {
-            let mut p = path.to_vec();
-            p.push(Seg::Key(k.to_owned()));
-            p
-        };
+        let field = |k: &str| field_path(path, map, k);
         match map.get("type") {
             Some(Value::String(t)) if t == "StateRule" => {
                 let keys = if self.version == Some(ApiVersion::V0_1) {
@@ -413,7 +436,7 @@ impl Walker<'_> {
             }
             Some(other) => self.error(
                 &field("type"),
-                format!("unknown rule type '{}'", scalar_text(other)),
+                format!("unknown rule type '{}'", other.scalar_text()),
                 Some("one of StateRule, LogRule".into()),
             ),
             None => self.error(
@@ -429,39 +452,35 @@ impl Walker<'_> {
             Value::String(_) => {}
             Value::Sequence(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let mut p = path.to_vec();
-                    p.push(Seg::Index(i));
-                    self.config_item(&p, item);
+                    self.config_item(&index_path(path, i, item), &item.value);
                 }
             }
             Value::Mapping(map) => {
-                for (k, v) in map {
-                    let mut p = path.to_vec();
-                    p.push(Seg::Key(scalar_text(k)));
-                    self.config_item(&p, v);
+                for (k, v) in map.iter() {
+                    self.config_item(&key_path(path, k), &v.value);
                 }
             }
             other => self.error(
                 path,
                 format!(
                     "config values must be strings, not '{}'",
-                    scalar_text(other)
+                    other.scalar_text()
                 ),
-                Some(format!("quote it: \"{}\"", scalar_text(other))),
+                Some(format!("quote it: \"{}\"", other.scalar_text())),
             ),
         }
     }
 
     fn strings(&mut self, path: &[Seg], value: &Value) {
         if let Some(items) = self.sequence(path, value, "this field") {
-            if items.iter().any(|v| !matches!(v, Value::String(_))) {
+            if items.iter().any(|v| !matches!(v.value, Value::String(_))) {
                 self.error(path, "must be a list of strings".into(), None);
             }
         }
     }
 
     fn enum_value(&mut self, path: &[Seg], value: &Value, names: &[&str]) {
-        let text = scalar_text(value);
+        let text = value.scalar_text();
         if !names.contains(&text.as_str()) || !matches!(value, Value::String(_)) {
             self.error(
                 path,
@@ -471,28 +490,25 @@ impl Walker<'_> {
         }
     }
 
-    fn unknown_keys(&mut self, path: &[Seg], map: &serde_yaml::Mapping, known: &[&'static str]) {
-        for key in map.keys() {
-            let key = scalar_text(key);
+    fn unknown_keys(&mut self, path: &[Seg], map: &Mapping, known: &[&'static str]) {
+        for (key_node, _) in map.iter() {
+            let key = key_node.value.scalar_text();
             if known.contains(&key.as_str()) {
                 continue;
             }
-            let mut p = path.to_vec();
-            p.push(Seg::Key(key.clone()));
             let hint = match closest(&key, known.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("known keys: {}", known.join(", ")),
             };
-            self.error(&p, format!("unknown key '{key}'"), Some(hint));
+            self.error(
+                &key_path(path, key_node),
+                format!("unknown key '{key}'"),
+                Some(hint),
+            );
         }
     }
 
-    fn mapping<'v>(
-        &mut self,
-        path: &[Seg],
-        value: &'v Value,
-        what: &str,
-    ) -> Option<&'v serde_yaml::Mapping> {
+    fn mapping<'v>(&mut self, path: &[Seg], value: &'v Value, what: &str) -> Option<&'v Mapping> {
         match value {
             Value::Mapping(map) => Some(map),
             _ => {
@@ -502,7 +518,7 @@ impl Walker<'_> {
         }
     }
 
-    fn sequence<'v>(&mut self, path: &[Seg], value: &'v Value, what: &str) -> Option<&'v [Value]> {
+    fn sequence<'v>(&mut self, path: &[Seg], value: &'v Value, what: &str) -> Option<&'v [Node]> {
         match value {
             Value::Sequence(items) => Some(items),
             _ => {
@@ -516,159 +532,24 @@ impl Walker<'_> {
 /// The workload (for paths under `workloads.<name>`) and the field path inside it.
 fn split_path(path: &[Seg]) -> (Option<String>, String) {
     let (workload, rest) = match path {
-        [Seg::Key(w), Seg::Key(name), rest @ ..] if w == "workloads" => (Some(name.clone()), rest),
+        [Seg::Key(w, _), Seg::Key(name, _), rest @ ..] if w == "workloads" => {
+            (Some(name.clone()), rest)
+        }
         _ => (None, path),
     };
     let mut field = String::new();
     for seg in rest {
         match seg {
-            Seg::Key(k) => {
+            Seg::Key(k, _) => {
                 if !field.is_empty() {
                     field.push('.');
                 }
                 field.push_str(k);
             }
-            Seg::Index(i) => field.push_str(&format!("[{i}]")),
+            Seg::Index(i, _) => field.push_str(&format!("[{i}]")),
         }
     }
     (workload, field)
-}
-
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".to_owned(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-    }
-}
-
-/// A line of text: where its content starts, and the content after any `- ` markers.
-struct Line<'t> {
-    raw_indent: usize,
-    is_item: bool,
-    indent: usize,
-    content: &'t str,
-}
-
-fn split_line(line: &str) -> Line<'_> {
-    let raw_indent = line.len() - line.trim_start_matches(' ').len();
-    let mut content = &line[raw_indent..];
-    let mut indent = raw_indent;
-    let mut is_item = false;
-    while let Some(rest) =
-        content
-            .strip_prefix("- ")
-            .or(if content == "-" { Some("") } else { None })
-    {
-        is_item = true;
-        let stripped = rest.trim_start_matches(' ');
-        indent += content.len() - stripped.len();
-        content = stripped;
-    }
-    Line {
-        raw_indent,
-        is_item,
-        indent,
-        content: content.trim_end(),
-    }
-}
-
-fn is_key_line(content: &str, key: &str) -> bool {
-    [
-        format!("{key}:"),
-        format!("\"{key}\":"),
-        format!("'{key}':"),
-    ]
-    .iter()
-    .any(|k| {
-        content
-            .strip_prefix(k.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-    })
-}
-
-/// The 1-based line of the node at `path`, found by following the keys and list items through
-/// block-style YAML (or pretty-printed JSON). `None` when the path runs through flow style.
-fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
-    let lines: Vec<Line<'_>> = text.lines().map(split_line).collect();
-    // Lines of only brackets are JSON structure, not nodes.
-    let meaningful = |l: &Line<'_>| {
-        !l.content.starts_with('#') && !l.content.chars().all(|c| "{}[],".contains(c))
-    };
-    // The block being searched: its first line, and the indentation of its parent.
-    let mut start = 0;
-    let mut parent: Option<usize> = None;
-    // Whether `start` is a list item line whose content is the block's first child.
-    let mut same_line = false;
-    let mut found = None;
-    for seg in path {
-        match seg {
-            Seg::Key(key) => {
-                let first = if same_line {
-                    start
-                } else {
-                    start + usize::from(found.is_some())
-                };
-                let mut child_indent = None;
-                let mut hit = None;
-                for (i, line) in lines.iter().enumerate().skip(first) {
-                    if !meaningful(line) {
-                        continue;
-                    }
-                    let ends_block =
-                        !(same_line && i == start) && parent.is_some_and(|p| line.raw_indent <= p);
-                    if ends_block {
-                        break;
-                    }
-                    let ci = *child_indent.get_or_insert(line.indent);
-                    if line.indent == ci && is_key_line(line.content, key) {
-                        hit = Some((i, line.indent));
-                        break;
-                    }
-                }
-                let (i, indent) = hit?;
-                found = Some(i);
-                start = i;
-                parent = Some(indent);
-                same_line = false;
-            }
-            Seg::Index(n) => {
-                let mut dash_indent = None;
-                let mut count = 0;
-                let mut hit = None;
-                for (i, line) in lines.iter().enumerate().skip(start + 1) {
-                    if !meaningful(line) {
-                        continue;
-                    }
-                    let p = parent.unwrap_or(0);
-                    if line.raw_indent < p || (line.raw_indent == p && !line.is_item) {
-                        break;
-                    }
-                    if !line.is_item
-                        || *dash_indent.get_or_insert(line.raw_indent) != line.raw_indent
-                    {
-                        continue;
-                    }
-                    if count == *n {
-                        hit = Some((i, line.raw_indent));
-                        break;
-                    }
-                    count += 1;
-                }
-                let (i, dash) = hit?;
-                found = Some(i);
-                start = i;
-                parent = Some(dash);
-                same_line = true;
-            }
-        }
-    }
-    found.map(|i| i + 1)
 }
 
 #[cfg(test)]

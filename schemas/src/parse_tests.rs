@@ -24,7 +24,7 @@ fn the_ankaios_example_parses_validates_renders_and_round_trips() {
         .runtime_config
         .contains("\"5432:5432\""));
     assert_eq!(rendered["parked"].instance_id.agent, "");
-    let yaml = serde_yaml::to_string(&m).unwrap();
+    let yaml = crate::yaml::to_string(&m).unwrap();
     assert_eq!(parse_manifest(&yaml).unwrap(), m, "{yaml}");
     let json = serde_json::to_string_pretty(&m).unwrap();
     assert_eq!(parse_manifest_json(&json).unwrap(), m, "{json}");
@@ -147,7 +147,7 @@ workloads:
     assert_eq!(m.api_version, ApiVersion::V1);
     assert_eq!(m.workloads["w"].tags["owner"], "me");
     // Written back in v1 form, it parses as v1.
-    let yaml = serde_yaml::to_string(&m).unwrap();
+    let yaml = crate::yaml::to_string(&m).unwrap();
     assert!(
         yaml.contains("apiVersion: v1") && yaml.contains("filterMasks"),
         "{yaml}"

@@ -4,11 +4,14 @@
 //! unknown keys, we refuse them and suggest the closest known key: a misspelt `comandArgs` would
 //! otherwise silently run a container without its arguments. Building command lines from these
 //! values is the agent's job (`node-agent/src/runtime/`), not this module's.
+//! The text, and the kube manifest inside it, are read within the bounds of `yaml.rs`: the
+//! controller, the agent and `ank` all parse them.
 
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_json::{Map, Value};
 
 use crate::suggest::closest;
+use crate::yaml::{self, Limits, YamlError};
 
 /// The runtimes ankmq runs. Ankaios also knows `containerd`; we refuse it at validation rather
 /// than accept a workload that no agent can start.
@@ -65,9 +68,9 @@ pub enum RuntimeConfigError {
     /// The runtime is not one ankmq runs.
     #[error("unknown runtime '{0}'")]
     UnknownRuntime(String),
-    /// The text is not YAML.
-    #[error("runtimeConfig is not valid YAML: {0}")]
-    Yaml(String),
+    /// The text is not YAML, or is beyond a bound of `yaml.rs`.
+    #[error("runtimeConfig: {0}")]
+    Yaml(YamlError),
     /// The YAML is not a mapping.
     #[error("runtimeConfig must be a YAML mapping")]
     NotAMapping,
@@ -181,23 +184,16 @@ fn normalized(
     keys: &'static [(&'static str, &'static str)],
     text: &str,
 ) -> Result<Value, RuntimeConfigError> {
-    let value: Value =
-        serde_yaml::from_str(text).map_err(|e| RuntimeConfigError::Yaml(e.to_string()))?;
+    // Keys of any scalar type arrive as their text (`1: x` has the key "1").
+    let value: Value = yaml::from_str(text, &Limits::DEFAULT).map_err(RuntimeConfigError::Yaml)?;
     let map = match value {
-        Value::Mapping(map) => map,
+        Value::Object(map) => map,
         // An empty runtimeConfig is an empty mapping, which then misses its required key.
-        Value::Null => serde_yaml::Mapping::new(),
+        Value::Null => Map::new(),
         _ => return Err(RuntimeConfigError::NotAMapping),
     };
-    let mut out = serde_yaml::Mapping::new();
-    for (key, value) in map {
-        let key_text = match &key {
-            Value::String(s) => s.clone(),
-            other => serde_yaml::to_string(other)
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-        };
+    let mut out = Map::new();
+    for (key_text, value) in map {
         let Some((_, snake)) = keys
             .iter()
             .find(|(camel, snake)| key_text == *camel || key_text == *snake)
@@ -209,21 +205,18 @@ fn normalized(
                 key: key_text,
             });
         };
-        if out
-            .insert(Value::String((*snake).to_owned()), value)
-            .is_some()
-        {
+        if out.insert((*snake).to_owned(), value).is_some() {
             return Err(RuntimeConfigError::DuplicateKey(snake));
         }
     }
-    Ok(Value::Mapping(out))
+    Ok(Value::Object(out))
 }
 
 fn from_value<T: for<'de> Deserialize<'de>>(
     runtime: &'static str,
     value: Value,
 ) -> Result<T, RuntimeConfigError> {
-    serde_yaml::from_value(value).map_err(|e| {
+    serde_json::from_value(value).map_err(|e| {
         let text = e.to_string();
         match text.strip_prefix("missing field `") {
             Some(rest) => {
@@ -242,12 +235,12 @@ fn from_value<T: for<'de> Deserialize<'de>>(
 /// Every non-empty document must be a mapping with a string `kind`.
 fn check_kube_manifest(manifest: &str) -> Result<(), RuntimeConfigError> {
     let mut objects = 0;
-    for (i, document) in serde_yaml::Deserializer::from_str(manifest).enumerate() {
-        let value = Value::deserialize(document)
-            .map_err(|e| RuntimeConfigError::KubeManifest(e.to_string()))?;
+    let documents: Vec<Value> = yaml::documents(manifest, &Limits::DEFAULT)
+        .map_err(|e| RuntimeConfigError::KubeManifest(e.to_string()))?;
+    for (i, value) in documents.into_iter().enumerate() {
         match value {
             Value::Null => continue,
-            Value::Mapping(map) => match map.get("kind") {
+            Value::Object(map) => match map.get("kind") {
                 Some(Value::String(kind)) if !kind.is_empty() => objects += 1,
                 _ => {
                     return Err(RuntimeConfigError::KubeManifest(format!(
@@ -353,6 +346,32 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn issue_14_a_runtime_config_and_its_kube_manifest_are_read_within_the_yaml_bounds() {
+        let copies = vec!["*big"; 8_000].join(", ");
+        let big = "x".repeat(100_000);
+        let podman_text = format!("image: &big {big}\ncommandArgs: [{copies}]\n");
+        let err = podman(&podman_text).unwrap_err();
+        assert!(matches!(
+            err,
+            RuntimeConfigError::Yaml(YamlError::ExpandsTooMuch { .. })
+        ));
+        assert!(
+            err.to_string()
+                .starts_with("runtimeConfig: YAML aliases expand beyond 4 MiB"),
+            "{err}"
+        );
+        // The kube manifest is a YAML string inside the YAML runtimeConfig.
+        let kube = format!("kind: ConfigMap\ndata:\n  big: &big {big}\n  copies: [{copies}]\n");
+        let text = format!("manifest: {}", serde_json::to_string(&kube).unwrap());
+        let err = RuntimeConfig::parse("podman-kube", &text).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid podman-kube manifest: YAML aliases expand beyond 4 MiB"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -289,3 +289,44 @@ workloads:
         Ok(())
     });
 }
+
+/// The manifest of issue 14: one 100 KB anchor aliased 8,000 times (124 KB of text that
+/// serde_yaml expanded to 800 MB).
+fn alias_amplification_manifest() -> String {
+    let copies = vec!["*big"; 8_000].join(",");
+    format!(
+        "apiVersion: v1\nconfigs:\n  big: &big {}\n  copies: [{copies}]\n",
+        "x".repeat(100_000)
+    )
+}
+
+on_both_brokers!(
+    /// Issue 14: `ank apply` (with and without `--agent`) and `ank set state` refuse a manifest
+    /// whose aliases expand beyond the bound, exit 1 naming the bound, and the controller's
+    /// state stays as it was.
+    fn issue_14_apply_of_alias_amplification_is_refused_and_the_state_is_unchanged(c) {
+        c.apply("apiVersion: v1\nconfigs:\n  keep: x\n", &[])?.expect_ok()?;
+        let before = c.ank(&["get", "state", "-o", "json", "desiredState"])?;
+        before.expect_ok()?;
+        ensure!(before.stdout.contains("\"keep\""), "the seed config is there: {before}");
+
+        let attack = alias_amplification_manifest();
+        let expected = "YAML aliases expand beyond 4 MiB (limit MAX_EXPANDED_BYTES)";
+        let agent = c.a().to_owned();
+        for extra in [vec![], vec!["--agent", agent.as_str()]] {
+            let out = c.apply(&attack, &extra)?;
+            out.expect_code(1)?;
+            ensure!(out.stderr.contains(expected), "names the bound: {out}");
+        }
+        let state_file = c.write_manifest(&format!("desiredState:\n  {}", attack.replace('\n', "\n  ")))?;
+        let state_file = state_file.to_string_lossy().into_owned();
+        let out = c.ank(&["set", "state", "desiredState", &state_file])?;
+        out.expect_code(1)?;
+        ensure!(out.stderr.contains(expected), "set state names the bound: {out}");
+
+        let after = c.ank(&["get", "state", "-o", "json", "desiredState"])?;
+        after.expect_ok()?;
+        ensure!(after.stdout == before.stdout, "the state is unchanged:\n{before}\n{after}");
+        Ok(())
+    }
+);

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ank_schemas::yaml::{self, Limits};
 use ank_schemas::{
     parse_manifest, render, validate, FileContent, Manifest, RenderedWorkload, RuntimeConfig,
 };
 use ank_system_tests::podman::workspace_root;
-use serde_yaml::Value;
+use serde_json::Value;
 
 /// The image every example runs (built locally by scripts/test-env.sh).
 const LOCAL_IMAGE: &str = "localhost/ank-test/busybox:latest";
@@ -110,12 +111,10 @@ fn runtime_configs() -> Vec<(String, String, RuntimeConfig)> {
 
 /// The YAML documents of a kube manifest, without empty ones.
 fn kube_documents(manifest: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(manifest)
-        .map(|doc| {
-            serde::Deserialize::deserialize(doc)
-                .unwrap_or_else(|e| panic!("kube manifest is not YAML: {e}"))
-        })
-        .filter(|doc: &Value| !doc.is_null())
+    yaml::documents::<Value>(manifest, &Limits::DEFAULT)
+        .unwrap_or_else(|e| panic!("kube manifest is not YAML: {e}"))
+        .into_iter()
+        .filter(|doc| !doc.is_null())
         .collect()
 }
 
@@ -126,10 +125,7 @@ fn kube_containers(document: &Value) -> Vec<Value> {
         Some("Deployment") => &document["spec"]["template"]["spec"],
         _ => return Vec::new(),
     };
-    spec["containers"]
-        .as_sequence()
-        .cloned()
-        .unwrap_or_default()
+    spec["containers"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -264,7 +260,7 @@ fn the_indent_partial_puts_the_config_file_verbatim_into_the_config_map() {
     let FileContent::Data(text) = &file.content else {
         panic!("config_printer's file is text");
     };
-    let settings: Value = serde_yaml::from_str(text)
+    let settings: Value = yaml::from_str(text, &Limits::DEFAULT)
         .unwrap_or_else(|e| panic!("rendered settings.yaml is not YAML: {e}\n{text}"));
     assert_eq!(settings["proxy"].as_str(), Some(expected.as_str()));
     assert_eq!(settings["port"].as_u64(), Some(18082));

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use ank_schemas::yaml::{Limits, MAX_INPUT_BYTES};
 use ank_schemas::{is_valid_agent, Manifest, ParsedManifest, RequestOp, ValidationError};
 use clap::Args;
 
@@ -70,33 +71,53 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &ApplyArgs) -> Result<(), Cli
     submit(ui, ctx, op, Follow::Workloads, done).await
 }
 
-/// Reads a file, or standard input for `-`.
+/// Reads a file, or standard input for `-`, up to [`MAX_INPUT_BYTES`]: a larger one is refused
+/// before it is all in memory (issue 14).
 pub fn read_input(file: &str) -> Result<String, CliError> {
+    let what = if file == "-" {
+        "standard input".to_owned()
+    } else {
+        file.to_owned()
+    };
+    let limit = MAX_INPUT_BYTES as u64;
     let mut text = String::new();
     let result = if file == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
+        std::io::stdin().take(limit + 1).read_to_string(&mut text)
     } else {
-        std::fs::read_to_string(file).map(|t| text = t)
+        std::fs::File::open(file).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
     };
     result.map_err(|e| {
-        let what = if file == "-" {
-            "standard input".to_owned()
-        } else {
-            file.to_owned()
-        };
         CliError::Other(anyhow::Error::from(e).context(format!("cannot read {what}")))
     })?;
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(CliError::Invalid {
+            context: format!("{what} is not accepted"),
+            errors: vec![ValidationError::new(
+                None,
+                "",
+                format!(
+                    "it is larger than {} MiB (limit MAX_INPUT_BYTES)",
+                    MAX_INPUT_BYTES / (1024 * 1024)
+                ),
+            )],
+        });
+    }
     Ok(text)
 }
 
 /// Parses one manifest. With `--agent` (or `-d`, where the agent does not matter) a workload may
 /// leave out `agent`; it is filled in before parsing, which costs the line numbers of errors.
+/// Every manifest is read within `ank_schemas::yaml`'s bounds (issue 14).
 pub fn parse(file: &str, text: &str, args: &ApplyArgs) -> Result<ParsedManifest, CliError> {
     let fill = args.agent.clone().or_else(|| args.delete.then(String::new));
     let result = match fill {
         None => ParsedManifest::from_yaml(text),
         Some(agent) => match with_agent(text, &agent, args.agent.is_some()) {
-            Some(filled) => ParsedManifest::from_yaml(&filled),
+            Some(filled) => ParsedManifest::from_json(&filled).map_err(|mut errors| {
+                // The lines are those of the filled-in text, not of the file.
+                errors.iter_mut().for_each(|e| e.line = None);
+                errors
+            }),
             None => ParsedManifest::from_yaml(text),
         },
     };
@@ -106,20 +127,20 @@ pub fn parse(file: &str, text: &str, args: &ApplyArgs) -> Result<ParsedManifest,
     })
 }
 
-/// The manifest text with `agent` set on every workload (`overwrite`) or on those without one.
-/// `None` when the text is not a YAML mapping with workloads (the parser then says why).
+/// The manifest, as JSON text, with `agent` set on every workload (`overwrite`) or on those
+/// without one. `None` when the text is not a YAML mapping with workloads, or is beyond a bound
+/// (the parser then says why).
 fn with_agent(text: &str, agent: &str, overwrite: bool) -> Option<String> {
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    let workloads = doc.get_mut("workloads")?.as_mapping_mut()?;
-    for (_, workload) in workloads.iter_mut() {
-        if let Some(w) = workload.as_mapping_mut() {
-            let key = serde_yaml::Value::from("agent");
-            if overwrite || !w.contains_key(&key) {
-                w.insert(key, serde_yaml::Value::from(agent));
+    let mut doc: serde_json::Value = ank_schemas::yaml::from_str(text, &Limits::DEFAULT).ok()?;
+    let workloads = doc.get_mut("workloads")?.as_object_mut()?;
+    for workload in workloads.values_mut() {
+        if let Some(w) = workload.as_object_mut() {
+            if overwrite || !w.contains_key("agent") {
+                w.insert("agent".to_owned(), serde_json::Value::from(agent));
             }
         }
     }
-    serde_yaml::to_string(&doc).ok()
+    serde_json::to_string(&doc).ok()
 }
 
 /// One manifest from several files; a workload or config named in two files is an error.
@@ -163,6 +184,25 @@ pub fn merge(manifests: Vec<(String, Manifest)>) -> Result<Manifest, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_14_a_manifest_file_is_read_up_to_the_input_bound() {
+        let dir = tempfile::tempdir().expect("dir");
+        let at = dir.path().join("at.yaml");
+        std::fs::write(&at, "#".repeat(MAX_INPUT_BYTES)).expect("written");
+        let text = read_input(at.to_str().expect("utf-8")).expect("at the limit");
+        assert_eq!(text.len(), MAX_INPUT_BYTES);
+        let over = dir.path().join("over.yaml");
+        std::fs::write(&over, "#".repeat(MAX_INPUT_BYTES + 1)).expect("written");
+        let Err(CliError::Invalid { errors, .. }) = read_input(over.to_str().expect("utf-8"))
+        else {
+            panic!("one byte over the limit is refused");
+        };
+        assert_eq!(
+            errors[0].message,
+            "it is larger than 4 MiB (limit MAX_INPUT_BYTES)"
+        );
+    }
 
     fn args(agent: Option<&str>, delete: bool) -> ApplyArgs {
         ApplyArgs {

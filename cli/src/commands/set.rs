@@ -1,6 +1,7 @@
 //! `ank set state`: replace the parts of the desired state named by update masks with those of a
 //! CompleteState-shaped file.
 
+use ank_schemas::yaml::Limits;
 use ank_schemas::{FieldMask, RequestOp};
 use clap::{Args, Subcommand};
 
@@ -67,13 +68,14 @@ pub fn update_masks(masks: &[String]) -> Result<Vec<String>, CliError> {
 
 /// The file as a JSON tree; it must be a mapping.
 pub fn parse_state(file: &str, text: &str) -> Result<serde_json::Value, CliError> {
-    let invalid = |message: String| CliError::Invalid {
+    let invalid_at = |message: String, line: Option<usize>| CliError::Invalid {
         context: format!("{file} is not a state file"),
-        errors: vec![ank_schemas::ValidationError::new(None, "", message)],
+        errors: vec![ank_schemas::ValidationError::new(None, "", message).at_line(line)],
     };
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| invalid(format!("not valid YAML: {e}")))?;
-    let json = serde_json::to_value(yaml).map_err(|e| invalid(e.to_string()))?;
+    let invalid = |message: String| invalid_at(message, None);
+    // Within the bounds of every YAML input (issue 14); the error names the bound or the line.
+    let json: serde_json::Value = ank_schemas::yaml::from_str(text, &Limits::DEFAULT)
+        .map_err(|e| invalid_at(e.to_string(), e.line()))?;
     if !json.is_object() && !json.is_null() {
         return Err(invalid(
             "expected a mapping such as `desiredState: …`".into(),
@@ -96,6 +98,25 @@ mod tests {
         for bad in ["desiredState.workloads.*", "desiredState..a"] {
             assert!(update_masks(&[bad.into()]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn what_get_state_writes_as_yaml_set_state_reads_back_the_same() {
+        // The writer (serde_norway) leaves YAML 1.1 booleans and timestamps unquoted; the reader
+        // (serde-saphyr, YAML 1.2 core schema) must keep them strings.
+        let state = serde_json::json!({"desiredState": {"configs": {
+            "a": "yes", "b": "on", "c": "n", "d": "2025-05-01T10:00:09.000Z", "e": "null",
+            "f": "0x10", "g": "", "h": "line\nbreak\n", "i": "'quoted'", "j": "1.5"
+        }}});
+        let mut yaml = Vec::new();
+        crate::output::document::write_document(
+            &mut yaml,
+            &state,
+            crate::output::document::Format::Yaml,
+        )
+        .expect("written");
+        let text = String::from_utf8(yaml).expect("utf-8");
+        assert_eq!(parse_state("f", &text).expect("read back"), state, "{text}");
     }
 
     #[test]

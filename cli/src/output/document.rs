@@ -1,5 +1,9 @@
 //! The document forms of `ank get state` and `ank get events`: YAML (the default, which
 //! `ank set state` reads back) or JSON.
+//!
+//! YAML is written by serde_norway (the maintained fork of serde_yaml), not by serde-saphyr,
+//! which reads all our YAML: serde-saphyr quotes with `"` and quotes more scalars (timestamps,
+//! `yes`), which would change every document users' scripts and our snapshots already read.
 
 use std::io::{self, Write};
 
@@ -23,7 +27,7 @@ pub fn write_document<W: Write + ?Sized>(
 ) -> io::Result<()> {
     match format {
         Format::Yaml => {
-            let text = serde_yaml::to_string(value).map_err(io::Error::other)?;
+            let text = serde_norway::to_string(value).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())
         }
         Format::Json => {
@@ -42,7 +46,7 @@ pub fn write_stream_item<W: Write + ?Sized>(
 ) -> io::Result<()> {
     match format {
         Format::Yaml => {
-            let text = serde_yaml::to_string(value).map_err(io::Error::other)?;
+            let text = serde_norway::to_string(value).map_err(io::Error::other)?;
             writeln!(out, "---")?;
             out.write_all(text.as_bytes())?;
         }

@@ -1,4 +1,7 @@
 use std::process::Command;
+use std::time::Duration;
+
+use ank_system_tests::poll::wait_for;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ank-controller");
 
@@ -64,4 +67,49 @@ fn bad_flags_exit_2() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn issue_14_a_startup_manifest_with_alias_amplification_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    // One 100 KB anchor aliased 8,000 times: 124 KB that expanded to a 200 MB state.json.
+    let copies = vec!["*big"; 8_000].join(",");
+    let manifest = crate::harness::manifest_file(
+        dir.path(),
+        &format!(
+            "apiVersion: v1\nconfigs:\n  big: &big {}\n  copies: [{copies}]\n",
+            "x".repeat(100_000)
+        ),
+    );
+    let state_dir = dir.path().join("state");
+    let stderr_path = dir.path().join("stderr.log");
+    let mut child = Command::new(BINARY)
+        .arg("--startup-manifest")
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .args(["--broker", "mqtt://127.0.0.1:1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("runs");
+    // Polled against a deadline: a controller that accepts the manifest keeps running.
+    let status = wait_for("the controller to exit", Duration::from_secs(60), || {
+        Ok(child.try_wait()?)
+    });
+    let status = status.unwrap_or_else(|e| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{e:#}");
+    });
+    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("YAML aliases expand beyond 4 MiB (limit MAX_EXPANDED_BYTES)"),
+        "{stderr}"
+    );
+    assert!(
+        !state_dir.join("state.json").exists(),
+        "nothing was persisted"
+    );
 }

@@ -285,7 +285,8 @@ impl Client {
 
 /// An `apply` request for `manifest` (YAML).
 pub fn apply(manifest_yaml: &str) -> Value {
-    let manifest: Value = serde_yaml::from_str(manifest_yaml).expect("test manifest is YAML");
+    let manifest: Value = ank_schemas::yaml::from_str(manifest_yaml, &Default::default())
+        .expect("test manifest is YAML");
     json!({"op": "apply", "manifest": manifest})
 }
 

@@ -21,7 +21,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_yaml::Value;
+use ank_schemas::yaml::{self, Limits};
+use serde_json::{Map, Value};
 
 use super::podman::stream_logs;
 use super::podman_cli::PodmanCli;
@@ -219,12 +220,14 @@ impl PodmanKubeRuntime {
 /// Adds `labels` to every `Pod` and `Deployment` template of a multi-document manifest.
 ///
 /// Other documents (ConfigMaps, PVCs, ...) are kept as they are. The result is re-serialised, so
-/// comments and formatting are lost; podman does not care.
+/// comments, formatting and key order are lost, and aliases are expanded; podman does not care.
+/// The manifest comes from the bus, so it is read within the bounds of `ank_schemas::yaml`
+/// (the controller checked them too, but an agent does not trust its input).
 pub fn label_manifest(manifest: &str, labels: &[(&str, String)]) -> Result<String, String> {
+    let documents: Vec<Value> = yaml::documents(manifest, &Limits::DEFAULT)
+        .map_err(|e| format!("the manifest is not accepted: {e}"))?;
     let mut out = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(manifest) {
-        let mut value: Value = serde::Deserialize::deserialize(document)
-            .map_err(|e| format!("the manifest is not YAML: {e}"))?;
+    for mut value in documents {
         if value.is_null() {
             continue;
         }
@@ -238,10 +241,10 @@ pub fn label_manifest(manifest: &str, labels: &[(&str, String)]) -> Result<Strin
             let map = mapping_at(&mut value, path)
                 .ok_or_else(|| format!("a {kind:?} document is not a mapping where labels go"))?;
             for (key, val) in labels {
-                map.insert(Value::from(*key), Value::from(val.as_str()));
+                map.insert((*key).to_owned(), Value::from(val.as_str()));
             }
         }
-        out.push(serde_yaml::to_string(&value).map_err(|e| e.to_string())?);
+        out.push(yaml::to_string(&value).map_err(|e| e.to_string())?);
     }
     if out.is_empty() {
         return Err("the manifest has no YAML document".into());
@@ -250,19 +253,17 @@ pub fn label_manifest(manifest: &str, labels: &[(&str, String)]) -> Result<Strin
 }
 
 /// The mapping at `path`, creating missing (or null) levels; `None` if a level is not a mapping.
-fn mapping_at<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut serde_yaml::Mapping> {
+fn mapping_at<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<String, Value>> {
     let mut current = value;
     for key in path {
-        let map = current.as_mapping_mut()?;
-        let entry = map
-            .entry(Value::from(*key))
-            .or_insert_with(|| Value::Mapping(Default::default()));
+        let map = current.as_object_mut()?;
+        let entry = map.entry(*key).or_insert_with(|| Value::Object(Map::new()));
         if entry.is_null() {
-            *entry = Value::Mapping(Default::default());
+            *entry = Value::Object(Map::new());
         }
         current = entry;
     }
-    current.as_mapping_mut()
+    current.as_object_mut()
 }
 
 /// The pod ids in `kube play` output: the lines under a `Pod:` or `Pods:` header.
@@ -395,9 +396,7 @@ spec:
     }
 
     fn docs(yaml: &str) -> Vec<Value> {
-        serde_yaml::Deserializer::from_str(yaml)
-            .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("yaml"))
-            .collect()
+        yaml::documents(yaml, &Limits::DEFAULT).expect("yaml")
     }
 
     #[test]
@@ -439,6 +438,20 @@ spec:
         for manifest in table {
             assert!(label_manifest(manifest, &ours()).is_err(), "{manifest:?}");
         }
+    }
+
+    #[test]
+    fn issue_14_label_manifest_refuses_alias_amplification_naming_the_bound() {
+        let copies = vec!["*big"; 8_000].join(", ");
+        let manifest = format!(
+            "kind: ConfigMap\ndata:\n  big: &big {}\n  copies: [{copies}]\n",
+            "x".repeat(100_000)
+        );
+        let err = label_manifest(&manifest, &ours()).unwrap_err();
+        assert!(
+            err.contains("YAML aliases expand beyond 4 MiB (limit MAX_EXPANDED_BYTES)"),
+            "{err}"
+        );
     }
 
     #[test]

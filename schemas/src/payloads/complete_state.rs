@@ -78,7 +78,7 @@ agents:
     status: {cpuUsage: 2, freeMemory: 7989682176}
     tags: {location: on-car}
 "#;
-        let c: CompleteState = serde_yaml::from_str(yaml).unwrap();
+        let c: CompleteState = crate::yaml::from_str(yaml, &Default::default()).unwrap();
         assert_eq!(
             c.workload_states["agent_A"]["nginx"]["cc74dd"]
                 .state
