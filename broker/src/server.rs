@@ -98,7 +98,12 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         })?;
     }
 
-    let mqtt_config = to_mqtt5(&config)?;
+    let authorizer = Arc::new(Authorizer::new(
+        passwords,
+        acl,
+        config.limits.max_connections,
+    ));
+    let mqtt_config = to_mqtt5(&config)?.with_event_handler(authorizer.clone());
     let broker = MqttBroker::with_config(mqtt_config)
         .await
         .map_err(|e| classify(e, &config))?;
@@ -106,10 +111,10 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         passwords = ?config.passwd_file,
         acl = ?config.acl_file,
         "authentication: {}; authorization: {}",
-        if passwords.is_some() { "password file (anonymous refused)" } else { "none (anonymous allowed)" },
-        if acl.is_some() { "ACL file" } else { "none (everything allowed)" },
+        if config.passwd_file.is_some() { "password file (anonymous refused)" } else { "none (anonymous allowed)" },
+        if config.acl_file.is_some() { "ACL file" } else { "none (everything allowed)" },
     );
-    let mut broker = broker.with_auth_provider(Arc::new(Authorizer::new(passwords, acl)));
+    let mut broker = broker.with_auth_provider(authorizer);
 
     let mqtt_addr = broker
         .local_addr()

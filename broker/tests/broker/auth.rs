@@ -174,3 +174,40 @@ async fn a_cli_user_reads_only_its_own_responses() {
     assert_eq!(answer.payload.as_ref(), b"ok");
     broker.stop().await;
 }
+
+/// mqtt5 authorizes a Last Will with the same call that lets a 3.1.1 publish through (so that a
+/// refused publish can be acked and dropped, issue 14): the will is therefore checked when the
+/// client connects, and a will the ACL refuses refuses the connection.
+#[tokio::test]
+async fn issue_14_a_last_will_the_acl_refuses_refuses_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let t = Topics::default();
+    let addr = broker.mqtt_addr();
+    let mut forged = options_as(addr, "a", "agent-a", "agent-a-pw");
+    forged.set_last_will(rumqttc::LastWill::new(
+        t.agent_status("b"),
+        "forged",
+        rumqttc::QoS::AtLeastOnce,
+        true,
+    ));
+    let refused = connect(forged).await;
+    assert!(refused.is_err(), "a forbidden will was accepted");
+
+    let mut own = options_as(addr, "a", "agent-a", "agent-a-pw");
+    own.set_last_will(rumqttc::LastWill::new(
+        t.agent_status("a"),
+        "offline",
+        rumqttc::QoS::AtLeastOnce,
+        true,
+    ));
+    let agent = connect(own).await.expect("its own status is a valid will");
+    let mut controller = login(&broker, "controller", "controller").await;
+    controller.subscribe_ok(&t.all_agent_statuses()).await;
+    // Ending the event loop without DISCONNECT makes the broker publish the will.
+    drop(agent);
+    let will = controller.next_publish(WAIT).await.expect("the will fires");
+    assert_eq!(will.topic, t.agent_status("a"));
+    assert_eq!(will.payload.as_ref(), b"offline");
+    broker.stop().await;
+}

@@ -16,6 +16,8 @@ mod hostile;
 mod lifecycle;
 /// The same ACL on the embedded broker and on Mosquitto.
 mod mosquitto_parity;
+/// A third-party MQTT 3.1.1 client (paho-mqtt, Python) on both brokers.
+mod paho;
 /// Retained messages, wills, persistence.
 mod retained;
 /// The TLS listener.
