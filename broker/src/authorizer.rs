@@ -19,6 +19,7 @@
 
 use crate::acl_rules::AclRules;
 use crate::passwd::PasswordFile;
+use crate::storage_guard::Space;
 use mqtt5::broker::auth::{AuthProvider, AuthResult};
 use mqtt5::broker::events::{
     BrokerEventHandler, ClientDisconnectEvent, ClientPublishEvent, PublishAction,
@@ -46,6 +47,8 @@ pub(crate) struct Authorizer {
     /// of a session it took over) is treated as 3.1.1, which is safe for both protocols.
     mqtt5_sessions: Mutex<HashSet<String>>,
     max_mqtt5_sessions: usize,
+    /// The storage's space reserve, released before a session or retained write on a full disk.
+    space: Option<Arc<Space>>,
 }
 
 impl Authorizer {
@@ -60,6 +63,19 @@ impl Authorizer {
             acl: acl.map(Arc::new),
             mqtt5_sessions: Mutex::new(HashSet::new()),
             max_mqtt5_sessions: max_sessions,
+            space: None,
+        }
+    }
+
+    /// Also guard the storage's space (storage_guard.rs) on every CONNECT and retained publish.
+    pub(crate) fn with_space(mut self, space: Option<Arc<Space>>) -> Self {
+        self.space = space;
+        self
+    }
+
+    fn release_space_if_full(&self) {
+        if let Some(space) = &self.space {
+            space.release_if_full();
         }
     }
 
@@ -101,6 +117,8 @@ impl Authorizer {
             }
         }
         self.note_protocol(connect);
+        // mqtt5 writes the session right after this returns.
+        self.release_space_if_full();
         login
     }
 
@@ -181,6 +199,9 @@ impl BrokerEventHandler for Authorizer {
             self.acl_allows_publish(&event.client_id, event.user_id.as_deref(), &event.topic);
         if !allowed {
             warn!(client_id = %event.client_id, user = ?event.user_id, topic = %event.topic, "publish refused by ACL (acknowledged and dropped)");
+        } else if event.retain {
+            // mqtt5 stores it (and acks it even when that fails) right after this returns.
+            self.release_space_if_full();
         }
         Box::pin(async move {
             if allowed {

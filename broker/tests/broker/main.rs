@@ -10,6 +10,8 @@ mod wire;
 mod auth;
 /// The `ank-broker` binary.
 mod cli;
+/// The broker's storage on a full file system.
+mod full_disk;
 /// Malformed packets, awkward ids, resets, limits, random bytes.
 mod hostile;
 /// start/stop and start-up errors.
