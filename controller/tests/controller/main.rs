@@ -6,6 +6,8 @@ mod harness;
 mod binary;
 /// Start-up modes and errors, and the main scenario on Mosquitto.
 mod brokers;
+/// A full disk under the state directory.
+mod full_disk;
 /// 50 concurrent writers, and 1,000 malformed payloads on every subscribed topic.
 mod load;
 /// Kill and restart: same state, same instance ids, identical snapshots; start rules.
