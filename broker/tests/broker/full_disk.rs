@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
+/// A tmpfs of `size` mounted on a fresh directory, (lazily) unmounted on drop.
 pub struct Tmpfs {
     dir: tempfile::TempDir,
 }
@@ -38,7 +38,12 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
+        // Lazily: the broker's last tasks may still hold a file there while the test ends;
+        // the mount goes once they let go, and the directory is empty by then.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
