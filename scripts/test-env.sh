@@ -25,7 +25,7 @@ install_packages \
   mosquitto mosquitto-clients \
   openssl \
   podman-compose
-install_python_packages paho-mqtt==2.1.0
+install_python_packages paho-mqtt==2.2.0
 
 prove_container_runs
 prove_kube_play

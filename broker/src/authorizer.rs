@@ -6,34 +6,123 @@
 //! runs argon2 on the async runtime, stalling every connection for the length of a hash. Here
 //! argon2 runs on tokio's blocking pool. We also do not use mqtt5's per-IP login lockout: on a
 //! vehicle every local client shares 127.0.0.1, so one misconfigured client would lock out all.
+//!
+//! It is also the broker's event handler, for one reason: mqtt5 0.49 answers a publish that
+//! `authorize_publish` refuses with an MQTT 5 PUBACK (reason code 0x87) even on an MQTT 3.1.1
+//! session, which 3.1.1 clients such as paho treat as a protocol error and disconnect (issue 14,
+//! docs/broker.md "Known defects"). So for 3.1.1 sessions `authorize_publish` lets the publish
+//! pass and [`BrokerEventHandler::on_client_publish`] drops it as `Handled`, which mqtt5 answers
+//! with a plain 3.1.1 PUBACK: ack and drop, as MQTT 3.1.1 §4.4 allows and Mosquitto does. MQTT 5
+//! sessions keep the 0x87 refusal. Because a Last Will is authorized by the same
+//! `authorize_publish` call, a will is checked against the ACL when the client connects, and a
+//! CONNECT with a will the ACL refuses gets CONNACK "not authorized".
 
 use crate::acl_rules::AclRules;
 use crate::passwd::PasswordFile;
+use crate::storage_guard::Space;
 use mqtt5::broker::auth::{AuthProvider, AuthResult};
+use mqtt5::broker::events::{
+    BrokerEventHandler, ClientDisconnectEvent, ClientPublishEvent, PublishAction,
+};
 use mqtt5::packet::connect::ConnectPacket;
 use mqtt5::protocol::v5::reason_codes::ReasonCode;
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tracing::{debug, warn};
 
+/// The protocol level of MQTT 5 in a CONNECT packet (3.1.1 is 4).
+const MQTT_5: u8 = 5;
+
 /// Authentication (when a password file is given) and authorization (when ACL rules are given).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Authorizer {
     passwords: Option<Arc<PasswordFile>>,
     acl: Option<Arc<AclRules>>,
+    /// Client ids of connected MQTT 5 sessions, which may be told "not authorized" in a PUBACK.
+    /// A std `Mutex`: held for one set operation, never across an `.await`. Bounded by
+    /// `max_mqtt5_sessions`; a client id missing from it (set full, or removed by the disconnect
+    /// of a session it took over) is treated as 3.1.1, which is safe for both protocols.
+    mqtt5_sessions: Mutex<HashSet<String>>,
+    max_mqtt5_sessions: usize,
+    /// The storage's space reserve, released before a session or retained write on a full disk.
+    space: Option<Arc<Space>>,
 }
 
 impl Authorizer {
-    pub(crate) fn new(passwords: Option<PasswordFile>, acl: Option<AclRules>) -> Self {
+    /// `max_sessions` bounds the bookkeeping of MQTT 5 sessions (the broker's connection limit).
+    pub(crate) fn new(
+        passwords: Option<PasswordFile>,
+        acl: Option<AclRules>,
+        max_sessions: usize,
+    ) -> Self {
         Self {
             passwords: passwords.map(Arc::new),
             acl: acl.map(Arc::new),
+            mqtt5_sessions: Mutex::new(HashSet::new()),
+            max_mqtt5_sessions: max_sessions,
+            space: None,
+        }
+    }
+
+    /// Also guard the storage's space (storage_guard.rs) on every CONNECT and retained publish.
+    pub(crate) fn with_space(mut self, space: Option<Arc<Space>>) -> Self {
+        self.space = space;
+        self
+    }
+
+    fn release_space_if_full(&self) {
+        if let Some(space) = &self.space {
+            space.release_if_full();
+        }
+    }
+
+    fn acl_allows_publish(&self, client_id: &str, user_id: Option<&str>, topic: &str) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.allows_publish(user_id, client_id, topic))
+    }
+
+    fn is_mqtt5(&self, client_id: &str) -> bool {
+        self.mqtt5_sessions
+            .lock()
+            .is_ok_and(|sessions| sessions.contains(client_id))
+    }
+
+    fn note_protocol(&self, connect: &ConnectPacket) {
+        let Ok(mut sessions) = self.mqtt5_sessions.lock() else {
+            return;
+        };
+        if connect.protocol_version != MQTT_5 {
+            sessions.remove(&connect.client_id);
+        } else if sessions.len() < self.max_mqtt5_sessions {
+            sessions.insert(connect.client_id.clone());
+        } else {
+            debug!(client_id = %connect.client_id, "MQTT 5 session not tracked: refused publishes get a plain PUBACK");
         }
     }
 
     async fn check_login(&self, connect: &ConnectPacket) -> AuthResult {
+        let login = self.check_password(connect).await;
+        if !login.authenticated {
+            return login;
+        }
+        if let Some(will) = &connect.will {
+            let user = login.user_id.as_deref();
+            if !self.acl_allows_publish(&connect.client_id, user, &will.topic) {
+                warn!(client_id = %connect.client_id, user = ?user, topic = %will.topic, "refused: the ACL does not allow this Last Will topic");
+                return AuthResult::fail(ReasonCode::NotAuthorized);
+            }
+        }
+        self.note_protocol(connect);
+        // mqtt5 writes the session right after this returns.
+        self.release_space_if_full();
+        login
+    }
+
+    async fn check_password(&self, connect: &ConnectPacket) -> AuthResult {
         let Some(passwords) = &self.passwords else {
             // Without a password file, like Mosquitto with `allow_anonymous true`: the claimed
             // username (if any) is what the ACL sees.
@@ -75,10 +164,9 @@ impl AuthProvider for Authorizer {
         user_id: Option<&'a str>,
         topic: &'a str,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
-        let allowed = self
-            .acl
-            .as_ref()
-            .is_none_or(|acl| acl.allows_publish(user_id, client_id, topic));
+        // Wills were checked at CONNECT; a 3.1.1 publish is refused in `on_client_publish`.
+        let allowed =
+            !self.is_mqtt5(client_id) || self.acl_allows_publish(client_id, user_id, topic);
         if !allowed {
             warn!(%client_id, user = ?user_id, %topic, "publish refused by ACL");
         }
@@ -99,5 +187,38 @@ impl AuthProvider for Authorizer {
             warn!(%client_id, user = ?user_id, filter = %topic_filter, "subscribe refused by ACL");
         }
         Box::pin(async move { allowed })
+    }
+}
+
+impl BrokerEventHandler for Authorizer {
+    fn on_client_publish<'a>(
+        &'a self,
+        event: ClientPublishEvent,
+    ) -> Pin<Box<dyn Future<Output = PublishAction> + Send + 'a>> {
+        let allowed =
+            self.acl_allows_publish(&event.client_id, event.user_id.as_deref(), &event.topic);
+        if !allowed {
+            warn!(client_id = %event.client_id, user = ?event.user_id, topic = %event.topic, "publish refused by ACL (acknowledged and dropped)");
+        } else if event.retain {
+            // mqtt5 stores it (and acks it even when that fails) right after this returns.
+            self.release_space_if_full();
+        }
+        Box::pin(async move {
+            if allowed {
+                PublishAction::Continue
+            } else {
+                PublishAction::Handled
+            }
+        })
+    }
+
+    fn on_client_disconnect<'a>(
+        &'a self,
+        event: ClientDisconnectEvent,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        if let Ok(mut sessions) = self.mqtt5_sessions.lock() {
+            sessions.remove(&*event.client_id);
+        }
+        Box::pin(async {})
     }
 }

@@ -68,6 +68,10 @@ pub struct Limits {
     pub max_inflight_per_client: u16,
     /// How long a disconnected persistent session (`clean_session = false`) is kept.
     pub session_expiry: Duration,
+    /// Bytes held in reserve in the storage directory and released when its file system is
+    /// full, so that clients can still connect (mqtt5 writes every session to disk); 0 for none.
+    /// Ignored with in-memory storage.
+    pub storage_reserve_bytes: u64,
 }
 
 /// Default plain MQTT address: loopback only, the standard port.
@@ -82,6 +86,9 @@ impl Default for Limits {
             max_queued_bytes_per_client: 64 * 1024 * 1024,
             max_inflight_per_client: 64,
             session_expiry: Duration::from_secs(24 * 3600),
+            // mqtt5 compacts its session log once it passes 1 MiB (and twice the live
+            // sessions); the reserve holds that log and its compacted copy.
+            storage_reserve_bytes: 2 * 1024 * 1024,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - `authorizer.rs`: password check and ACL enforcement, plugged into mqtt5.
 //! - `acl_rules.rs`: [`AclRules`], Mosquitto's `acl_file` format, parsed, printed and evaluated.
 //! - `roles.rs`: the least-privilege rules of our topic tree, generated from usernames.
+//! - `storage_guard.rs`: the space reserve that keeps the broker serving on a full disk.
 //! - `passwd.rs`: the argon2 password file.
 //! - `error.rs`: [`BrokerError`].
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ mod passwd;
 mod roles;
 mod server;
 mod settings;
+mod storage_guard;
 
 pub use acl_rules::{Access, AclParseError, AclRule, AclRules, Scope};
 pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN};

@@ -10,6 +10,7 @@
 use crate::authorizer::Authorizer;
 use crate::config::{BrokerConfig, Storage};
 use crate::passwd::PasswordFile;
+use crate::storage_guard::StorageGuard;
 use crate::{AclRules, BrokerError};
 use mqtt5::broker::config::{StorageBackend, StorageConfig, TlsConfig as MqttTlsConfig};
 use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
@@ -32,6 +33,8 @@ pub struct BrokerHandle {
     tls_addr: Option<SocketAddr>,
     shutdown: ShutdownOnDrop,
     task: Option<JoinHandle<mqtt5::Result<()>>>,
+    /// Watches the storage's free space; `None` in memory. Dropped (ended) with the handle.
+    _storage_guard: Option<StorageGuard>,
 }
 
 /// Stops the broker when the handle is dropped (like mini-redis' `DbDropGuard`).
@@ -91,14 +94,28 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
     if acl.is_some() && passwords.is_none() {
         warn!("an ACL without a password file trusts whatever username a client claims");
     }
-    if let Storage::Dir(dir) = &config.storage {
-        std::fs::create_dir_all(dir).map_err(|e| BrokerError::Storage {
-            path: dir.clone(),
-            reason: e.to_string(),
-        })?;
-    }
+    let storage_guard = match &config.storage {
+        Storage::Dir(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| BrokerError::Storage {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+            // Before mqtt5 opens the directory: the reserve must be on disk before a full disk
+            // can refuse the first session write.
+            Some(StorageGuard::start(
+                dir.clone(),
+                config.limits.storage_reserve_bytes,
+            ))
+        }
+        Storage::Memory => None,
+    };
 
-    let mqtt_config = to_mqtt5(&config)?;
+    let authorizer = Arc::new(
+        Authorizer::new(passwords, acl, config.limits.max_connections)
+            .with_space(storage_guard.as_ref().map(StorageGuard::space)),
+    );
+
+    let mqtt_config = to_mqtt5(&config)?.with_event_handler(authorizer.clone());
     let broker = MqttBroker::with_config(mqtt_config)
         .await
         .map_err(|e| classify(e, &config))?;
@@ -106,10 +123,10 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         passwords = ?config.passwd_file,
         acl = ?config.acl_file,
         "authentication: {}; authorization: {}",
-        if passwords.is_some() { "password file (anonymous refused)" } else { "none (anonymous allowed)" },
-        if acl.is_some() { "ACL file" } else { "none (everything allowed)" },
+        if config.passwd_file.is_some() { "password file (anonymous refused)" } else { "none (anonymous allowed)" },
+        if config.acl_file.is_some() { "ACL file" } else { "none (everything allowed)" },
     );
-    let mut broker = broker.with_auth_provider(Arc::new(Authorizer::new(passwords, acl)));
+    let mut broker = broker.with_auth_provider(authorizer);
 
     let mqtt_addr = broker
         .local_addr()
@@ -151,6 +168,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         tls_addr,
         shutdown,
         task: Some(task),
+        _storage_guard: storage_guard,
     })
 }
 

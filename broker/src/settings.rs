@@ -36,6 +36,7 @@ use std::time::Duration;
 /// max_queued_bytes_per_client = 67108864
 /// max_inflight_per_client = 64
 /// session_expiry_secs = 86400
+/// storage_reserve_bytes = 2097152
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +93,8 @@ pub struct LimitSettings {
     pub max_inflight_per_client: Option<u16>,
     /// [`Limits::session_expiry`], in seconds.
     pub session_expiry_secs: Option<u64>,
+    /// [`Limits::storage_reserve_bytes`].
+    pub storage_reserve_bytes: Option<u64>,
 }
 
 impl BrokerSettings {
@@ -239,6 +242,7 @@ impl BrokerArgs {
             session_expiry: l
                 .session_expiry_secs
                 .map_or(d.session_expiry, Duration::from_secs),
+            storage_reserve_bytes: l.storage_reserve_bytes.unwrap_or(d.storage_reserve_bytes),
         };
 
         Ok(BrokerConfig {

@@ -125,6 +125,12 @@ impl CliError {
                 BusError::Unreachable { .. } => Some(format!(
                     "is the broker running at {broker}? Set it with --broker or ANK_BROKER"
                 )),
+                // CONNACK 3: the broker is up but cannot serve; our embedded broker says this when
+                // its storage's disk is full (docs/broker.md), never for bad credentials.
+                BusError::Rejected { reason, .. } if reason == "ServiceUnavailable" => Some(
+                    "the broker cannot take clients right now; its log says why (e.g. no space left on device for its storage)"
+                        .into(),
+                ),
                 BusError::Rejected { .. } => {
                     Some("check --username/--password or the TLS client certificate".into())
                 }
@@ -203,6 +209,28 @@ fn write_causes(err: &mut impl Write, e: &(dyn std::error::Error + 'static)) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14: a broker with a full disk refuses with "server unavailable", which is not a
+    /// credentials problem.
+    #[test]
+    fn issue_14_server_unavailable_gets_no_credentials_hint() {
+        let rejected = |reason: &str| CliError::Bus {
+            context: "cannot connect to the MQTT broker".into(),
+            source: BusError::Rejected {
+                url: "mqtt://127.0.0.1:1883".into(),
+                reason: reason.into(),
+            },
+            broker: "mqtt://127.0.0.1:1883".into(),
+        };
+        let unavailable = rejected("ServiceUnavailable").hint().unwrap_or_default();
+        assert!(!unavailable.contains("password"), "{unavailable}");
+        assert!(
+            unavailable.contains("no space left on device"),
+            "{unavailable}"
+        );
+        let bad_login = rejected("BadUserNamePassword").hint().unwrap_or_default();
+        assert!(bad_login.contains("--username/--password"), "{bad_login}");
+    }
 
     #[test]
     fn each_kind_of_error_has_its_exit_code() {

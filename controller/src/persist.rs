@@ -7,6 +7,10 @@
 //! state or the new one, never a mix. The format is versioned (`"format": 1`) and refused when it
 //! is a version this build does not know, rather than guessed at.
 //!
+//! A full disk is its own error ([`PersistError::NoSpace`], "no space left on device"), and a
+//! failed write removes its temp file again: the old state stays in place and on disk, and a
+//! half-written temp file does not keep eating the space an operator frees (issue 14).
+//!
 //! What is stored is what restores the published snapshots byte for byte: the unrendered manifest,
 //! the generation, and each agent's snapshot generation (see snapshot.rs).
 
@@ -29,6 +33,14 @@ pub const FORMAT: u32 = 1;
 /// Why the state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
+    /// The file system of the state directory is full; the old state is unchanged.
+    #[error("no space left on device: cannot save {} ({bytes} bytes); the old state is kept, free space on its file system", path.display())]
+    NoSpace {
+        /// The state file that could not be written.
+        path: PathBuf,
+        /// The size of the state that did not fit.
+        bytes: usize,
+    },
     /// A file system operation failed.
     #[error("{action} {}", path.display())]
     Io {
@@ -150,20 +162,53 @@ pub fn save(dir: &Path, state: &Desired) -> Result<(), PersistError> {
 
     let temp = dir.join(format!(".{STATE_FILE}.tmp"));
     let target = dir.join(STATE_FILE);
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temp)
-        .map_err(io("creating", &temp))?;
-    out.write_all(&bytes).map_err(io("writing", &temp))?;
-    out.sync_all().map_err(io("syncing", &temp))?;
-    drop(out);
-    fs::rename(&temp, &target).map_err(io("renaming into place", &target))?;
+    let written = write_temp(&temp, &bytes)
+        .and_then(|()| fs::rename(&temp, &target).map_err(io("renaming into place", &target)));
+    if let Err(e) = written {
+        // A partial temp file would hold on to space the operator frees; the target is untouched.
+        let _ = fs::remove_file(&temp);
+        return Err(no_space_or(e, &target, bytes.len()));
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("syncing", dir))?;
     Ok(())
+}
+
+/// Creates `temp`, writes `bytes` and fsyncs it.
+fn write_temp(temp: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+    let io = |action| {
+        let path = temp.to_owned();
+        move |source| PersistError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)
+        .map_err(io("creating"))?;
+    out.write_all(bytes).map_err(io("writing"))?;
+    out.sync_all().map_err(io("syncing"))
+}
+
+/// ENOSPC (or a quota) becomes [`PersistError::NoSpace`]; anything else is kept as it is.
+fn no_space_or(error: PersistError, target: &Path, bytes: usize) -> PersistError {
+    match &error {
+        PersistError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::StorageFull
+                || source.kind() == std::io::ErrorKind::QuotaExceeded =>
+        {
+            PersistError::NoSpace {
+                path: target.to_owned(),
+                bytes,
+            }
+        }
+        _ => error,
+    }
 }
 
 #[cfg(test)]

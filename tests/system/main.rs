@@ -10,6 +10,8 @@ mod configs_files;
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.
 mod examples;
+/// A full disk under the controller's state directory and the broker's storage (issue 14).
+mod full_disk;
 /// Hostile payloads on every subscribed topic: components keep serving, logs stay bounded
 /// (issue 14 point 5).
 mod hostile_payloads;

@@ -182,3 +182,95 @@ async fn a_cli_user_reads_only_its_own_responses() {
     assert_eq!(answer.payload.as_ref(), b"ok");
     broker.stop().await;
 }
+
+/// mqtt5 authorizes a Last Will with the same call that lets a 3.1.1 publish through (so that a
+/// refused publish can be acked and dropped, issue 14): the will is therefore checked when the
+/// client connects, and a will the ACL refuses refuses the connection.
+#[tokio::test]
+async fn issue_14_a_last_will_the_acl_refuses_refuses_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let t = Topics::default();
+    let addr = broker.mqtt_addr();
+    let mut forged = options_as(addr, "a", "agent-a", "agent-a-pw");
+    forged.set_last_will(rumqttc::LastWill::new(
+        t.agent_status("b"),
+        "forged",
+        rumqttc::QoS::AtLeastOnce,
+        true,
+    ));
+    let refused = connect(forged).await;
+    assert!(refused.is_err(), "a forbidden will was accepted");
+
+    let mut own = options_as(addr, "a", "agent-a", "agent-a-pw");
+    own.set_last_will(rumqttc::LastWill::new(
+        t.agent_status("a"),
+        "offline",
+        rumqttc::QoS::AtLeastOnce,
+        true,
+    ));
+    let agent = connect(own).await.expect("its own status is a valid will");
+    let mut controller = login(&broker, "controller", "controller").await;
+    controller.subscribe_ok(&t.all_agent_statuses()).await;
+    // Ending the event loop without DISCONNECT makes the broker publish the will.
+    drop(agent);
+    let will = controller.next_publish(WAIT).await.expect("the will fires");
+    assert_eq!(will.topic, t.agent_status("a"));
+    assert_eq!(will.payload.as_ref(), b"offline");
+    broker.stop().await;
+}
+
+/// The bytes of the PUBACK for a publish the ACL refuses, per protocol version (issue 14):
+/// MQTT 3.1.1 has no reason codes, so exactly packet type, length 2 and the packet id; MQTT 5
+/// keeps reason code 0x87 "not authorized".
+#[tokio::test]
+async fn issue_14_a_refused_publish_is_acked_in_the_sessions_own_protocol() {
+    use crate::wire;
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let forbidden = Topics::default().agent_status("b");
+    let login = Some(("agent-a", "agent-a-pw"));
+
+    // MQTT 3.1.1.
+    let mut v311 = tokio::net::TcpStream::connect(broker.mqtt_addr())
+        .await
+        .unwrap();
+    v311.write_all(&wire::connect(b"a", None, login))
+        .await
+        .unwrap();
+    let connack = wire::read_packet(&mut v311, WAIT).await.expect("CONNACK");
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+    v311.write_all(&wire::publish(forbidden.as_bytes(), b"forged", 1, false, 7))
+        .await
+        .unwrap();
+    let puback = wire::read_packet(&mut v311, WAIT).await.expect("PUBACK");
+    assert_eq!(puback, [0x40, 0x02, 0x00, 0x07], "a 3.1.1 PUBACK");
+
+    // MQTT 5: CONNECT level 5 with an empty property list, PUBLISH with one too.
+    let mut body = wire::field(b"MQTT");
+    body.extend([5, 0xC2, 0, 30, 0]);
+    body.extend(wire::field(b"a5"));
+    body.extend(wire::field(b"agent-a"));
+    body.extend(wire::field(b"agent-a-pw"));
+    let mut v5 = tokio::net::TcpStream::connect(broker.mqtt_addr())
+        .await
+        .unwrap();
+    v5.write_all(&wire::packet(0x10, &body)).await.unwrap();
+    let connack = wire::read_packet(&mut v5, WAIT).await.expect("CONNACK");
+    assert_eq!(
+        connack[..4],
+        [0x20, connack[1], 0x00, 0x00],
+        "accepted: {connack:?}"
+    );
+    let mut publish = wire::field(forbidden.as_bytes());
+    publish.extend(8u16.to_be_bytes());
+    publish.push(0);
+    publish.extend_from_slice(b"forged");
+    v5.write_all(&wire::packet(0x32, &publish)).await.unwrap();
+    let puback = wire::read_packet(&mut v5, WAIT).await.expect("PUBACK");
+    assert_eq!(puback[0], 0x40, "{puback:?}");
+    assert_eq!(puback[2..5], [0x00, 0x08, 0x87], "PUBACK 0x87: {puback:?}");
+    broker.stop().await;
+}

@@ -10,12 +10,16 @@ mod wire;
 mod auth;
 /// The `ank-broker` binary.
 mod cli;
+/// The broker's storage on a full file system.
+mod full_disk;
 /// Malformed packets, awkward ids, resets, limits, random bytes.
 mod hostile;
 /// start/stop and start-up errors.
 mod lifecycle;
 /// The same ACL on the embedded broker and on Mosquitto.
 mod mosquitto_parity;
+/// A third-party MQTT 3.1.1 client (paho-mqtt, Python) on both brokers.
+mod paho;
 /// Retained messages, wills, persistence.
 mod retained;
 /// The TLS listener.

@@ -18,9 +18,9 @@ fn cid(text: &str) -> ank_schemas::ClientId {
 const USERS: [&str; 4] = ["controller", "agent-a", "agent-b", "alice"];
 
 /// A Mosquitto child process, killed on drop.
-struct Mosquitto {
+pub(crate) struct Mosquitto {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Mosquitto {
@@ -31,7 +31,7 @@ impl Drop for Mosquitto {
 }
 
 /// Mosquitto with `acl_file` and `max_queued_messages`; usernames are trusted (no password file).
-async fn start_mosquitto(dir: &Path, acl_file: &Path, max_queued: u64) -> Mosquitto {
+pub(crate) async fn start_mosquitto(dir: &Path, acl_file: &Path, max_queued: u64) -> Mosquitto {
     let binary =
         std::env::var("ANK_TEST_MOSQUITTO").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
     assert!(

@@ -6,6 +6,8 @@ mod harness;
 mod binary;
 /// Start-up modes and errors, and the main scenario on Mosquitto.
 mod brokers;
+/// A full disk under the state directory.
+mod full_disk;
 /// Retained messages and responses over the broker's limit are refused (issue 14).
 mod limits;
 /// 50 concurrent writers, and 1,000 malformed payloads on every subscribed topic.
