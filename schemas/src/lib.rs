@@ -14,6 +14,7 @@
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
+//! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
 //! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ mod conditions;
 mod field_mask;
 mod instance_id;
 pub mod json_schema;
+mod log_time;
 mod manifest;
 mod names;
 mod parse;
@@ -36,6 +38,7 @@ mod validation;
 pub use conditions::{AddCondition, DeleteCondition};
 pub use field_mask::{select, update, FieldMask, MaskError};
 pub use instance_id::{InstanceId, InvalidInstanceId};
+pub use log_time::{parse_log_time, LogTime, LogTimeError, MAX_LOG_DURATION, MAX_LOG_TIME_LEN};
 pub use manifest::{
     AccessRule, ApiVersion, ConfigItem, ControlInterfaceAccess, FileContent, LogRule, Manifest,
     ReadWriteEnum, RestartPolicy, StateRule, WorkloadFile, WorkloadSpec,
@@ -43,9 +46,11 @@ pub use manifest::{
 pub use names::{is_valid_agent, is_valid_name, name_problem, MAX_NAME_LEN, NAME_CHARSET};
 pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
 pub use payloads::{
-    AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
-    DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogRequest, Request, RequestOp,
-    Resources, Response, ResponseBody, ResponseOutcome, WorkloadStateEntry, WorkloadStatePayload,
+    validate_log_time, AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState,
+    ControllerStatus, DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogOp, LogRequest,
+    LogRequestError, RefusalReason, Request, RequestOp, Resources, Response, ResponseBody,
+    ResponseOutcome, StopReason, WorkloadStateEntry, WorkloadStatePayload, LOG_LEASE,
+    LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES,
 };
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_config::{
