@@ -220,8 +220,6 @@ pub enum RefusalReason {
     AgentLimit,
     /// This client already has its maximum number of streams on the agent.
     ClientLimit,
-    /// A request with this id of this client is still open.
-    DuplicateId,
 }
 
 /// One event of a log stream, tagged by `event`.
