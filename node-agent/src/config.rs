@@ -363,10 +363,7 @@ mod tests {
         assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
         assert_eq!(config.keep_alive, Duration::from_secs(4));
         assert_eq!(config.log_caps.per_agent, 5);
-        assert_eq!(
-            config.log_caps.per_client,
-            DEFAULT_MAX_STREAMS_PER_CLIENT
-        );
+        assert_eq!(config.log_caps.per_client, DEFAULT_MAX_STREAMS_PER_CLIENT);
         let capped = parse(&["-n", "a", "--max-log-streams", "2"]).resolve(Some(file));
         assert_eq!(capped.expect("valid").log_caps.per_agent, 2);
         let flagged = parse(&["-n", "a", "--keep-alive", "2"]).resolve(Some(file));

@@ -404,7 +404,8 @@ impl LogStreams {
     pub async fn join_next(&mut self) {
         match self.tasks.join_next().await {
             Some(Ok(Some(done))) => {
-                self.stops.remove(&(done.key.clone(), done.instance.clone()));
+                self.stops
+                    .remove(&(done.key.clone(), done.instance.clone()));
                 self.leases.finished(&done.key, &done.instance);
             }
             Some(Ok(None)) | None => {}
@@ -453,7 +454,9 @@ mod tests {
             (4, 0, 1, Some(RefusalReason::AgentLimit)),
         ];
         for (total, of_client, wanted, expected) in table {
-            let got = admission(caps, total, of_client, wanted).err().map(|(r, _)| r);
+            let got = admission(caps, total, of_client, wanted)
+                .err()
+                .map(|(r, _)| r);
             assert_eq!(got, expected, "{total} {of_client} {wanted}");
         }
         let (_, message) = admission(caps, 4, 0, 1).unwrap_err();
@@ -470,14 +473,20 @@ mod tests {
         assert!(leases.expire(Instant::now()).is_empty());
         assert!(leases.renew(&k, Instant::now()));
         tokio::time::advance(LOG_LEASE - Duration::from_millis(1)).await;
-        assert!(leases.expire(Instant::now()).is_empty(), "the renewal counted");
+        assert!(
+            leases.expire(Instant::now()).is_empty(),
+            "the renewal counted"
+        );
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(
             leases.expire(Instant::now()),
             [(k.clone(), StopReason::LeaseExpired)]
         );
         assert!(leases.expire(Instant::now()).is_empty(), "expires once");
-        assert!(!leases.renew(&k, Instant::now()), "no revival once stopping");
+        assert!(
+            !leases.renew(&k, Instant::now()),
+            "no revival once stopping"
+        );
         assert_eq!(leases.total(), 1, "the slot is held until the stream ended");
         leases.finished(&k, "w0.h.a");
         assert_eq!(leases.total(), 0);

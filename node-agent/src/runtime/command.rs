@@ -470,7 +470,10 @@ mod tests {
         // A wrapper (sh) that starts a grandchild, as a `podman` wrapper script would.
         let script = "sleep 300 & echo started; exec sleep 301";
         let mut lines = stream(&sh(script), StderrMode::Collect).expect("starts");
-        assert_eq!(lines.next_line().await.map(|l| l.text), Some("started".into()));
+        assert_eq!(
+            lines.next_line().await.map(|l| l.text),
+            Some("started".into())
+        );
         let group = lines.child.id().expect("running") as i32;
         drop(lines);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
