@@ -96,8 +96,8 @@ fn parse_duration(text: &str) -> Result<Duration, LogTimeError> {
     ))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, with `t`/`z` and a space allowed as RFC 3339
-/// allows, and each field in its range.
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with each field in its range. Upper-case `T` and
+/// `Z` only, no space: the subset Go's `time.RFC3339` (podman's parser) reads.
 fn is_rfc3339(text: &str) -> bool {
     let b = text.as_bytes();
     let num = |from: usize, len: usize| -> Option<u32> {
@@ -116,7 +116,7 @@ fn is_rfc3339(text: &str) -> bool {
         let second = num(17, 2)?;
         let ok = at(4, b"-")
             && at(7, b"-")
-            && at(10, b"Tt ")
+            && at(10, b"T")
             && at(13, b":")
             && at(16, b":")
             && (1..=12).contains(&month)
@@ -141,7 +141,7 @@ fn is_rfc3339(text: &str) -> bool {
         }
     }
     match b.get(i) {
-        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'Z') => i + 1 == b.len(),
         Some(b'+' | b'-') => {
             i + 6 == b.len()
                 && at(i + 3, b":")
@@ -160,8 +160,8 @@ mod tests {
     fn log_times_are_timestamps_or_bounded_durations() {
         let ok: &[(&str, LogTime)] = &[
             ("2026-12-01T20:43:00Z", LogTime::Timestamp),
-            ("2026-12-01t20:43:00.123456789z", LogTime::Timestamp),
-            ("2026-12-01 20:43:00+01:00", LogTime::Timestamp),
+            ("2026-12-01T20:43:00.123456789Z", LogTime::Timestamp),
+            ("2026-12-01T20:43:00+01:00", LogTime::Timestamp),
             ("2026-12-01T20:43:60-05:30", LogTime::Timestamp),
             ("10m", LogTime::Ago(Duration::from_secs(600))),
             ("1h30m", LogTime::Ago(Duration::from_secs(5400))),
@@ -188,6 +188,8 @@ mod tests {
             ("2026-12-01T20:43:00Zjunk", LogTimeError::Unrecognised),
             ("2026-12-01T20:43:00.Z", LogTimeError::Unrecognised),
             ("2026-12-01", LogTimeError::Unrecognised),
+            ("2026-12-01 20:43:00Z", LogTimeError::Unrecognised),
+            ("2026-12-01t20:43:00z", LogTimeError::Unrecognised),
             ("0s", LogTimeError::OutOfRange),
             ("87841h", LogTimeError::OutOfRange),
             ("1000000000s", LogTimeError::OutOfRange),

@@ -10,6 +10,8 @@ mod configs_files;
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.
 mod examples;
+/// Log streams end with their requester: leases, cancel, caps, errors (issue 14).
+mod logs;
 /// The podman-kube runtime: a Pod with a ConfigMap, and a Deployment.
 mod kube;
 /// A workload's states, restart policies and removal, on both brokers.
