@@ -198,27 +198,22 @@ impl Leases {
         }
     }
 
-    /// The requests whose lease ended by `now`, with the reason to give, marked stopping.
-    pub fn expire(&mut self, now: Instant) -> Vec<(RequestKey, StopReason)> {
-        let due: Vec<(RequestKey, StopReason)> = self
-            .open
-            .iter()
+    /// The requests whose lease ended by `now`, with the reason to give and their running
+    /// instances; they are marked stopping, as by [`Leases::stop`].
+    pub fn expire(&mut self, now: Instant) -> Vec<(RequestKey, StopReason, Vec<String>)> {
+        self.open
+            .iter_mut()
             .filter(|(_, l)| !l.stopping && l.until <= now)
             .map(|(k, l)| {
+                l.stopping = true;
                 let reason = if l.follow {
                     StopReason::LeaseExpired
                 } else {
                     StopReason::Limit
                 };
-                (k.clone(), reason)
+                (k.clone(), reason, l.running.clone())
             })
-            .collect();
-        for (key, _) in &due {
-            if let Some(lease) = self.open.get_mut(key) {
-                lease.stopping = true;
-            }
-        }
-        due
+            .collect()
     }
 
     /// The next time [`Leases::expire`] has something to do.
@@ -374,7 +369,13 @@ impl LogStreams {
     }
 
     fn stop(&mut self, key: &RequestKey, reason: StopReason) {
-        for instance in self.leases.stop(key) {
+        let instances = self.leases.stop(key);
+        self.tell(key, instances, reason);
+    }
+
+    /// Tells the tasks of `instances` of `key` to stop with `reason`.
+    fn tell(&mut self, key: &RequestKey, instances: Vec<String>, reason: StopReason) {
+        for instance in instances {
             if let Some(tx) = self.stops.remove(&(key.clone(), instance)) {
                 // The task may have ended on its own meanwhile; then there is nothing to stop.
                 let _ = tx.send(reason);
@@ -384,9 +385,9 @@ impl LogStreams {
 
     /// Ends every stream whose lease ran out by now.
     pub fn expire(&mut self) {
-        for (key, reason) in self.leases.expire(Instant::now()) {
+        for (key, reason, instances) in self.leases.expire(Instant::now()) {
             tracing::info!(client = %key.0, id = %key.1, ?reason, "log stream ends");
-            self.stop(&key, reason);
+            self.tell(&key, instances, reason);
         }
     }
 
@@ -480,7 +481,8 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(
             leases.expire(Instant::now()),
-            [(k.clone(), StopReason::LeaseExpired)]
+            [(k.clone(), StopReason::LeaseExpired, names(1))],
+            "the expired request and the streams to stop"
         );
         assert!(leases.expire(Instant::now()).is_empty(), "expires once");
         assert!(
@@ -500,7 +502,10 @@ mod tests {
         leases.open(&k, false, names(1), Instant::now()).unwrap();
         assert!(!leases.renew(&k, Instant::now()));
         tokio::time::advance(NON_FOLLOW_MAX_DURATION).await;
-        assert_eq!(leases.expire(Instant::now()), [(k, StopReason::Limit)]);
+        assert_eq!(
+            leases.expire(Instant::now()),
+            [(k, StopReason::Limit, names(1))]
+        );
     }
 
     #[tokio::test(start_paused = true)]

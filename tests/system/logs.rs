@@ -59,7 +59,12 @@ fn wait_podman_logs(container: &str, running: bool, within: Duration) -> Result<
     } else {
         "every `podman logs` of the talker to be gone"
     };
-    wait_until(what, within, || podman_logs_of(container), |p| p.is_empty() != running)
+    wait_until(
+        what,
+        within,
+        || podman_logs_of(container),
+        |p| p.is_empty() != running,
+    )
 }
 
 /// Publishes `request` on agent `agent`'s request topic with `mosquitto_pub`: a raw client,
@@ -106,8 +111,11 @@ fn requesters(c: &Cluster, agent: &str) -> Vec<String> {
 fn talker_instance(c: &Cluster) -> Result<ank_schemas::InstanceId> {
     let a = c.a().to_owned();
     let state = c.last_workload_state(&a, "talker");
-    let id = state["instanceId"].as_str().context("talker has an instance id")?;
-    id.parse().map_err(|e| anyhow::anyhow!("instance id {id}: {e:?}"))
+    let id = state["instanceId"]
+        .as_str()
+        .context("talker has an instance id")?;
+    id.parse()
+        .map_err(|e| anyhow::anyhow!("instance id {id}: {e:?}"))
 }
 
 /// The agent keeps serving: a new workload runs, and a plain `ank logs` still reads the talker.
@@ -125,7 +133,11 @@ fn signal(pid: u32, signal: i32) -> Result<()> {
     let pid = libc::pid_t::try_from(pid).context("pid out of range")?;
     // SAFETY: kill(2) with plain integers, on a child the cluster has not reaped yet.
     let rc = unsafe { libc::kill(pid, signal) };
-    ensure!(rc == 0, "kill({pid}, {signal}): {}", std::io::Error::last_os_error());
+    ensure!(
+        rc == 0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
     Ok(())
 }
 
@@ -133,17 +145,25 @@ fn signal(pid: u32, signal: i32) -> Result<()> {
 fn has_exited(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
     }
 }
 
 /// Waits until the (re)started agent `agent` has listed podman and reconciled once: its status
 /// of this epoch carries `observedGeneration`. Before that it does not know its containers.
 fn settled(c: &Cluster, agent: &str) -> Result<()> {
-    wait_for("the agent to reconcile once", Duration::from_secs(20), || {
-        let Some(status) = c.agent_status(agent) else { return Ok(None) };
-        Ok(status.json()["observedGeneration"].as_u64().map(|_| ()))
-    })
+    wait_for(
+        "the agent to reconcile once",
+        Duration::from_secs(20),
+        || {
+            let Some(status) = c.agent_status(agent) else {
+                return Ok(None);
+            };
+            Ok(status.json()["observedGeneration"].as_u64().map(|_| ()))
+        },
+    )
 }
 
 /// Starts `ank logs -f talker`, waits for its first line and for its `podman logs`, and
@@ -153,11 +173,18 @@ fn follow_talker(c: &mut Cluster, container: &str) -> Result<(u32, String)> {
     let before = requesters(c, &a);
     let logs = c.ank_background(&["logs", "-f", "talker"])?;
     let (pid, path) = (logs.pid(), logs.log_path().to_path_buf());
-    wait_until("logs -f to print the first line", Duration::from_secs(15), || Ok(std::fs::read_to_string(&path).unwrap_or_default()), |t| t.contains("first-line"))?;
+    wait_until(
+        "logs -f to print the first line",
+        Duration::from_secs(15),
+        || Ok(std::fs::read_to_string(&path).unwrap_or_default()),
+        |t| t.contains("first-line"),
+    )?;
     wait_podman_logs(container, true, Duration::from_secs(10))?;
-    let client = wait_for("the reader to see the log request", Duration::from_secs(10), || {
-        Ok(requesters(c, &a).into_iter().find(|r| !before.contains(r)))
-    })?;
+    let client = wait_for(
+        "the reader to see the log request",
+        Duration::from_secs(10),
+        || Ok(requesters(c, &a).into_iter().find(|r| !before.contains(r))),
+    )?;
     Ok((pid, client))
 }
 

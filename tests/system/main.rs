@@ -10,12 +10,12 @@ mod configs_files;
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.
 mod examples;
-/// Log streams end with their requester: leases, cancel, caps, errors (issue 14).
-mod logs;
 /// The podman-kube runtime: a Pod with a ConfigMap, and a Deployment.
 mod kube;
 /// A workload's states, restart policies and removal, on both brokers.
 mod lifecycle;
+/// Log streams end with their requester: leases, cancel, caps, errors (issue 14).
+mod logs;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).
 mod podman_smoke;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.
