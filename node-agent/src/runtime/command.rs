@@ -15,13 +15,17 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How much of stderr a [`CommandError`] keeps: enough for podman's message, bounded for a car.
 const STDERR_KEEP: usize = 4096;
+
+/// The longest line a [`stream`] yields; the rest of a longer line is skipped. A workload's
+/// output is outside input: unbounded, one line without a newline could fill the agent's memory.
+pub const MAX_STREAM_LINE: usize = 64 * 1024;
 
 /// A program with its arguments and extra environment; plain data until [`run`] or [`stream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,7 +324,7 @@ async fn forward_lines(pipe: impl AsyncRead + Unpin, source: Source, tx: mpsc::S
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match read_bounded_line(&mut reader, &mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let text = String::from_utf8_lossy(strip_line_end(&buf)).into_owned();
@@ -338,7 +342,7 @@ async fn collect_tail(pipe: impl AsyncRead + Unpin) -> String {
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match read_bounded_line(&mut reader, &mut buf).await {
             Ok(0) | Err(_) => return keep_tail(&kept),
             Ok(_) => {
                 kept.push_str(&String::from_utf8_lossy(&buf));
@@ -346,6 +350,32 @@ async fn collect_tail(pipe: impl AsyncRead + Unpin) -> String {
                     kept = keep_tail(&kept);
                 }
             }
+        }
+    }
+}
+
+/// Reads one line into `buf` like `read_until(b'\n')`, but keeps at most [`MAX_STREAM_LINE`]
+/// bytes of it and skips the rest. Returns the bytes consumed (0 at EOF).
+async fn read_bounded_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        let room = MAX_STREAM_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..take.min(room)]);
+        reader.consume(take);
+        consumed += take;
+        if done {
+            return Ok(consumed);
         }
     }
 }
@@ -509,6 +539,23 @@ mod tests {
             let fields: Vec<&str> = rest.split(' ').collect();
             fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str())
         })
+    }
+
+    #[tokio::test]
+    async fn issue_14_a_line_longer_than_the_bound_is_cut_and_the_next_line_survives() {
+        let script = format!(
+            "head -c {} /dev/zero | tr '\\0' x; echo; echo next",
+            MAX_STREAM_LINE * 3
+        );
+        let mut lines = stream(&sh(&script), StderrMode::Collect).expect("starts");
+        let long = lines.next_line().await.expect("the long line").text;
+        assert_eq!(
+            long.len(),
+            MAX_STREAM_LINE,
+            "one byte more than the bound is cut"
+        );
+        assert_eq!(lines.next_line().await.map(|l| l.text), Some("next".into()));
+        lines.finish().await.expect("exit 0");
     }
 
     #[test]
