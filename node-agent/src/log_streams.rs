@@ -324,6 +324,11 @@ impl LogStreams {
                 return;
             }
         }
+        let accepted = LogEvent::Accepted {
+            request_id: key.1.clone(),
+            instance_ids: request.instance_ids.clone(),
+        };
+        self.announce(&key.0, accepted);
         let options = LogOptions {
             follow: request.follow,
             since: request.since.clone(),
@@ -355,13 +360,18 @@ impl LogStreams {
     }
 
     fn refuse(&mut self, request: &LogRequest, reason: RefusalReason, message: String) {
-        let publisher = self.publisher.clone();
-        let client = request.client_id.clone();
         let event = LogEvent::Refused {
             request_id: request.id.chars().take(64).collect(),
             reason,
             message,
         };
+        self.announce(&request.client_id, event);
+    }
+
+    /// Publishes one event about a whole request, from a task (publishing waits).
+    fn announce(&mut self, client: &str, event: LogEvent) {
+        let publisher = self.publisher.clone();
+        let client = client.to_owned();
         self.tasks.spawn(async move {
             publisher.event(&client, &event).await;
             None

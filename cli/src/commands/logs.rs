@@ -259,7 +259,7 @@ impl Streams {
     fn on_event(&mut self, agent: &str, event: LogEvent) -> Option<String> {
         self.heard(agent);
         match event {
-            LogEvent::Line { .. } => None,
+            LogEvent::Line { .. } | LogEvent::Accepted { .. } => None,
             LogEvent::Stopped {
                 instance_id,
                 request_id,
@@ -383,6 +383,15 @@ mod tests {
     fn streams_close_on_stopped_and_only_failures_exit_1() {
         // (events after opening r1 = [w1, w2] on agent a, still open, exits 1, a warning)
         let table: Vec<(Vec<LogEvent>, bool, bool, bool)> = vec![
+            (
+                vec![LogEvent::Accepted {
+                    request_id: "r1".into(),
+                    instance_ids: vec![id("w1"), id("w2")],
+                }],
+                true,
+                false,
+                false,
+            ),
             (
                 vec![stopped("w1", "r1", StopReason::Ended)],
                 true,

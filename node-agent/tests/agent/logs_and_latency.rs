@@ -54,6 +54,7 @@ async fn a_log_request_streams_the_lines_then_stopped() {
                     assert_eq!(reason, Some(StopReason::Ended));
                     return;
                 }
+                LogEvent::Accepted { request_id, .. } => assert_eq!(request_id, "1"),
                 other => panic!("unexpected {other:?}"),
             }
         }

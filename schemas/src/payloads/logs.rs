@@ -4,8 +4,8 @@
 //! A request names the instances of one agent and opens one stream per instance. A `follow`
 //! stream is a lease (issue 14 point 4): it lives while its requester sends `renew` at least
 //! every [`LOG_LEASE`] (clients renew every [`LOG_RENEW_INTERVAL`]), and ends at once on a
-//! `cancel`. Every stream ends with one `stopped` event saying why; a refused request gets one
-//! `refused` event instead. The limits here are the contract both sides build on; the agent's
+//! `cancel`. An accepted request gets one `accepted`, and every stream ends with one `stopped`
+//! saying why; a refused request gets one `refused` event instead. The limits here are the contract both sides build on; the agent's
 //! own caps (streams per agent and per client) are its configuration.
 
 use std::time::Duration;
@@ -257,6 +257,14 @@ pub enum LogEvent {
         request_id: Option<String>,
         /// What went wrong: podman's last stderr line, or the agent's reason.
         message: String,
+    },
+    /// The request was accepted: one stream per instance runs (Ankaios' `LogsRequestAccepted`).
+    /// Sent once, so a client following a quiet workload knows the agent heard it.
+    Accepted {
+        /// The accepted request.
+        request_id: String,
+        /// The instances streamed, each ending with its own `stopped`.
+        instance_ids: Vec<InstanceId>,
     },
     /// The whole request was refused; no stream was started and no `stopped` follows.
     Refused {
