@@ -342,3 +342,39 @@ on_both_brokers!(
         Ok(())
     }
 );
+
+on_both_brokers!(
+    /// `ank logs -f` of a workload that prints nothing keeps following: the agent's `accepted`
+    /// is its answer, so the response timeout (500 ms here) does not end it. Proof: it is still
+    /// there to renew at 3 s, and prints a line written after that.
+    fn issue_14_logs_follow_of_a_quiet_workload_waits_past_the_response_timeout(c) {
+        c.apply(r#"
+apiVersion: v1
+workloads:
+  quiet:
+    runtime: podman
+    agent: $A
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "trap 'exit 0' TERM; while true; do if [ -f /tmp/say ]; then cat /tmp/say; rm /tmp/say; fi; sleep 0.2; done"]
+"#, &[])?.expect_ok()?;
+        let a = c.a().to_owned();
+        let container = c.container(&a, "quiet")?.id;
+        let logs = c.ank_background(&["--response-timeout", "500ms", "logs", "-f", "quiet"])?;
+        let (pid, path) = (logs.pid(), logs.log_path().to_path_buf());
+        let client = wait_for("the log request on the bus", SLACK, || Ok(requesters(c, &a).first().cloned()))?;
+        wait_until("the agent's accepted", SLACK, || Ok(events_to(c, &a, &client)), |e| e.iter().any(|e| e["event"] == "accepted"))?;
+        let request_topic = c.topics().log_requests(&a);
+        wait_for("a renewal from the follower", SLACK, || {
+            Ok(c.bus_messages().iter().any(|m| m.topic == request_topic && m.json()["op"] == "renew" && m.json()["clientId"] == client.as_str()).then_some(()))
+        })?;
+        ensure!(!has_exited(pid), "still following: {}", std::fs::read_to_string(&path).unwrap_or_default());
+        ank_system_tests::podman::run(&["exec", &container, "sh", "-c", "echo finally > /tmp/say"])?;
+        wait_until("the late line", SLACK, || Ok(std::fs::read_to_string(&path).unwrap_or_default()), |t| t.contains("finally"))?;
+        signal(pid, libc::SIGINT)?;
+        wait_podman_logs(&container, false, SLACK)?;
+        c.apply(AFTER, &[])?.expect_ok()?;
+        c.wait_state("after", "Running(Ok)")?;
+        Ok(())
+    }
+);
