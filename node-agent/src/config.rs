@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use ank_schemas::{name_problem, Topics, DEFAULT_PREFIX, KNOWN_RUNTIMES};
 
+use crate::log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
+
 /// The broker used when none is configured.
 pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
 /// How often the resources in the status are measured.
@@ -79,6 +81,13 @@ pub struct AgentArgs {
     /// after about 1.5 times this [default: 10]
     #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_KEEP_ALIVE")]
     pub keep_alive: Option<u64>,
+    /// The most log streams (`podman logs` processes) this agent runs at once; a request over
+    /// it is refused [default: 32]
+    #[arg(long, value_name = "N", env = "ANK_AGENT_MAX_LOG_STREAMS")]
+    pub max_log_streams: Option<usize>,
+    /// The most log streams one client may have on this agent at once [default: 8]
+    #[arg(long, value_name = "N", env = "ANK_AGENT_MAX_LOG_STREAMS_PER_CLIENT")]
+    pub max_log_streams_per_client: Option<usize>,
 }
 
 fn parse_tag(text: &str) -> Result<(String, String), String> {
@@ -108,6 +117,8 @@ struct FileConfig {
     resync_interval: Option<f64>,
     podman: Option<PathBuf>,
     keep_alive: Option<u64>,
+    max_log_streams: Option<usize>,
+    max_log_streams_per_client: Option<usize>,
 }
 
 /// The resolved settings the agent runs with.
@@ -143,6 +154,8 @@ pub struct AgentConfig {
     pub podman: PathBuf,
     /// MQTT keep-alive; the broker declares the agent lost after about 1.5 times this.
     pub keep_alive: Duration,
+    /// Caps on concurrent log streams, per agent and per client.
+    pub log_caps: StreamCaps,
     /// Extra environment for every podman call (e.g. `CONTAINERS_CONF`); not a flag, tests and
     /// embedders set it.
     pub podman_env: Vec<(String, String)>,
@@ -233,6 +246,19 @@ impl AgentArgs {
         if enabled.is_empty() {
             bail!("no runtime enabled; use --runtimes podman,podman-kube");
         }
+        let log_caps = StreamCaps {
+            per_agent: stream_cap(
+                self.max_log_streams.or(file.max_log_streams),
+                DEFAULT_MAX_STREAMS,
+                "--max-log-streams",
+            )?,
+            per_client: stream_cap(
+                self.max_log_streams_per_client
+                    .or(file.max_log_streams_per_client),
+                DEFAULT_MAX_STREAMS_PER_CLIENT,
+                "--max-log-streams-per-client",
+            )?,
+        };
         let tags = if self.tags.is_empty() {
             file.tags
         } else {
@@ -274,8 +300,20 @@ impl AgentArgs {
                 Some(s) => bail!("--keep-alive must be between 1 and 65535 seconds, got {s}"),
                 None => DEFAULT_KEEP_ALIVE,
             },
+            log_caps,
             podman_env: Vec::new(),
         })
+    }
+}
+
+/// The highest accepted stream cap: each stream is a podman process.
+const MAX_STREAM_CAP: usize = 1024;
+
+fn stream_cap(value: Option<usize>, default: usize, what: &str) -> Result<usize> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=MAX_STREAM_CAP).contains(&n) => Ok(n),
+        Some(n) => bail!("{what} must be between 1 and {MAX_STREAM_CAP}, got {n}"),
     }
 }
 
@@ -307,6 +345,7 @@ mod tests {
             runtimes = ["podman"]
             resync_interval = 3
             keep_alive = 4
+            max_log_streams = 5
             [tags]
             location = "file"
         "#;
@@ -320,6 +359,10 @@ mod tests {
         assert_eq!(config.resync_interval, Duration::from_secs(3));
         assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
         assert_eq!(config.keep_alive, Duration::from_secs(4));
+        assert_eq!(config.log_caps.per_agent, 5);
+        assert_eq!(config.log_caps.per_client, DEFAULT_MAX_STREAMS_PER_CLIENT);
+        let capped = parse(&["-n", "a", "--max-log-streams", "2"]).resolve(Some(file));
+        assert_eq!(capped.expect("valid").log_caps.per_agent, 2);
         let flagged = parse(&["-n", "a", "--keep-alive", "2"]).resolve(Some(file));
         assert_eq!(flagged.expect("valid").keep_alive, Duration::from_secs(2));
         assert!(parse(&["-n", "a", "--keep-alive", "0"])
@@ -373,7 +416,17 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_the_reason() {
-        let table: [(&[&str], Option<&str>, &str); 6] = [
+        let table: [(&[&str], Option<&str>, &str); 8] = [
+            (
+                &["-n", "a", "--max-log-streams", "0"],
+                None,
+                "between 1 and 1024",
+            ),
+            (
+                &["-n", "a", "--max-log-streams-per-client", "1025"],
+                None,
+                "between 1 and 1024",
+            ),
             (&[], None, "needs a name"),
             (&["-n", "a.b"], None, "invalid agent name"),
             (

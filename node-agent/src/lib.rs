@@ -16,6 +16,8 @@
 //! - `config`: flags, environment and TOML file → [`AgentConfig`].
 //! - `run`: the loop: bus and podman in, plan, execute, publish.
 //! - `execute`: actions → runtime connector calls, and their outcomes → bookkeeping.
+//! - `log_streams`: who may stream which logs until when (leases, caps); `log_pump`: one
+//!   `podman logs` turned into events (issue 14).
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
 //! - `workload_files`: the agent's private folders and the workload files in them.
@@ -27,6 +29,8 @@ mod backoff;
 mod config;
 mod execute;
 mod hysteresis;
+mod log_pump;
+mod log_streams;
 mod observed;
 mod publish;
 mod reconcile;
@@ -39,6 +43,7 @@ pub use backoff::{create_retry_delay, effective_streak, restart_delay};
 pub use config::{AgentArgs, AgentConfig};
 pub use execute::{OpFailure, OpOutcome, Runtimes};
 pub use hysteresis::accepts as hysteresis_accepts;
+pub use log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 pub use observed::{
     Failure, InstanceTarget, Observed, Operation, PeerState, RuntimeInstance, WorkloadBook,
     WorkloadReport,

@@ -17,19 +17,19 @@ use tokio::time::sleep_until;
 
 use ank_bus::{BusError, ConnectOptions, Message, Session, SessionEvent, TlsFiles, WatchEvent};
 use ank_schemas::{
-    AgentSnapshot, AgentStatus, ExecutionState, Liveness, LogEvent, LogRequest, Topic,
-    WorkloadStatePayload,
+    AgentSnapshot, AgentStatus, ExecutionState, Liveness, LogRequest, Topic, WorkloadStatePayload,
 };
 
 use crate::config::AgentConfig;
 use crate::execute::{self, OpOutcome, Runtimes};
+use crate::log_streams::LogStreams;
 use crate::observed::{InstanceTarget, Observed, PeerState, RuntimeInstance};
-use crate::publish::{now_rfc3339, LogPublisher, Publisher, VERSION};
+use crate::publish::{now_rfc3339, Publisher, VERSION};
 use crate::reconcile::{plan, Action};
 use crate::resources::{changed_noticeably, Sampler};
 use crate::runtime::{
-    ContainerEvent, EventWatcher, LogOptions, ObservedInstance, PodmanCli, PodmanKubeRuntime,
-    PodmanRuntime, RuntimeConnector, WatchItem,
+    ContainerEvent, EventWatcher, ObservedInstance, PodmanCli, PodmanKubeRuntime, PodmanRuntime,
+    WatchItem,
 };
 
 /// How long podman events are gathered before one `podman ps` reads them all.
@@ -98,16 +98,17 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     }
     tracing::info!(agent = %config.name, broker = %config.broker, "agent online");
 
+    let publisher = Publisher::new(session.clone(), config.topics.clone(), &config.name, status);
     let mut agent = Agent {
-        session: session.clone(),
+        session,
         watched_peers: BTreeSet::new(),
-        publisher: Publisher::new(session, config.topics.clone(), &config.name, status),
+        logs: LogStreams::new(config.log_caps, Arc::clone(&runtimes), publisher.logs()),
+        publisher,
         observed: Observed::new(&config.name, config.runtimes.clone()),
         snapshot: None,
         runtimes,
         ops: JoinSet::new(),
         listings: JoinSet::new(),
-        logs: JoinSet::new(),
         listed_once: false,
         listing_failing_since: None,
         list_due: Some(Instant::now()),
@@ -125,6 +126,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
 
     loop {
         let list_due = agent.list_due.filter(|_| agent.listings.is_empty());
+        let logs_due = agent.logs.next_deadline();
         tokio::select! {
             () = &mut shutdown => break,
             event = incoming.recv() => match event {
@@ -142,7 +144,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
                 Ok(listing) => agent.on_listing(listing),
                 Err(error) => tracing::error!(%error, "a podman listing panicked"),
             },
-            Some(_) = agent.logs.join_next(), if !agent.logs.is_empty() => {}
+            () = agent.logs.join_next(), if agent.logs.is_busy() => {}
+            () = sleep_until(logs_due.unwrap_or_else(|| far().into())), if logs_due.is_some() => {
+                agent.logs.expire();
+            }
             Some(event) = statuses.next() => agent.on_statuses(event),
             item = watcher.next() => match item {
                 Some(WatchItem::Event(event)) => {
@@ -174,7 +179,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     statuses.close().await;
     agent.ops.abort_all();
     agent.listings.abort_all();
-    agent.logs.abort_all();
+    agent.logs.shutdown().await;
     agent.publisher.shutdown().await;
     Ok(())
 }
@@ -254,7 +259,8 @@ struct Agent {
     runtimes: Arc<Runtimes>,
     ops: JoinSet<OpOutcome>,
     listings: JoinSet<Listing>,
-    logs: JoinSet<()>,
+    /// Log streams, with their leases and caps (`log_streams.rs`).
+    logs: LogStreams,
     /// Whether podman was listed successfully once; the planner waits for it (adoption).
     listed_once: bool,
     /// When the next listing should start.
@@ -335,7 +341,12 @@ impl Agent {
             }
             Topic::LogRequests { agent } if agent == self.config.name => {
                 match serde_json::from_slice::<LogRequest>(&message.payload) {
-                    Ok(request) => self.start_logs(request),
+                    Ok(request) => {
+                        let instances = &self.observed.instances;
+                        self.logs.on_request(request, |id| {
+                            instances.get(id).map(RuntimeInstance::target)
+                        });
+                    }
                     Err(error) => {
                         ank_bus::warn_limited!(
                             "log request",
@@ -657,71 +668,6 @@ impl Agent {
                 .update_status(|s| s.resources = Some(now))
                 .await;
         }
-    }
-
-    fn start_logs(&mut self, request: LogRequest) {
-        let publisher = self.publisher.logs();
-        let options = LogOptions {
-            follow: request.follow,
-            since: request.since.clone(),
-            until: request.until.clone(),
-            tail: request.tail.and_then(|t| u64::try_from(t).ok()),
-        };
-        for id in request.instance_ids {
-            let instance = id.to_string();
-            let target = self
-                .observed
-                .instances
-                .get(&instance)
-                .map(RuntimeInstance::target);
-            let runtimes = Arc::clone(&self.runtimes);
-            let publisher = publisher.clone();
-            let client = request.client_id.clone();
-            let options = options.clone();
-            self.logs.spawn(async move {
-                if let Some(target) = target {
-                    stream_logs(&runtimes, &publisher, &client, &target, &options, &id).await;
-                }
-                publisher
-                    .event(&client, &LogEvent::Stopped { instance_id: id })
-                    .await;
-            });
-        }
-    }
-}
-
-async fn stream_logs(
-    runtimes: &Runtimes,
-    publisher: &LogPublisher,
-    client: &ank_schemas::ClientId,
-    target: &InstanceTarget,
-    options: &LogOptions,
-    id: &ank_schemas::InstanceId,
-) {
-    let reference = target.to_ref();
-    let stream = match target.runtime.as_str() {
-        "podman-kube" => match &runtimes.kube {
-            Some(kube) => kube.logs(&reference, options).await,
-            None => return,
-        },
-        _ => match &runtimes.podman {
-            Some(podman) => podman.logs(&reference, options).await,
-            None => return,
-        },
-    };
-    let mut stream = match stream {
-        Ok(stream) => stream,
-        Err(error) => {
-            tracing::warn!(instance = %target.instance, %error, "logs unavailable");
-            return;
-        }
-    };
-    while let Some(line) = stream.next_line().await {
-        let event = LogEvent::Line {
-            instance_id: id.clone(),
-            line: line.text,
-        };
-        publisher.event(client, &event).await;
     }
 }
 

@@ -18,6 +18,7 @@
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
+//! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
 //! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ mod field_mask;
 mod instance_id;
 pub mod json;
 pub mod json_schema;
+mod log_time;
 mod manifest;
 mod names;
 mod parse;
@@ -44,6 +46,7 @@ mod yaml_tree;
 pub use conditions::{AddCondition, DeleteCondition};
 pub use field_mask::{select, update, FieldMask, MaskError};
 pub use instance_id::{InstanceId, InvalidInstanceId};
+pub use log_time::{parse_log_time, LogTime, LogTimeError, MAX_LOG_DURATION, MAX_LOG_TIME_LEN};
 pub use manifest::{
     AccessRule, ApiVersion, ConfigItem, ControlInterfaceAccess, FileContent, LogRule, Manifest,
     ReadWriteEnum, RestartPolicy, StateRule, WorkloadFile, WorkloadSpec,
@@ -53,10 +56,11 @@ pub use names::{
 };
 pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
 pub use payloads::{
-    AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState, ControllerStatus,
-    DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogRequest, Request, RequestOp,
-    Resources, Response, ResponseBody, ResponseOutcome, WorkloadStateEntry, WorkloadStatePayload,
-    MAX_REQUEST_ID_LEN,
+    validate_log_time, AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState,
+    ControllerStatus, DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogOp, LogRequest,
+    LogRequestError, RefusalReason, Request, RequestOp, Resources, Response, ResponseBody,
+    ResponseOutcome, StopReason, WorkloadStateEntry, WorkloadStatePayload, LOG_LEASE,
+    LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES, MAX_REQUEST_ID_LEN,
 };
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_config::{

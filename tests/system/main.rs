@@ -19,6 +19,8 @@ mod hostile_payloads;
 mod kube;
 /// A workload's states, restart policies and removal, on both brokers.
 mod lifecycle;
+/// Log streams end with their requester: leases, cancel, caps, errors (issue 14).
+mod logs;
 /// Names that become topic levels, and retained messages the broker cannot take (issue 14).
 mod names_and_sizes;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).

@@ -4,7 +4,9 @@
 //! to run one: [`run`] waits for the exit with a deadline and returns stdout, and [`stream`] yields
 //! output lines as they come (for `podman events` and `podman logs -f`). Both are async
 //! (`tokio::process`) so a slow podman never blocks the runtime, and both kill the child when the
-//! caller stops caring (`kill_on_drop`). A failure names the program, the arguments, the exit
+//! caller stops caring (`kill_on_drop`). A streamed program runs in a process group of its own,
+//! and dropping its stream kills the whole group: a `podman` that is a wrapper script (or
+//! starts helpers) leaves nothing behind (issue 14: leaked `podman logs -f`). A failure names the program, the arguments, the exit
 //! status and stderr, so a log line alone tells what went wrong.
 
 use std::ffi::OsString;
@@ -13,13 +15,17 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How much of stderr a [`CommandError`] keeps: enough for podman's message, bounded for a car.
 const STDERR_KEEP: usize = 4096;
+
+/// The longest line a [`stream`] yields; the rest of a longer line is skipped. A workload's
+/// output is outside input: unbounded, one line without a newline could fill the agent's memory.
+pub const MAX_STREAM_LINE: usize = 64 * 1024;
 
 /// A program with its arguments and extra environment; plain data until [`run`] or [`stream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +228,10 @@ pub fn stream(command: &CommandLine, mode: StderrMode) -> Result<LineStream, Com
     let mut cmd = command.command();
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own group, led by the child: Drop kills the group, and a Ctrl+C meant for the
+        // agent's terminal does not reach it (the agent ends its streams itself).
+        .process_group(0);
     let mut child = cmd.spawn().map_err(|source| CommandError::Spawn {
         command: command.clone(),
         source,
@@ -291,6 +300,14 @@ impl LineStream {
 
 impl Drop for LineStream {
     fn drop(&mut self) {
+        // `id()` is `None` once the child was reaped, so the group id cannot have been reused.
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group was
+            // created for this child (`process_group(0)`), so only its processes are hit.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         // The child itself dies through kill_on_drop; the readers would end at EOF anyway,
         // aborting them just frees them at once.
         for reader in &self.readers {
@@ -307,7 +324,7 @@ async fn forward_lines(pipe: impl AsyncRead + Unpin, source: Source, tx: mpsc::S
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match read_bounded_line(&mut reader, &mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let text = String::from_utf8_lossy(strip_line_end(&buf)).into_owned();
@@ -325,7 +342,7 @@ async fn collect_tail(pipe: impl AsyncRead + Unpin) -> String {
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match read_bounded_line(&mut reader, &mut buf).await {
             Ok(0) | Err(_) => return keep_tail(&kept),
             Ok(_) => {
                 kept.push_str(&String::from_utf8_lossy(&buf));
@@ -333,6 +350,32 @@ async fn collect_tail(pipe: impl AsyncRead + Unpin) -> String {
                     kept = keep_tail(&kept);
                 }
             }
+        }
+    }
+}
+
+/// Reads one line into `buf` like `read_until(b'\n')`, but keeps at most [`MAX_STREAM_LINE`]
+/// bytes of it and skips the rest. Returns the bytes consumed (0 at EOF).
+async fn read_bounded_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        let room = MAX_STREAM_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..take.min(room)]);
+        reader.consume(take);
+        consumed += take;
+        if done {
+            return Ok(consumed);
         }
     }
 }
@@ -450,6 +493,69 @@ mod tests {
         let first = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await;
         assert_eq!(first.ok().flatten().map(|l| l.text), Some("first".into()));
         // Dropping the stream kills `sleep 30`; the test would hang otherwise at finish.
+    }
+
+    #[tokio::test]
+    async fn issue_14_dropping_a_stream_kills_its_whole_process_group() {
+        // A wrapper (sh) that starts a grandchild, as a `podman` wrapper script would.
+        let script = "sleep 300 & echo started; exec sleep 301";
+        let mut lines = stream(&sh(script), StderrMode::Collect).expect("starts");
+        assert_eq!(
+            lines.next_line().await.map(|l| l.text),
+            Some("started".into())
+        );
+        let group = lines.child.id().expect("running") as i32;
+        drop(lines);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // kill(-pgid, 0) fails with ESRCH once no process of the group is left (zombies of
+        // reaped children aside, which init collects).
+        loop {
+            // SAFETY: signal 0 only checks for existence.
+            let alive = unsafe { libc::kill(-group, 0) } == 0 && group_has_live_member(group);
+            if !alive {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "processes of group {group} are still alive"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether a process of `group` that is not a zombie exists, from `/proc/*/stat`.
+    fn group_has_live_member(group: i32) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                return false;
+            };
+            // Fields after the `(comm)`: state, ppid, pgrp, …
+            let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split(' ').collect();
+            fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str())
+        })
+    }
+
+    #[tokio::test]
+    async fn issue_14_a_line_longer_than_the_bound_is_cut_and_the_next_line_survives() {
+        let script = format!(
+            "head -c {} /dev/zero | tr '\\0' x; echo; echo next",
+            MAX_STREAM_LINE * 3
+        );
+        let mut lines = stream(&sh(&script), StderrMode::Collect).expect("starts");
+        let long = lines.next_line().await.expect("the long line").text;
+        assert_eq!(
+            long.len(),
+            MAX_STREAM_LINE,
+            "one byte more than the bound is cut"
+        );
+        assert_eq!(lines.next_line().await.map(|l| l.text), Some("next".into()));
+        lines.finish().await.expect("exit 0");
     }
 
     #[test]

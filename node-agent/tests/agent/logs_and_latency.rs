@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use ank_bus::{ConnectOptions, Session, SessionEvent};
-use ank_schemas::{LogEvent, LogRequest, RestartPolicy};
+use ank_schemas::{LogEvent, LogRequest, RestartPolicy, StopReason};
 
 use crate::harness::*;
 
@@ -33,15 +33,7 @@ async fn a_log_request_streams_the_lines_then_stopped() {
         .subscribe(&env.topics.log_stream(&name, &cid("logreader")))
         .await
         .expect("subscribed");
-    let request = LogRequest {
-        id: "1".into(),
-        client_id: cid("logreader"),
-        instance_ids: vec![w.instance_id.clone()],
-        follow: false,
-        tail: None,
-        since: None,
-        until: None,
-    };
+    let request = LogRequest::open("1", &cid("logreader"), vec![w.instance_id.clone()]);
     reader
         .publish(
             &env.topics.log_requests(&name),
@@ -58,10 +50,17 @@ async fn a_log_request_streams_the_lines_then_stopped() {
             };
             match serde_json::from_slice::<LogEvent>(&message.payload).expect("a log event") {
                 LogEvent::Line { line, .. } => lines.push(line),
-                LogEvent::Stopped { instance_id } => {
+                LogEvent::Stopped {
+                    instance_id,
+                    reason,
+                    ..
+                } => {
                     assert_eq!(instance_id, w.instance_id);
+                    assert_eq!(reason, Some(StopReason::Ended));
                     return;
                 }
+                LogEvent::Accepted { request_id, .. } => assert_eq!(request_id, "1"),
+                other => panic!("unexpected {other:?}"),
             }
         }
     })

@@ -13,7 +13,10 @@ mod workload_state;
 
 pub use complete_state::{AgentEntry, AgentLoad, CompleteState, WorkloadStateEntry};
 pub use desired::{AgentSnapshot, DesiredStatePayload, DesiredWorkload};
-pub use logs::{LogEvent, LogRequest};
+pub use logs::{
+    validate_log_time, LogEvent, LogOp, LogRequest, LogRequestError, RefusalReason, StopReason,
+    LOG_LEASE, LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES,
+};
 pub use request::{
     Request, RequestOp, Response, ResponseBody, ResponseOutcome, MAX_REQUEST_ID_LEN,
 };
