@@ -140,12 +140,21 @@ impl Authorizer {
         let ok = tokio::task::spawn_blocking(move || passwords.verify(&name, &password))
             .await
             .unwrap_or(false);
-        if ok {
-            AuthResult::success_with_user(user.clone())
-        } else {
+        if !ok {
             warn!(client_id = %connect.client_id, user = %user, "refused: wrong username or password");
-            AuthResult::fail(ReasonCode::BadUsernameOrPassword)
+            return AuthResult::fail(ReasonCode::BadUsernameOrPassword);
         }
+        // A login uses only client ids of its own identity (`<user>` or `<user>.<suffix>`):
+        // otherwise any valid login could take over, and so cut off, another's session.
+        if !ank_schemas::client_id_belongs_to(&connect.client_id, user) {
+            warn!(
+                client_id = %ank_schemas::ClientId::new(&connect.client_id).map(|c| c.to_string()).unwrap_or_else(|e| e.shown),
+                user = %user,
+                "refused: the client id does not belong to this login (use <user> or <user>.<suffix>)"
+            );
+            return AuthResult::fail(ReasonCode::ClientIdentifierNotValid);
+        }
+        AuthResult::success_with_user(user.clone())
     }
 }
 

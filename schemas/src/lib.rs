@@ -52,7 +52,8 @@ pub use manifest::{
     ReadWriteEnum, RestartPolicy, StateRule, WorkloadFile, WorkloadSpec,
 };
 pub use names::{
-    is_valid_agent, is_valid_name, name_problem, ClientId, InvalidName, MAX_NAME_LEN, NAME_CHARSET,
+    client_id_belongs_to, is_valid_agent, is_valid_name, name_problem, ClientId, InvalidName,
+    MAX_NAME_LEN, NAME_CHARSET,
 };
 pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
 pub use payloads::{

@@ -162,6 +162,13 @@ impl ClientId {
     }
 }
 
+/// Whether the MQTT client id `client_id` may be used by the login `identity`: its identity part
+/// (before the `.`) is exactly that login. The broker applies it to every authenticated
+/// connection, so no login can take over the session of another (issue 13).
+pub fn client_id_belongs_to(client_id: &str, identity: &str) -> bool {
+    ClientId::new(client_id).is_ok_and(|id| id.identity() == identity)
+}
+
 impl TryFrom<String> for ClientId {
     type Error = InvalidName;
 
@@ -306,6 +313,32 @@ mod tests {
         );
         let watch = ClientId::with_suffix("alice", "r1").unwrap();
         assert_eq!((watch.as_str(), watch.identity()), ("alice.r1", "alice"));
+    }
+
+    /// (client id, login, may use it)
+    #[test]
+    fn issue_13_a_login_may_use_only_client_ids_of_its_own_identity() {
+        let cases = [
+            ("controller", "controller", true),
+            ("controller.r1a2b3c4d", "controller", true),
+            ("agent-agent_A", "agent-agent_A", true),
+            ("agent-agent_A.r00000001", "agent-agent_A", true),
+            ("alice.1234abcd", "alice", true),
+            ("controller", "alice", false),
+            ("agent-agent_A", "agent-agent_B", false),
+            ("agent-agent_A.x", "agent", false),
+            ("agent-agent_Ax", "agent-agent_A", false),
+            ("alice", "alic", false),
+            ("alice/x", "alice", false),
+            ("", "", false),
+        ];
+        for (client_id, login, allowed) in cases {
+            assert_eq!(
+                client_id_belongs_to(client_id, login),
+                allowed,
+                "{client_id} by {login}"
+            );
+        }
     }
 
     #[test]

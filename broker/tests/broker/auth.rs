@@ -69,7 +69,7 @@ async fn clients_without_valid_credentials_are_refused() {
         eprintln!("{name}: {}", refused.err().unwrap_or_default());
     }
     // ...while the right password works, even after all those failures from this IP.
-    let _alice = login(&broker, "alice", "cli-1").await;
+    let _alice = login(&broker, "alice", "alice.cli-1").await;
     broker.stop().await;
 }
 
@@ -97,7 +97,7 @@ async fn an_agent_cannot_write_other_agents_topics_or_any_desired_topic() {
         .await
         .is_empty());
 
-    let mut agent = login(&broker, "agent-a", "a").await;
+    let mut agent = login(&broker, "agent-a", "agent-a").await;
     for forged in [
         t.agent_status("b"),
         t.workload_state("b", "nginx"),
@@ -138,7 +138,7 @@ async fn an_agent_cannot_read_another_agents_desired() {
         .publish(&t.agent_desired("b"), b"for-b", true)
         .await;
 
-    let mut agent = login(&broker, "agent-a", "a").await;
+    let mut agent = login(&broker, "agent-a", "agent-a").await;
     for refused in [t.agent_desired("b"), t.all_agent_desired(), t.everything()] {
         assert_eq!(
             agent.subscribe(&refused).await,
@@ -149,9 +149,9 @@ async fn an_agent_cannot_read_another_agents_desired() {
     agent.subscribe_ok(&t.agent_desired("a")).await;
     let mine = agent.next_publish(WAIT).await.expect("own desired");
     assert_eq!(mine.payload.as_ref(), b"for-a");
-    agent.subscribe_ok(&t.sync(&cid("a"))).await;
+    agent.subscribe_ok(&t.sync(&cid("agent-a"))).await;
     assert!(agent
-        .drain_until_marker(&t.sync(&cid("a")))
+        .drain_until_marker(&t.sync(&cid("agent-a")))
         .await
         .is_empty());
     broker.stop().await;
@@ -162,21 +162,21 @@ async fn a_cli_user_reads_only_its_own_responses() {
     let dir = tempfile::tempdir().unwrap();
     let broker = secured_broker(dir.path()).await;
     let t = Topics::default();
-    let mut alice = login(&broker, "alice", "cli-1").await;
+    let mut alice = login(&broker, "alice", "alice.cli-1").await;
     assert_eq!(
-        alice.subscribe(&t.responses(&cid("cli-2"))).await,
+        alice.subscribe(&t.responses(&cid("alice.cli-2"))).await,
         [SubscribeReasonCode::Failure]
     );
     assert_eq!(
         alice.subscribe(&t.all_responses()).await,
         [SubscribeReasonCode::Failure]
     );
-    alice.subscribe_ok(&t.responses(&cid("cli-1"))).await;
+    alice.subscribe_ok(&t.responses(&cid("alice.cli-1"))).await;
     alice.subscribe_ok(&t.all_workload_states()).await;
 
     let mut controller = login(&broker, "controller", "controller").await;
     controller
-        .publish(&t.responses(&cid("cli-1")), b"ok", false)
+        .publish(&t.responses(&cid("alice.cli-1")), b"ok", false)
         .await;
     let answer = alice.next_publish(WAIT).await.expect("own response");
     assert_eq!(answer.payload.as_ref(), b"ok");
@@ -192,7 +192,7 @@ async fn issue_14_a_last_will_the_acl_refuses_refuses_the_connection() {
     let broker = secured_broker(dir.path()).await;
     let t = Topics::default();
     let addr = broker.mqtt_addr();
-    let mut forged = options_as(addr, "a", "agent-a", "agent-a-pw");
+    let mut forged = options_as(addr, "agent-a", "agent-a", "agent-a-pw");
     forged.set_last_will(rumqttc::LastWill::new(
         t.agent_status("b"),
         "forged",
@@ -202,7 +202,7 @@ async fn issue_14_a_last_will_the_acl_refuses_refuses_the_connection() {
     let refused = connect(forged).await;
     assert!(refused.is_err(), "a forbidden will was accepted");
 
-    let mut own = options_as(addr, "a", "agent-a", "agent-a-pw");
+    let mut own = options_as(addr, "agent-a", "agent-a", "agent-a-pw");
     own.set_last_will(rumqttc::LastWill::new(
         t.agent_status("a"),
         "offline",
@@ -237,7 +237,7 @@ async fn issue_14_a_refused_publish_is_acked_in_the_sessions_own_protocol() {
     let mut v311 = tokio::net::TcpStream::connect(broker.mqtt_addr())
         .await
         .unwrap();
-    v311.write_all(&wire::connect(b"a", None, login))
+    v311.write_all(&wire::connect(b"agent-a", None, login))
         .await
         .unwrap();
     let connack = wire::read_packet(&mut v311, WAIT).await.expect("CONNACK");
@@ -251,7 +251,7 @@ async fn issue_14_a_refused_publish_is_acked_in_the_sessions_own_protocol() {
     // MQTT 5: CONNECT level 5 with an empty property list, PUBLISH with one too.
     let mut body = wire::field(b"MQTT");
     body.extend([5, 0xC2, 0, 30, 0]);
-    body.extend(wire::field(b"a5"));
+    body.extend(wire::field(b"agent-a.v5"));
     body.extend(wire::field(b"agent-a"));
     body.extend(wire::field(b"agent-a-pw"));
     let mut v5 = tokio::net::TcpStream::connect(broker.mqtt_addr())
@@ -272,5 +272,36 @@ async fn issue_14_a_refused_publish_is_acked_in_the_sessions_own_protocol() {
     let puback = wire::read_packet(&mut v5, WAIT).await.expect("PUBACK");
     assert_eq!(puback[0], 0x40, "{puback:?}");
     assert_eq!(puback[2..5], [0x00, 0x08, 0x87], "PUBACK 0x87: {puback:?}");
+    broker.stop().await;
+}
+
+/// Issue 13: any valid login could connect with the client id of the controller or of an agent
+/// and so cut it off (MQTT's session takeover). A login may use only client ids of its own
+/// identity, `<user>` or `<user>.<suffix>`.
+#[tokio::test]
+async fn issue_13_no_login_can_take_over_another_identitys_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path()).await;
+    let addr = broker.mqtt_addr();
+    let mut controller = login(&broker, "controller", "controller").await;
+    let mut agent = login(&broker, "agent-a", "agent-a").await;
+    for (user, stolen) in [
+        ("alice", "controller"),
+        ("alice", "agent-a"),
+        ("agent-b", "agent-a"),
+        ("agent-b", "controller.r1"),
+        ("agent-a", "agent-a-x"),
+        ("alice", "alice-other"),
+    ] {
+        let refused = connect(options_as(addr, stolen, user, &format!("{user}-pw"))).await;
+        assert!(refused.is_err(), "{user} connected as {stolen}");
+    }
+    // The victims were never kicked off: both still talk to the broker.
+    let t = Topics::default();
+    controller.subscribe_ok(&t.sync(&cid("controller"))).await;
+    agent.subscribe_ok(&t.sync(&cid("agent-a"))).await;
+    // A login's own further connections are accepted.
+    let _watch = login(&broker, "agent-a", "agent-a.r00c0ffee").await;
+    let _cli = login(&broker, "alice", "alice.12345678").await;
     broker.stop().await;
 }

@@ -89,21 +89,21 @@ struct Outcome {
 /// Retained messages written by their rightful writers (user, client id, topic).
 fn seeds(t: &Topics) -> Vec<(&'static str, &'static str, String)> {
     vec![
-        ("controller", "ctl", t.controller_status()),
-        ("controller", "ctl", t.desired_state()),
-        ("controller", "ctl", t.agent_desired("a")),
-        ("controller", "ctl", t.agent_desired("b")),
-        ("controller", "ctl", t.responses(&cid("cli-1"))),
-        ("controller", "ctl", t.responses(&cid("cli-2"))),
-        ("agent-a", "a", t.agent_status("a")),
-        ("agent-a", "a", t.workload_state("a", "w")),
-        ("agent-a", "a", t.log_stream("a", &cid("cli-1"))),
-        ("agent-b", "b", t.agent_status("b")),
-        ("agent-b", "b", t.workload_state("b", "w")),
-        ("agent-b", "b", t.sync(&cid("b"))),
-        ("alice", "cli-1", t.requests()),
-        ("alice", "cli-1", t.log_requests("a")),
-        ("alice", "cli-1", t.log_requests("b")),
+        ("controller", "controller", t.controller_status()),
+        ("controller", "controller", t.desired_state()),
+        ("controller", "controller", t.agent_desired("a")),
+        ("controller", "controller", t.agent_desired("b")),
+        ("controller", "controller", t.responses(&cid("alice.cli-1"))),
+        ("controller", "controller", t.responses(&cid("alice.cli-2"))),
+        ("agent-a", "agent-a", t.agent_status("a")),
+        ("agent-a", "agent-a", t.workload_state("a", "w")),
+        ("agent-a", "agent-a", t.log_stream("a", &cid("alice.cli-1"))),
+        ("agent-b", "agent-b", t.agent_status("b")),
+        ("agent-b", "agent-b", t.workload_state("b", "w")),
+        ("agent-b", "agent-b", t.sync(&cid("agent-b"))),
+        ("alice", "alice.cli-1", t.requests()),
+        ("alice", "alice.cli-1", t.log_requests("a")),
+        ("alice", "alice.cli-1", t.log_requests("b")),
     ]
 }
 
@@ -116,27 +116,27 @@ async fn probe(addr: SocketAddr) -> Outcome {
         let _ = w.client.disconnect().await;
     }
     let subscriptions: Vec<(&str, &str, String)> = vec![
-        ("agent-a", "a", t.agent_desired("a")),
-        ("agent-a", "a", t.agent_desired("b")),
-        ("agent-a", "a", t.all_agent_desired()),
-        ("agent-a", "a", t.all_workload_states()),
-        ("agent-a", "a", t.all_agent_statuses()),
-        ("agent-a", "a", t.log_requests("a")),
-        ("agent-a", "a", t.log_requests("b")),
-        ("agent-a", "a", t.sync(&cid("b"))),
-        ("agent-a", "a", t.responses(&cid("cli-1"))),
-        ("agent-a", "a", t.everything()),
-        ("alice", "cli-1", t.responses(&cid("cli-1"))),
-        ("alice", "cli-1", t.responses(&cid("cli-2"))),
-        ("alice", "cli-1", t.all_responses()),
-        ("alice", "cli-1", t.all_agent_desired()),
-        ("alice", "cli-1", t.all_workload_states()),
-        ("alice", "cli-1", t.all_log_streams()),
-        ("alice", "cli-1", t.sync(&cid("b"))),
-        ("alice", "cli-1", t.everything()),
-        ("controller", "ctl", t.requests()),
-        ("controller", "ctl", t.all_agent_desired()),
-        ("controller", "ctl", t.everything()),
+        ("agent-a", "agent-a", t.agent_desired("a")),
+        ("agent-a", "agent-a", t.agent_desired("b")),
+        ("agent-a", "agent-a", t.all_agent_desired()),
+        ("agent-a", "agent-a", t.all_workload_states()),
+        ("agent-a", "agent-a", t.all_agent_statuses()),
+        ("agent-a", "agent-a", t.log_requests("a")),
+        ("agent-a", "agent-a", t.log_requests("b")),
+        ("agent-a", "agent-a", t.sync(&cid("agent-b"))),
+        ("agent-a", "agent-a", t.responses(&cid("alice.cli-1"))),
+        ("agent-a", "agent-a", t.everything()),
+        ("alice", "alice.cli-1", t.responses(&cid("alice.cli-1"))),
+        ("alice", "alice.cli-1", t.responses(&cid("alice.cli-2"))),
+        ("alice", "alice.cli-1", t.all_responses()),
+        ("alice", "alice.cli-1", t.all_agent_desired()),
+        ("alice", "alice.cli-1", t.all_workload_states()),
+        ("alice", "alice.cli-1", t.all_log_streams()),
+        ("alice", "alice.cli-1", t.sync(&cid("agent-b"))),
+        ("alice", "alice.cli-1", t.everything()),
+        ("controller", "controller", t.requests()),
+        ("controller", "controller", t.all_agent_desired()),
+        ("controller", "controller", t.everything()),
     ];
     let mut reads = Vec::new();
     for (user, client_id, filter) in subscriptions {
@@ -167,7 +167,7 @@ async fn probe(addr: SocketAddr) -> Outcome {
     // Publishes: the controller observes what it may read; each writer's last publish is allowed
     // and observable, so everything let through before it has arrived when it does.
     let mut writes = Vec::new();
-    let mut observer = login(addr, "controller", "ctl").await;
+    let mut observer = login(addr, "controller", "controller").await;
     for filter in [
         t.all_agent_desired(),
         t.all_agent_statuses(),
@@ -175,15 +175,17 @@ async fn probe(addr: SocketAddr) -> Outcome {
         t.controller_status(),
         t.desired_state(),
         t.requests(),
-        t.sync(&cid("ctl")),
+        t.sync(&cid("controller")),
     ] {
         observer.subscribe_ok(&filter).await;
     }
-    let _ = observer.drain_until_marker(&t.sync(&cid("ctl"))).await;
+    let _ = observer
+        .drain_until_marker(&t.sync(&cid("controller")))
+        .await;
     let writers: Vec<(&str, &str, Vec<String>, String)> = vec![
         (
             "agent-a",
-            "a",
+            "agent-a",
             vec![
                 t.agent_status("b"),
                 t.workload_state("b", "w"),
@@ -198,7 +200,7 @@ async fn probe(addr: SocketAddr) -> Outcome {
         ),
         (
             "alice",
-            "cli-1",
+            "alice.cli-1",
             vec![
                 t.agent_desired("a"),
                 t.agent_status("a"),
@@ -303,7 +305,7 @@ async fn the_generated_acl_protects_identically_on_the_embedded_broker_and_on_mo
             "agent-a ank/v1/agents/+/workloads/+/state -> 2",
             "agent-a ank/v1/agents/+/status -> 2",
             "agent-a ank/v1/agents/a/logs/requests -> 1",
-            "alice ank/v1/responses/cli-1 -> 1",
+            "alice ank/v1/responses/alice.cli-1 -> 1",
             "alice ank/v1/agents/+/desired -> 2",
             "alice ank/v1/agents/+/workloads/+/state -> 2",
             "alice ank/v1/agents/+/logs/+ -> 3",
@@ -338,7 +340,7 @@ async fn mosquitto_2_0_drops_a_client_after_a_denied_publish_when_max_queued_mes
     std::fs::write(&acl_file, acl.to_mosquitto()).unwrap();
     for (max_queued, survives) in [(0, false), (1_000_000, true)] {
         let mosquitto = start_mosquitto(dir.path(), &acl_file, max_queued).await;
-        let mut agent = login(mosquitto.addr, "agent-a", "a").await;
+        let mut agent = login(mosquitto.addr, "agent-a", "agent-a").await;
         agent
             .client
             .publish(

@@ -45,7 +45,7 @@ fn run_paho(addr: SocketAddr, password: &str) -> BTreeMap<String, String> {
             addr.port().to_string(),
             "agent-a".into(),
             password.into(),
-            "a".into(),
+            "agent-a.paho".into(),
             t.agent_status("b"),
             t.agent_status("a"),
             t.all_agent_statuses(),
