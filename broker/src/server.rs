@@ -96,7 +96,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
     }
     let storage_guard = match &config.storage {
         Storage::Dir(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| BrokerError::Storage {
+            private_dir(dir).map_err(|e| BrokerError::Storage {
                 path: dir.clone(),
                 reason: e.to_string(),
             })?;
@@ -296,4 +296,15 @@ fn classify(error: mqtt5::MqttError, config: &BrokerConfig) -> BrokerError {
         };
     }
     BrokerError::Mqtt(error)
+}
+
+/// Creates the storage directory 0700 (and makes an existing one 0700): retained messages hold
+/// the desired state, config secrets included (issue 13).
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ank_schemas::{Manifest, ValidationError};
@@ -147,7 +148,14 @@ pub fn save(dir: &Path, state: &Desired) -> Result<(), PersistError> {
             source,
         }
     };
-    fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    // Private: the state holds config secrets (issue 13). An existing directory (an older
+    // version, or the broker's storage created it first) is made private too.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
+        .map_err(io("creating", dir))?;
     let file = StateFile {
         format: u64::from(FORMAT),
         generation: state.generation(),
@@ -189,7 +197,11 @@ fn write_temp(temp: &Path, bytes: &[u8]) -> Result<(), PersistError> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(temp)
+        .map_err(io("creating"))?;
+    // `mode` applies only to a new file; a temp file left by a crash keeps its old mode.
+    out.set_permissions(fs::Permissions::from_mode(0o600))
         .map_err(io("creating"))?;
     out.write_all(bytes).map_err(io("writing"))?;
     out.sync_all().map_err(io("syncing"))
@@ -245,6 +257,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(load(dir.path()).unwrap().is_none());
         assert!(load(&dir.path().join("missing")).unwrap().is_none());
+    }
+
+    #[test]
+    fn issue_13_the_state_is_private_even_in_an_open_directory() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("controller");
+        fs::create_dir_all(&state_dir).unwrap();
+        fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        save(&state_dir, &state()).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&state_dir), 0o700);
+        assert_eq!(mode(&state_dir.join(STATE_FILE)), 0o600);
     }
 
     #[test]
