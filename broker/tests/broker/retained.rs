@@ -153,7 +153,10 @@ async fn retained_messages_survive_stop_and_start_on_the_same_storage_directory(
     {
         // Issue 13: the storage holds the retained desired state, config secrets included.
         use std::os::unix::fs::MetadataExt;
-        let mode = std::fs::metadata(dir.path().join("storage")).unwrap().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join("storage"))
+            .unwrap()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700, "the storage directory is private");
     }
     let mut writer = client(first.mqtt_addr(), "writer").await;
