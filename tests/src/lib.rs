@@ -13,6 +13,7 @@
 //! - [`containers`]: podman's own view of an agent's containers, and their cleanup.
 //! - [`states`]: workload states parsed from the CLI's JSON and table output.
 //! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
+//! - [`manifests`]: manifests many scenarios share.
 //! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod bus_log;
 pub mod cluster;
 pub mod containers;
 pub mod daemon;
+pub mod manifests;
 /// A private Mosquitto per test, on a free loopback port, killed on drop.
 pub mod mosquitto;
 pub mod podman;

@@ -7,24 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ank_system_tests::manifests::long_running;
 use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, BrokerKind, Cluster};
 use anyhow::{ensure, Context, Result};
-
-const LONG: &str = r#"
-apiVersion: v1
-workloads:
-  $NAME:
-    runtime: podman
-    agent: $A
-    runtimeConfig: |
-      image: $IMAGE
-      commandArgs: $LONG
-"#;
-
-fn long(name: &str) -> String {
-    LONG.replace("$NAME", name)
-}
 
 /// A tmpfs mounted on `dir`, lazily unmounted on drop (the controller may still hold files
 /// there when a failing test unwinds; the cluster's guard stops it right after).
@@ -106,7 +92,7 @@ on_both_brokers!(
     /// left on device" and changes nothing, and once space is freed changes are accepted and
     /// run again without a restart; a restart afterwards keeps everything.
     fn issue_14_full_state_disk_keeps_the_system_readable_and_repairable(c) {
-        c.apply(&long("before"), &[])?.expect_ok()?;
+        c.apply(&long_running("before"), &[])?.expect_ok()?;
         c.stop_controller()?;
         let fs = state_on_tmpfs(c, "8m")?;
         c.start_controller()?;
@@ -120,7 +106,7 @@ on_both_brokers!(
             rows.iter().any(|r| r.name == "before" && r.state == "Running(Ok)"),
             "reads on a full disk: {rows:?}"
         );
-        let during = c.apply(&long("during"), &[])?;
+        let during = c.apply(&long_running("during"), &[])?;
         match c.kind() {
             // The embedded broker gave its space reserve back to let clients in, and says so;
             // the state write then fits.
@@ -155,7 +141,7 @@ on_both_brokers!(
             wait_until("the broker's reserve to be held again", Duration::from_secs(10),
                 || Ok(reserve.exists()), |held| *held)?;
         }
-        c.apply(&long("after"), &[])?.expect_ok()?;
+        c.apply(&long_running("after"), &[])?.expect_ok()?;
         c.wait_state("after", "Running(Ok)")?;
 
         // And a restart on that disk works and loses nothing.

@@ -14,6 +14,7 @@
 //! its PUBACK: the broker paces the barrage, and once the last PUBACK is in, every message is
 //! queued for its subscribers ahead of anything the test sends later.
 
+use ank_system_tests::manifests::long_running;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -38,18 +39,6 @@ const DEPTH: usize = 10_000;
 const MAX_MESSAGES: usize = 5_000;
 const BARRAGE_DEADLINE: Duration = Duration::from_secs(120);
 
-/// A workload applied before the barrage; it must be untouched by it.
-const BEFORE: &str = r#"
-apiVersion: v1
-workloads:
-  steady:
-    runtime: podman
-    agent: $A
-    runtimeConfig: |
-      image: $IMAGE
-      commandArgs: $LONG
-"#;
-
 /// A workload applied after the barrage: proof that everything still serves.
 const AFTER: &str = r#"
 apiVersion: v1
@@ -71,7 +60,7 @@ workloads:
 on_both_brokers!(
     /// See the module docs.
     fn issue_14_hostile_payloads_on_every_subscribed_topic_keep_components_serving_with_bounded_logs(c) {
-        c.apply(BEFORE, &[])?.expect_ok()?;
+        c.apply(&long_running("steady"), &[])?.expect_ok()?;
         c.wait_state("steady", "Running(Ok)")?;
         let watch = c.ank_background(&["get", "workloads", "--watch"])?;
         let watch_pid = watch.pid();

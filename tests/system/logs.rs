@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ank_schemas::{LogRequest, LOG_LEASE};
+use ank_system_tests::manifests::long_running;
 use ank_system_tests::poll::{wait_for, wait_until};
 use ank_system_tests::{on_both_brokers, Cluster};
 use anyhow::{ensure, Context, Result};
@@ -20,18 +21,6 @@ workloads:
     runtimeConfig: |
       image: $IMAGE
       commandArgs: ["sh", "-c", "echo first-line; trap 'exit 0' TERM; while true; do if [ -f /tmp/say ]; then cat /tmp/say; rm /tmp/say; fi; sleep 0.2; done"]
-"#;
-
-/// A second workload, applied at the end of each scenario: the agent still serves.
-const AFTER: &str = r#"
-apiVersion: v1
-workloads:
-  after:
-    runtime: podman
-    agent: $A
-    runtimeConfig: |
-      image: $IMAGE
-      commandArgs: $LONG
 "#;
 
 /// How long past the lease a stream may take to end: the agent's timer, podman's death, and a
@@ -120,7 +109,7 @@ fn talker_instance(c: &Cluster) -> Result<ank_schemas::InstanceId> {
 
 /// The agent keeps serving: a new workload runs, and a plain `ank logs` still reads the talker.
 fn agent_still_serves(c: &mut Cluster) -> Result<()> {
-    c.apply(AFTER, &[])?.expect_ok()?;
+    c.apply(&long_running("after"), &[])?.expect_ok()?;
     c.wait_state("after", "Running(Ok)")?;
     let logs = c.ank(&["logs", "talker"])?;
     logs.expect_ok()?;
@@ -298,7 +287,7 @@ on_both_brokers!(
         for path in &followers {
             wait_until("the running followers to print a later line", SLACK, || Ok(std::fs::read_to_string(path).unwrap_or_default()), |t| t.contains("after-refusal"))?;
         }
-        c.apply(AFTER, &[])?.expect_ok()?;
+        c.apply(&long_running("after"), &[])?.expect_ok()?;
         c.wait_state("after", "Running(Ok)")?;
         Ok(())
     }
@@ -337,7 +326,7 @@ on_both_brokers!(
         ensure!(failed.stderr.contains("Error: simulated logs failure"), "the error carries podman's last stderr line: {failed}");
         ensure!(!failed.stdout.contains("simulated"), "podman's error is not a log line: {failed}");
         ensure!(failed.stdout.contains("some output"), "the output before the failure is kept: {failed}");
-        c.apply(AFTER, &[])?.expect_ok()?;
+        c.apply(&long_running("after"), &[])?.expect_ok()?;
         c.wait_state("after", "Running(Ok)")?;
         Ok(())
     }
@@ -373,7 +362,7 @@ workloads:
         wait_until("the late line", SLACK, || Ok(std::fs::read_to_string(&path).unwrap_or_default()), |t| t.contains("finally"))?;
         signal(pid, libc::SIGINT)?;
         wait_podman_logs(&container, false, SLACK)?;
-        c.apply(AFTER, &[])?.expect_ok()?;
+        c.apply(&long_running("after"), &[])?.expect_ok()?;
         c.wait_state("after", "Running(Ok)")?;
         Ok(())
     }

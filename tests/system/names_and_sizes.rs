@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ank_system_tests::manifests::long_running;
 use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, Cluster};
 use anyhow::{ensure, Context};
@@ -25,18 +26,6 @@ workloads:
     runtimeConfig: |
       image: $IMAGE
       commandArgs: ["sh", "-c", "echo talker-says-hello; trap 'exit 0' TERM; while true; do sleep 1; done"]
-"#;
-
-/// A second long-running workload, applied last to prove the cluster still works.
-const AFTER: &str = r#"
-apiVersion: v1
-workloads:
-  after:
-    runtime: podman
-    agent: $A
-    runtimeConfig: |
-      image: $IMAGE
-      commandArgs: $LONG
 "#;
 
 /// 400 KiB: two of these fit in a 1 MiB desired state, three do not.
@@ -135,7 +124,7 @@ on_both_brokers! {
         let logs = c.ank(&["logs", "talker"])?;
         logs.expect_ok()?;
         ensure!(logs.stdout.contains("talker-says-hello"), "no log line: {logs}");
-        c.apply(AFTER, &[])?.expect_ok()?;
+        c.apply(&long_running("after"), &[])?.expect_ok()?;
         c.wait_state("after", "Running(Ok)")?;
         c.wait_state("talker", "Running(Ok)")?;
         ensure!(
