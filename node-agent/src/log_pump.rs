@@ -115,13 +115,16 @@ async fn pump(job: &StreamJob) -> StopReason {
         tokio::select! {
             line = stream.next_line() => {
                 let Some(line) = line else { break };
-                if let Some((text, _)) = held.take() {
-                    if !job.line(text, &mut budget).await {
-                        return StopReason::Limit;
-                    }
-                }
                 match line.source {
                     Source::Stderr => {
+                        // Only a newer stderr line releases the held one: stdout and stderr are
+                        // two pipes, so a stdout line can arrive after a stderr line podman
+                        // wrote later (seen: podman's error shown as a log line).
+                        if let Some((text, _)) = held.take() {
+                            if !job.line(text, &mut budget).await {
+                                return StopReason::Limit;
+                            }
+                        }
                         last_stderr = Some(cut(&line.text));
                         held = Some((line.text, Instant::now() + STDERR_HOLD));
                     }
