@@ -32,7 +32,16 @@ pub const MAX_MAX_MESSAGE_SIZE: usize = 268_435_455;
 /// agent on `{prefix}/agents/<agent>/desired`, and answers requests on `{prefix}/requests`.
 /// By default it runs its own MQTT broker on 127.0.0.1:1883.
 #[derive(Debug, Clone, Default, PartialEq, clap::Parser)]
-#[command(name = "ank-controller", version, max_term_width = 100)]
+#[command(
+    name = "ank-controller",
+    version,
+    max_term_width = 100,
+    // The broker crate's help names ank-broker's default; the controller's is beside its state.
+    mut_arg("storage_dir", |a| a.help(
+        "Directory for the embedded broker's retained messages and sessions; they survive \
+         restarts [default: <state-dir>/broker]"
+    ))
+)]
 pub struct Args {
     /// TOML configuration file; its keys are the long flag names with `_` (e.g. `state_dir`),
     /// plus an `[embedded_broker]` table. Flags and environment variables override it
@@ -345,6 +354,20 @@ mod tests {
 
     fn file(text: &str) -> ConfigFile {
         toml::from_str(text).expect("config parses")
+    }
+
+    #[test]
+    fn issue_16_the_help_names_the_storage_default_the_code_uses() {
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("[default: <state-dir>/broker]"), "{help}");
+        assert!(!help.contains("ank-broker-storage"), "{help}");
+        let config = args(&["--state-dir", "/s"])
+            .resolve(&ConfigFile::default())
+            .expect("valid");
+        let BrokerChoice::Embedded(broker) = config.broker else {
+            panic!("embedded by default");
+        };
+        assert_eq!(broker.storage, Storage::Dir(PathBuf::from("/s/broker")));
     }
 
     #[test]

@@ -56,8 +56,8 @@ pub struct AgentArgs {
     /// MQTT topic prefix [default: ank/v1]
     #[arg(long, value_name = "PREFIX", env = "ANK_AGENT_TOPIC_PREFIX")]
     pub topic_prefix: Option<String>,
-    /// Folder for workload files; the agent works in `<run-folder>/<name>_io/`
-    /// [default: $TMPDIR/ankmq or /tmp/ankmq]
+    /// Folder for workload files; the agent works in `<run-folder>/<name>_io/`, which it creates
+    /// at start, private (0700) [default: $TMPDIR/ankmq or /tmp/ankmq]
     #[arg(short, long, value_name = "DIR", env = "ANK_AGENT_RUN_FOLDER")]
     pub run_folder: Option<PathBuf>,
     /// Runtimes this agent runs, comma-separated [default: podman,podman-kube]
