@@ -45,6 +45,11 @@ pub struct GlobalArgs {
     #[arg(long, env = "ANK_TOPIC_PREFIX", hide_env_values = true, global = true)]
     pub topic_prefix: Option<String>,
 
+    /// Accepted for Ankaios compatibility: ank speaks plain MQTT unless --broker is mqtts://
+    /// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
+    #[arg(short = 'k', long, env = "ANK_INSECURE", global = true)]
+    pub insecure: bool,
+
     /// MQTT user name
     #[arg(long, env = "ANK_USERNAME", hide_env_values = true, global = true)]
     pub username: Option<String>,
@@ -56,6 +61,7 @@ pub struct GlobalArgs {
     /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
     #[arg(
         long,
+        alias = "ca_pem",
         env = "ANK_CA_FILE",
         hide_env_values = true,
         global = true,
@@ -66,6 +72,7 @@ pub struct GlobalArgs {
     /// Client certificate (PEM), for brokers that authenticate clients by certificate
     #[arg(
         long,
+        alias = "crt_pem",
         env = "ANK_CERT_FILE",
         hide_env_values = true,
         global = true,
@@ -76,6 +83,7 @@ pub struct GlobalArgs {
     /// The client certificate's private key (PEM)
     #[arg(
         long,
+        alias = "key_pem",
         env = "ANK_KEY_FILE",
         hide_env_values = true,
         global = true,
@@ -193,6 +201,37 @@ mod tests {
         ] {
             assert_eq!(parse_duration(text).ok(), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn issue_16_ankaios_insecure_and_pem_spellings_are_accepted() {
+        let cli = Cli::try_parse_from([
+            "ank",
+            "-k",
+            "--ca_pem",
+            "/ca",
+            "--crt_pem",
+            "/crt",
+            "--key_pem",
+            "/key",
+            "get",
+            "agents",
+        ])
+        .expect("Ankaios' spellings parse");
+        assert!(cli.global.insecure);
+        assert_eq!(
+            cli.global.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca"))
+        );
+        assert_eq!(
+            cli.global.cert_file.as_deref(),
+            Some(std::path::Path::new("/crt"))
+        );
+        assert_eq!(
+            cli.global.key_file.as_deref(),
+            Some(std::path::Path::new("/key"))
+        );
+        assert!(Cli::try_parse_from(["ank", "get", "agents", "--insecure"]).is_ok());
     }
 
     #[test]

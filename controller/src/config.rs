@@ -96,12 +96,18 @@ pub struct Args {
     pub password_file: Option<PathBuf>,
 
     /// CA certificate (PEM) that signed the external broker's certificate; required for mqtts://
-    #[arg(long, value_name = "FILE", env = "ANK_CONTROLLER_CA")]
+    #[arg(long, alias = "ca_pem", value_name = "FILE", env = "ANK_CONTROLLER_CA")]
     pub ca: Option<PathBuf>,
+
+    /// Accepted for Ankaios compatibility: the controller speaks plain MQTT unless --broker is
+    /// mqtts:// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
+    #[arg(short = 'k', long, env = "ANKSERVER_INSECURE")]
+    pub insecure: bool,
 
     /// Client certificate (PEM) for brokers that authenticate clients by certificate
     #[arg(
         long,
+        alias = "crt_pem",
         value_name = "FILE",
         env = "ANK_CONTROLLER_CERT",
         requires = "key"
@@ -111,6 +117,7 @@ pub struct Args {
     /// Private key (PEM) of --cert
     #[arg(
         long,
+        alias = "key_pem",
         value_name = "FILE",
         env = "ANK_CONTROLLER_KEY",
         requires = "cert"
@@ -354,6 +361,26 @@ mod tests {
 
     fn file(text: &str) -> ConfigFile {
         toml::from_str(text).expect("config parses")
+    }
+
+    #[test]
+    fn issue_16_ankaios_insecure_and_pem_spellings_are_accepted() {
+        let a = args(&[
+            "-k",
+            "--ca_pem",
+            "/ca",
+            "--crt_pem",
+            "/crt",
+            "--key_pem",
+            "/key",
+        ]);
+        assert!(a.insecure);
+        assert_eq!(a.ca.as_deref(), Some(Path::new("/ca")));
+        assert_eq!(a.cert.as_deref(), Some(Path::new("/crt")));
+        assert_eq!(a.key.as_deref(), Some(Path::new("/key")));
+        assert!(args(&["--insecure"])
+            .resolve(&ConfigFile::default())
+            .is_ok());
     }
 
     #[test]

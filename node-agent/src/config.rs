@@ -45,14 +45,28 @@ pub struct AgentArgs {
     #[arg(long, env = "ANK_AGENT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
     /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
-    #[arg(long, value_name = "FILE", env = "ANK_AGENT_CA_PEM")]
+    #[arg(long, alias = "ca_pem", value_name = "FILE", env = "ANK_AGENT_CA_PEM")]
     pub ca_pem: Option<PathBuf>,
     /// Client certificate (PEM) for brokers that authenticate clients by certificate
-    #[arg(long, value_name = "FILE", env = "ANK_AGENT_CRT_PEM")]
+    #[arg(
+        long,
+        alias = "crt_pem",
+        value_name = "FILE",
+        env = "ANK_AGENT_CRT_PEM"
+    )]
     pub crt_pem: Option<PathBuf>,
     /// The client certificate's private key (PEM)
-    #[arg(long, value_name = "FILE", env = "ANK_AGENT_KEY_PEM")]
+    #[arg(
+        long,
+        alias = "key_pem",
+        value_name = "FILE",
+        env = "ANK_AGENT_KEY_PEM"
+    )]
     pub key_pem: Option<PathBuf>,
+    /// Accepted for Ankaios compatibility: the agent speaks plain MQTT unless --broker is
+    /// mqtts:// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
+    #[arg(short = 'k', long, env = "ANKAGENT_INSECURE")]
+    pub insecure: bool,
     /// MQTT topic prefix [default: ank/v1]
     #[arg(long, value_name = "PREFIX", env = "ANK_AGENT_TOPIC_PREFIX")]
     pub topic_prefix: Option<String>,
@@ -402,6 +416,26 @@ mod tests {
             at_the_limit.expect("valid").keep_alive,
             Duration::from_secs(65_535)
         );
+    }
+
+    #[test]
+    fn issue_16_ankaios_insecure_and_pem_spellings_are_accepted() {
+        let args = parse(&[
+            "-n",
+            "a",
+            "-k",
+            "--ca_pem",
+            "/ca",
+            "--crt_pem",
+            "/crt",
+            "--key_pem",
+            "/key",
+        ]);
+        assert!(args.insecure);
+        assert_eq!(args.ca_pem.as_deref(), Some(Path::new("/ca")));
+        assert_eq!(args.crt_pem.as_deref(), Some(Path::new("/crt")));
+        assert_eq!(args.key_pem.as_deref(), Some(Path::new("/key")));
+        assert!(parse(&["-n", "a", "--insecure"]).resolve(None).is_ok());
     }
 
     #[test]
