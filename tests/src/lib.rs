@@ -14,6 +14,7 @@
 //! - [`states`]: workload states parsed from the CLI's JSON and table output.
 //! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
 //! - [`manifests`]: manifests many scenarios share.
+//! - [`tmpfs`]: a small tmpfs and a filler, for the full-disk tests.
 //! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
 #![warn(missing_docs)]
 
@@ -28,6 +29,7 @@ pub mod mosquitto;
 pub mod podman;
 pub mod poll;
 pub mod states;
+pub mod tmpfs;
 
 pub use cluster::{AnkOutput, BrokerKind, Cluster, STATE_TIMEOUT};
 

@@ -2,50 +2,14 @@
 //! storage (issue 14, point 6), on real binaries and podman. The file system is a small tmpfs
 //! mounted by the test, so it needs root; without root it fails and says so, it never skips.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use ank_system_tests::manifests::long_running;
 use ank_system_tests::poll::wait_until;
+use ank_system_tests::tmpfs::{fill, Tmpfs};
 use ank_system_tests::{on_both_brokers, BrokerKind, Cluster};
-use anyhow::{ensure, Context, Result};
-
-/// A tmpfs mounted on `dir`, lazily unmounted on drop (the controller may still hold files
-/// there when a failing test unwinds; the cluster's guard stops it right after).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Result<Self> {
-        let status = std::fs::read_to_string("/proc/self/status")?;
-        let euid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-        ensure!(
-            euid.as_deref() == Some("0"),
-            "this test mounts a tmpfs and must run as root (CI does); it is not skipped"
-        );
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .context("running mount")?;
-        ensure!(
-            mounted.success(),
-            "mount -t tmpfs on {}: {mounted}",
-            dir.display()
-        );
-        Ok(Self(dir.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
+use anyhow::{ensure, Result};
 
 /// Moves the controller's state directory onto a tmpfs of `size` and the embedded broker's
 /// storage into it (`<cluster>/broker` becomes a symlink to `<state-dir>/broker`), as on a
@@ -55,7 +19,7 @@ fn state_on_tmpfs(c: &Cluster, size: &str) -> Result<Tmpfs> {
     let aside = c.dir().join("controller.before-tmpfs");
     std::fs::rename(&state, &aside)?;
     std::fs::create_dir(&state)?;
-    let fs = Tmpfs::mount(&state, size)?;
+    let fs = Tmpfs::mount_on(&state, size)?;
     for entry in std::fs::read_dir(&aside)? {
         let entry = entry?;
         std::fs::copy(entry.path(), state.join(entry.file_name()))?;
@@ -73,14 +37,6 @@ fn state_on_tmpfs(c: &Cluster, size: &str) -> Result<Tmpfs> {
         std::os::unix::fs::symlink(&moved, &storage)?;
     }
     Ok(fs)
-}
-
-/// Writes zeros to `path` until the file system is full.
-fn fill(path: &Path) -> Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    let chunk = vec![0u8; 64 * 1024];
-    while file.write(&chunk).is_ok_and(|n| n > 0) {}
-    Ok(())
 }
 
 fn controller_log(c: &Cluster) -> String {

@@ -4,83 +4,9 @@
 
 use crate::harness::{connect, options, unique, Client, WAIT};
 use ank_broker::{BrokerConfig, BrokerHandle, Storage};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use ank_system_tests::tmpfs::{fill, Tmpfs};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// A tmpfs of `size` mounted on a fresh directory, (lazily) unmounted on drop.
-pub struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    pub fn mount(size: &str) -> Self {
-        assert_root();
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("mount runs");
-        assert!(
-            status.success(),
-            "mount -t tmpfs on {}: {status}",
-            dir.path().display()
-        );
-        Self { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // Lazily: the broker's last tasks may still hold a file there while the test ends;
-        // the mount goes once they let go, and the directory is empty by then.
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-/// Fails unless this process runs as root (the effective uid in /proc/self/status).
-fn assert_root() {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-    assert_eq!(
-        euid.as_deref(),
-        Some("0"),
-        "this test mounts a tmpfs and must run as root (CI does); it is not skipped"
-    );
-}
-
-/// Writes zeros to `path` until the file system says ENOSPC; returns the bytes written.
-pub fn fill(path: &Path) -> u64 {
-    let mut file = std::fs::File::create(path).expect("create the filler");
-    let chunk = vec![0u8; 16 * 1024];
-    let mut written = 0u64;
-    loop {
-        match file.write(&chunk) {
-            Ok(0) => break,
-            Ok(n) => written += n as u64,
-            Err(e) if e.raw_os_error() == Some(libc_enospc()) => break,
-            Err(e) => panic!("filling {}: {e}", path.display()),
-        }
-    }
-    let _ = file.sync_all();
-    written
-}
-
-fn libc_enospc() -> i32 {
-    28
-}
 
 /// Polls `condition` every 20 ms until it holds, failing after `WAIT`.
 async fn until(what: &str, condition: impl Fn() -> bool) {
@@ -117,7 +43,7 @@ async fn start(storage: PathBuf) -> BrokerHandle {
 
 #[tokio::test]
 async fn issue_14_a_full_storage_disk_keeps_the_broker_serving_and_a_restart_works() {
-    let fs = Tmpfs::mount("4m");
+    let fs = Tmpfs::mount("4m").expect("a tmpfs");
     let storage = fs.path().join("state/broker");
     let reserve = storage.join(".space-reserve");
     let broker = start(storage.clone()).await;
@@ -127,7 +53,7 @@ async fn issue_14_a_full_storage_disk_keeps_the_broker_serving_and_a_restart_wor
     writer.publish(topic, b"online", true).await;
 
     // Another writer fills the disk: the broker releases its reserve and keeps serving.
-    let filled = fill(&fs.path().join("filler"));
+    let filled = fill(&fs.path().join("filler")).expect("filled");
     eprintln!("filled {filled} bytes");
     // No waiting for the watcher: the retained publish right after the fill must be stored on
     // disk too (checked after the restart below), and every new client must get in.
@@ -143,7 +69,7 @@ async fn issue_14_a_full_storage_disk_keeps_the_broker_serving_and_a_restart_wor
 
     // Full again, then a restart on the full disk: the reserve is what it starts on.
     drop(writer);
-    fill(&fs.path().join("filler"));
+    fill(&fs.path().join("filler")).expect("filled");
     until("the reserve to be released", || !reserve.exists()).await;
     broker.stop().await;
     let broker = start(storage.clone()).await;
