@@ -7,7 +7,10 @@ use ank_system_tests::mosquitto::{free_port, Mosquitto};
 
 use crate::harness::{flush, next_event};
 
-/// A throwaway CA and a server certificate for 127.0.0.1, made with the `openssl` CLI.
+/// Throwaway certificates made with the `openssl` CLI in `dir`: a CA (`ca`) with a server
+/// certificate for 127.0.0.1 (`server`) and a client certificate (`client`), and a CA the broker
+/// does not know (`other-ca`) with a client certificate of its own (`stranger`). Each as
+/// `<name>.pem` and `<name>.key`.
 fn make_certs(dir: &Path) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
@@ -21,100 +24,58 @@ fn make_certs(dir: &Path) {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=ank-test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write ext");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    // A client certificate signed by the CA, and one signed by a CA the broker does not know.
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=ank-other-ca",
-        "-keyout",
-        "other-ca.key",
-        "-out",
-        "other-ca.pem",
-    ]);
-    // X.509 v3 (an extension file): webpki refuses v1 certificates.
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("write ext");
-    for (name, ca) in [("client", "ca"), ("stranger", "other-ca")] {
+    let new_ca = |name: &str| {
+        let (subject, key, pem) = (
+            format!("/CN=ank-{name}"),
+            format!("{name}.key"),
+            format!("{name}.pem"),
+        );
         run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &subject,
+            "-keyout", &key, "-out", &pem,
         ]);
+    };
+    // X.509 v3 (an extension file each): webpki refuses v1 certificates.
+    let issue = |name: &str, ca: &str, extensions: &str| {
+        let ext = format!("{name}.ext");
+        std::fs::write(dir.join(&ext), extensions).expect("write the extension file");
+        let (subject, key, csr) = (
+            format!("/CN={name}"),
+            format!("{name}.key"),
+            format!("{name}.csr"),
+        );
+        run(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
+            &csr,
+        ]);
+        let (ca_pem, ca_key, pem) = (
+            format!("{ca}.pem"),
+            format!("{ca}.key"),
+            format!("{name}.pem"),
+        );
         run(&[
             "x509",
             "-req",
             "-in",
-            &format!("{name}.csr"),
+            &csr,
             "-CA",
-            &format!("{ca}.pem"),
+            &ca_pem,
             "-CAkey",
-            &format!("{ca}.key"),
+            &ca_key,
             "-CAcreateserial",
             "-days",
             "1",
             "-extfile",
-            "client.ext",
+            &ext,
             "-out",
-            &format!("{name}.pem"),
+            &pem,
         ]);
-    }
+    };
+    new_ca("ca");
+    new_ca("other-ca");
+    issue("server", "ca", "subjectAltName=IP:127.0.0.1\n");
+    issue("client", "ca", "extendedKeyUsage=clientAuth\n");
+    issue("stranger", "other-ca", "extendedKeyUsage=clientAuth\n");
     // Mosquitto started as root drops to its own user, which must read the (throwaway) key.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
