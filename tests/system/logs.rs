@@ -358,8 +358,18 @@ workloads:
             Ok(c.bus_messages().iter().any(|m| m.topic == request_topic && m.json()["op"] == "renew" && m.json()["clientId"] == client.as_str()).then_some(()))
         })?;
         ensure!(!has_exited(pid), "still following: {}", std::fs::read_to_string(&path).unwrap_or_default());
+        // Said twice if need be: once in a CI run podman 4.3.1's `logs -f` of this quiet container
+        // never printed the one late line (no podman or agent error; 12 reruns did not show it
+        // again). The behaviour named is that following goes on past the response timeout, which
+        // any late line proves; a stream that delivers none still fails.
+        let output = || Ok(std::fs::read_to_string(&path).unwrap_or_default());
+        let late = |t: &String| t.contains("finally");
         ank_system_tests::podman::run(&["exec", &container, "sh", "-c", "echo finally > /tmp/say"])?;
-        wait_until("the late line", SLACK, || Ok(std::fs::read_to_string(&path).unwrap_or_default()), |t| t.contains("finally"))?;
+        if wait_until("the late line", SLACK / 2, output, late).is_err() {
+            eprintln!("the first late line did not arrive; podman logs processes: {:?}", podman_logs_of(&container));
+            ank_system_tests::podman::run(&["exec", &container, "sh", "-c", "echo finally > /tmp/say"])?;
+            wait_until("the late line, said again", SLACK, output, late)?;
+        }
         signal(pid, libc::SIGINT)?;
         wait_podman_logs(&container, false, SLACK)?;
         c.apply(&long_running("after"), &[])?.expect_ok()?;
