@@ -106,9 +106,12 @@ impl Proc {
 
     /// SIGTERM, then SIGKILL if it has not ended within `grace`.
     pub async fn stop(mut self, grace: Duration) {
-        // SAFETY: kill(2) on a pid we own and have not reaped yet.
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
+        // A pid we own and have not reaped yet; if it is gone already, so much the better.
+        if let Some(pid) = i32::try_from(self.pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
         if tokio::time::timeout(grace, self.child.wait())
             .await

@@ -9,13 +9,22 @@ use anyhow::{bail, Context, Result};
 pub fn cpu_seconds(pid: u32) -> Result<f64> {
     let path = format!("/proc/{pid}/stat");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let ticks = utime_plus_stime(&text).with_context(|| format!("parsing {path}"))?;
+    let ticks = stat_ticks(&text, Ticks::Own).with_context(|| format!("parsing {path}"))?;
     Ok(ticks as f64 / clock_ticks_per_second())
 }
 
-/// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2)
-/// may contain spaces and parentheses, so fields are counted after its last `)`.
-fn utime_plus_stime(stat: &str) -> Result<u64> {
+/// Which CPU times of a `/proc/<pid>/stat` line.
+#[derive(Clone, Copy)]
+enum Ticks {
+    /// `utime + stime` (fields 14 and 15): the process itself.
+    Own,
+    /// `cutime + cstime` (fields 16 and 17): its children that ended and were waited for.
+    EndedChildren,
+}
+
+/// The CPU `ticks` of a `/proc/<pid>/stat` line. The command name (field 2) may contain spaces
+/// and parentheses, so fields are counted after its last `)`.
+fn stat_ticks(stat: &str, ticks: Ticks) -> Result<u64> {
     let after_comm = match stat.rfind(')') {
         Some(i) => &stat[i + 1..],
         None => bail!("no `)` after the command name"),
@@ -29,30 +38,25 @@ fn utime_plus_stime(stat: &str) -> Result<u64> {
             .parse::<u64>()
             .context("not a number")
     };
-    Ok(field(11)? + field(12)?)
+    let first = match ticks {
+        Ticks::Own => 11,
+        Ticks::EndedChildren => 13,
+    };
+    Ok(field(first)? + field(first + 1)?)
 }
 
 fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a constant of the C library.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as f64
-    } else {
-        100.0
-    }
+    rustix::param::clock_ticks_per_second() as f64
 }
 
 /// CPU seconds (user + system) of every child of this process that has ended and been waited
 /// for. The difference around one child's run is that child's CPU, provided no other child ends
 /// meanwhile.
 pub fn ended_children_cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return 0.0;
-    }
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|text| stat_ticks(&text, Ticks::EndedChildren).ok())
+        .map_or(0.0, |ticks| ticks as f64 / clock_ticks_per_second())
 }
 
 /// Proportional set size in KiB, from `/proc/<pid>/smaps_rollup`: shared pages count divided by
@@ -131,13 +135,14 @@ mod tests {
     use super::*;
 
     const STAT: &str = "4242 (ank (weird) name) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
-                        37 5 0 0 20 0 3 0 12345 1000000 500 18446744073709551615";
+                        37 5 7 3 20 0 3 0 12345 1000000 500 18446744073709551615";
 
     #[test]
     fn cpu_fields_are_counted_after_the_last_parenthesis() {
-        assert_eq!(utime_plus_stime(STAT).ok(), Some(42));
-        assert!(utime_plus_stime("garbage").is_err());
-        assert!(utime_plus_stime("1 (x) S 1").is_err());
+        assert_eq!(stat_ticks(STAT, Ticks::Own).ok(), Some(42));
+        assert_eq!(stat_ticks(STAT, Ticks::EndedChildren).ok(), Some(10));
+        assert!(stat_ticks("garbage", Ticks::Own).is_err());
+        assert!(stat_ticks("1 (x) S 1", Ticks::Own).is_err());
     }
 
     #[test]

@@ -123,43 +123,7 @@ pub fn read_password(prompt: &str) -> std::io::Result<String> {
         stdin.lock().read_line(&mut line)?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
-    eprint!("{prompt}");
-    std::io::stderr().flush()?;
-    let _echo_off = EchoOff::new()?;
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    eprintln!();
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-/// Turns terminal echo off on stdin and back on when dropped.
-struct EchoOff {
-    saved: libc::termios,
-}
-
-impl EchoOff {
-    fn new() -> std::io::Result<Self> {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails, and we check the result.
-        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut quiet = saved;
-        quiet.c_lflag &= !libc::ECHO;
-        quiet.c_lflag |= libc::ECHONL;
-        // SAFETY: `quiet` is a valid termios obtained from tcgetattr.
-        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Self { saved })
-    }
-}
-
-impl Drop for EchoOff {
-    fn drop(&mut self) {
-        // SAFETY: restores the attributes read in `new`.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
-    }
+    rpassword::prompt_password(prompt).map(|line| line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn auth_file(path: &Path, reason: String) -> BrokerError {

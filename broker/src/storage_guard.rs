@@ -201,14 +201,8 @@ fn fill_reserve(dir: &Path, reserve: u64) -> bool {
 
 /// Bytes an unprivileged writer may still use on the file system holding `dir`.
 pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a valid NUL-terminated string and `stat` a writable statvfs.
-    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-    // The fields are 32 bits wide on some 32-bit targets (vehicle ECUs), 64 on others.
-    #[allow(clippy::useless_conversion)]
-    (rc == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 #[cfg(test)]

@@ -92,20 +92,12 @@ fn terminal_width() -> Option<usize> {
     if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         return Some(columns);
     }
-    [libc::STDOUT_FILENO, libc::STDERR_FILENO]
-        .into_iter()
-        .find_map(fd_width)
+    use std::os::fd::AsFd;
+    fd_width(std::io::stdout().as_fd()).or_else(|| fd_width(std::io::stderr().as_fd()))
 }
 
-fn fd_width(fd: libc::c_int) -> Option<usize> {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ only writes a `winsize` into the struct we pass; a non-terminal fd
-    // makes it fail without touching anything.
-    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+fn fd_width(fd: std::os::fd::BorrowedFd<'_>) -> Option<usize> {
+    // Fails without touching anything when `fd` is not a terminal.
+    let size = rustix::termios::tcgetwinsize(fd).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
 }

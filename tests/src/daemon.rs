@@ -65,14 +65,8 @@ impl Daemon {
 
     /// Sends `signal` (e.g. `libc::SIGSTOP`) to the process, by pid.
     pub fn signal(&self, signal: i32) -> Result<()> {
-        let pid = libc::pid_t::try_from(self.child.id()).context("pid out of range")?;
-        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped); no memory involved.
-        let rc = unsafe { libc::kill(pid, signal) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("sending signal {signal} to {}", self.name));
-        }
-        Ok(())
+        crate::signal(self.child.id(), signal)
+            .with_context(|| format!("sending signal {signal} to {}", self.name))
     }
 
     /// Its exit status if it has ended.

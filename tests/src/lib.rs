@@ -67,3 +67,15 @@ macro_rules! on_both_brokers {
         }
     };
 }
+
+/// Sends `signal` (e.g. `libc::SIGSTOP`) to `pid`, a process the tests started and still own.
+pub fn signal(pid: u32, signal: i32) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .with_context(|| format!("{signal} is not a signal"))?;
+    let target = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .with_context(|| format!("{pid} is not a pid"))?;
+    rustix::process::kill_process(target, sig).with_context(|| format!("kill({pid}, {signal})"))
+}

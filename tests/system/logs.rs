@@ -119,15 +119,7 @@ fn agent_still_serves(c: &mut Cluster) -> Result<()> {
 
 /// Sends `signal` to `pid` (a process the cluster started and still owns).
 fn signal(pid: u32, signal: i32) -> Result<()> {
-    let pid = libc::pid_t::try_from(pid).context("pid out of range")?;
-    // SAFETY: kill(2) with plain integers, on a child the cluster has not reaped yet.
-    let rc = unsafe { libc::kill(pid, signal) };
-    ensure!(
-        rc == 0,
-        "kill({pid}, {signal}): {}",
-        std::io::Error::last_os_error()
-    );
-    Ok(())
+    ank_system_tests::signal(pid, signal)
 }
 
 /// Whether `pid` ended (gone, or a zombie its parent has not reaped yet).

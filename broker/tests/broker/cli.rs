@@ -63,9 +63,8 @@ fn sigterm_stops_the_broker_cleanly_and_frees_the_port() {
         assert!(Instant::now() < deadline, "ank-broker never listened");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -302,10 +302,10 @@ impl Drop for LineStream {
     fn drop(&mut self) {
         // `id()` is `None` once the child was reaped, so the group id cannot have been reused.
         if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
-            // SAFETY: kill(2) takes plain integers and touches no memory of ours. The group was
-            // created for this child (`process_group(0)`), so only its processes are hit.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
+            // The group was created for this child (`process_group(0)`), so only its processes
+            // are hit. It may be gone already; nothing to do then.
+            if let Some(group) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             }
         }
         // The child itself dies through kill_on_drop; the readers would end at EOF anyway,
@@ -510,8 +510,9 @@ mod tests {
         // kill(-pgid, 0) fails with ESRCH once no process of the group is left (zombies of
         // reaped children aside, which init collects).
         loop {
-            // SAFETY: signal 0 only checks for existence.
-            let alive = unsafe { libc::kill(-group, 0) } == 0 && group_has_live_member(group);
+            let alive = rustix::process::Pid::from_raw(group)
+                .is_some_and(|g| rustix::process::test_kill_process_group(g).is_ok())
+                && group_has_live_member(group);
             if !alive {
                 break;
             }
