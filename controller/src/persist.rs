@@ -101,10 +101,31 @@ struct StateFile {
     desired_state: Manifest,
 }
 
+/// The file's bytes, refused (as `FileTooLarge`) when longer than the largest payload the
+/// controller could have published, before they are all in memory: the file is outside input too.
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = ank_schemas::json::MAX_PAYLOAD_BYTES;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "it is larger than {} MiB (limit MAX_PAYLOAD_BYTES); move it away or start with --reset-state",
+                limit / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads `<dir>/state.json`; `None` when there is none yet.
 pub fn load(dir: &Path) -> Result<Option<Desired>, PersistError> {
     let path = dir.join(STATE_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match read_bounded(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -278,6 +299,21 @@ mod tests {
         let nested = dir.path().join("a/b");
         save(&nested, &state()).unwrap();
         assert!(load(&nested).unwrap().is_some());
+    }
+
+    #[test]
+    fn issue_14_an_oversized_state_file_is_refused_before_it_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = fs::File::create(dir.path().join(STATE_FILE)).unwrap();
+        // Sparse: the size is what matters, not the disk it takes.
+        file.set_len(ank_schemas::json::MAX_PAYLOAD_BYTES as u64 + 1)
+            .unwrap();
+        let err = load(dir.path()).expect_err("too large");
+        let PersistError::Io { source, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::FileTooLarge, "{err:?}");
+        assert!(source.to_string().contains("--reset-state"), "{source}");
     }
 
     /// (case, file content, the error expected)
