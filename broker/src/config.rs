@@ -77,6 +77,12 @@ pub struct Limits {
 /// Default plain MQTT address: loopback only, the standard port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1883";
 
+/// Default TLS address when only a certificate is given: loopback only, the standard port.
+pub const DEFAULT_TLS_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8883,
+));
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -28,7 +28,7 @@ mod settings;
 mod storage_guard;
 
 pub use acl_rules::{Access, AclParseError, AclRule, AclRules, Scope};
-pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN};
+pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN, DEFAULT_TLS_LISTEN};
 pub use error::BrokerError;
 pub use passwd::{read_password, set_password, PasswordFile};
 pub use roles::{

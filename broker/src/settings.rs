@@ -6,7 +6,7 @@
 //! merges them with the precedence flag > environment > file > default (clap applies
 //! flag > environment itself). No listening or file access besides reading the TOML file.
 
-use crate::config::{BrokerConfig, Limits, Storage, TlsConfig};
+use crate::config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_TLS_LISTEN};
 use crate::BrokerError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -168,9 +168,6 @@ pub struct BrokerArgs {
     pub max_packet_size: Option<usize>,
 }
 
-/// Default TLS address when only a certificate is given.
-const DEFAULT_TLS_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8883);
-
 impl BrokerArgs {
     /// Merges flags/environment (`self`) over a file's settings over the defaults.
     pub fn resolve(&self, file: &BrokerSettings) -> Result<BrokerConfig, BrokerError> {
@@ -197,7 +194,7 @@ impl BrokerArgs {
                 listen: self
                     .tls_listen
                     .or(file.tls.as_ref().and_then(|t| t.listen))
-                    .unwrap_or(DEFAULT_TLS_LISTEN.into()),
+                    .unwrap_or(DEFAULT_TLS_LISTEN),
                 cert_file: cert.clone(),
                 key_file: key.clone(),
                 ca_file: self
@@ -208,10 +205,7 @@ impl BrokerArgs {
                     || file.tls.as_ref().is_some_and(|t| t.require_client_cert),
             }),
             _ => file.tls.as_ref().map(|t| TlsConfig {
-                listen: self
-                    .tls_listen
-                    .or(t.listen)
-                    .unwrap_or(DEFAULT_TLS_LISTEN.into()),
+                listen: self.tls_listen.or(t.listen).unwrap_or(DEFAULT_TLS_LISTEN),
                 cert_file: t.cert_file.clone(),
                 key_file: t.key_file.clone(),
                 ca_file: self.tls_ca.clone().or(t.ca_file.clone()),

@@ -103,9 +103,9 @@ async fn serve(
     let (publisher, mut incoming) = Publisher::connect(opts)
         .await
         .with_context(|| format!("connecting to the MQTT broker at {url}"))?;
-    info!(%url, epoch = publisher.epoch(), prefix = %config.topics, "connected");
+    info!(%url, epoch = publisher.epoch(), prefix = %config.connect.topics, "connected");
 
-    let topics = &config.topics;
+    let topics = &config.connect.topics;
     for filter in topics.controller_subscriptions() {
         publisher
             .subscribe(&filter)
