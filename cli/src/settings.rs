@@ -278,6 +278,49 @@ mod tests {
         );
     }
 
+    /// Ankaios' ank.conf as its docs write it (reference §6.3).
+    const ANKAIOS_ANK_CONF: &str = r#"
+version = 'v1'
+response_timeout = 3000
+verbose = false
+quiet = false
+no_wait = false
+
+[default]
+server_url = 'https://127.0.0.1:25551'
+insecure = true
+"#;
+
+    #[test]
+    fn issue_16_ankaios_ank_conf_is_accepted_as_it_comes() {
+        let f = file(ANKAIOS_ANK_CONF);
+        let s = Settings::resolve(&GlobalArgs::default(), &f).expect("resolves");
+        assert_eq!(s.broker, ank_bus::DEFAULT_BROKER, "a gRPC URL is no broker");
+        assert_eq!(s.response_timeout, Duration::from_millis(3000));
+        assert!(s.connect.insecure && !s.quiet && !s.no_wait);
+        assert!(s.connect.warnings[0].contains("server_url"), "{s:?}");
+
+        let f = file(
+            "version = 'v1'\n[default]\nserver_url = 'mqtts://vehicle:8883'\n\
+             ca_pem = '/c/ca.pem'\ncrt_pem = '/c/cli.pem'\nkey_pem = '/c/cli-key.pem'\n",
+        );
+        let s = Settings::resolve(&GlobalArgs::default(), &f).expect("resolves");
+        assert_eq!(s.broker, "mqtts://vehicle:8883");
+        assert!(s.connect.tls.is_some());
+    }
+
+    #[test]
+    fn issue_16_unknown_keys_in_ank_conf_are_errors_naming_the_key() {
+        for (text, key) in [
+            ("version = 'v1'\n[default]\nserver_ur = 'x'\n", "server_ur"),
+            ("version = 'v1'\nrespons_timeout = 1\n", "respons_timeout"),
+            ("insecure = true\n[default]\ninsecure = true\n", "insecure"),
+        ] {
+            let error = format!("{:#}", parse_file(text).expect_err(text));
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
     #[test]
     fn a_missing_explicit_file_is_an_error() {
         let missing = Path::new("/nonexistent/ank.toml");

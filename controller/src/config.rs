@@ -387,6 +387,60 @@ mod tests {
         assert_eq!(broker.storage, Storage::Dir(PathBuf::from("/s/broker")));
     }
 
+    /// Ankaios' ank-server.conf as its docs write it (reference §6.1).
+    const ANKAIOS_SERVER_CONF: &str = r#"
+version = 'v1'
+startup_manifest = '/etc/ankaios/state.yaml'
+address = '127.0.0.1:25551'
+insecure = true
+
+[[mutating_hooks]]
+name = 'defaults'
+prio = 1
+path = '/usr/libexec/ankaios/hooks'
+"#;
+
+    #[test]
+    fn issue_16_ankaios_server_conf_is_accepted_as_it_comes() {
+        let f = file(ANKAIOS_SERVER_CONF);
+        assert!(f.connect.warnings[0].contains("address"), "{f:?}");
+        let c = args(&[]).resolve(&f).expect("valid");
+        assert_eq!(
+            c.startup_manifest.as_deref(),
+            Some(Path::new("/etc/ankaios/state.yaml"))
+        );
+        assert!(c.connect.insecure);
+        assert!(matches!(c.broker, BrokerChoice::Embedded(_)));
+
+        // Its PEMs are the server's: with the embedded broker, its mutual-TLS listener.
+        let f = file(
+            "version = 'v1'\nca_pem = '/certs/ca.pem'\ncrt_pem = '/certs/server.pem'\n\
+             key_pem = '/certs/server-key.pem'\n",
+        );
+        let c = args(&[]).resolve(&f).expect("valid");
+        assert_eq!(
+            c.connect.tls, None,
+            "not used for the controller's own session"
+        );
+        let BrokerChoice::Embedded(broker) = c.broker else {
+            panic!("embedded");
+        };
+        let tls = broker.tls.expect("a TLS listener");
+        assert_eq!(tls.cert_file, PathBuf::from("/certs/server.pem"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/certs/ca.pem")));
+        assert!(tls.require_client_cert);
+    }
+
+    #[test]
+    fn issue_16_an_unknown_key_is_an_error_naming_the_key_and_the_file() {
+        let path = std::env::temp_dir().join(format!("ank-server-{}.conf", std::process::id()));
+        std::fs::write(&path, "version = 'v1'\nadress = '127.0.0.1:25551'\n").expect("write");
+        let error = format!("{:#}", ConfigFile::load(&path).expect_err("refused"));
+        let _ = std::fs::remove_file(&path);
+        assert!(error.contains("adress"), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+    }
+
     #[test]
     fn the_flags_are_well_formed() {
         Args::command().debug_assert();

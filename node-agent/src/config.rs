@@ -141,6 +141,9 @@ pub struct AgentConfig {
     pub keep_alive: Duration,
     /// Caps on concurrent log streams, per agent and per client.
     pub log_caps: StreamCaps,
+    /// Settings accepted but ignored (unknown runtimes, Ankaios' gRPC-only keys): `main` logs
+    /// each once.
+    pub warnings: Vec<String>,
     /// Extra environment for every podman call (e.g. `CONTAINERS_CONF`); not a flag, tests and
     /// embedders set it.
     pub podman_env: Vec<(String, String)>,
@@ -249,21 +252,29 @@ impl AgentArgs {
             .runtimes
             .or(file.runtimes)
             .unwrap_or_else(|| KNOWN_RUNTIMES.iter().map(|r| (*r).to_owned()).collect());
+        let mut warnings = connect.warnings.clone();
         let mut enabled = Vec::new();
+        let mut unknown = Vec::new();
         for runtime in runtimes {
             let runtime = runtime.trim().to_owned();
             if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
-                bail!(
-                    "unknown runtime `{runtime}`; known: {}",
+                // As Ankaios: Ankaios' own ank-agent.conf lists `containerd`, which runs nowhere
+                // here; an unknown name is a warning, no runtime at all an error.
+                warnings.push(format!(
+                    "runtime `{runtime}` ignored: unknown here; known: {}",
                     KNOWN_RUNTIMES.join(", ")
-                );
-            }
-            if !enabled.contains(&runtime) {
+                ));
+                unknown.push(runtime);
+            } else if !enabled.contains(&runtime) {
                 enabled.push(runtime);
             }
         }
         if enabled.is_empty() {
-            bail!("no runtime enabled; use --runtimes podman,podman-kube");
+            bail!(
+                "no known runtime enabled (unknown runtime: {}); use --runtimes \
+                 podman,podman-kube",
+                unknown.join(", ")
+            );
         }
         let log_caps = StreamCaps {
             per_agent: stream_cap(
@@ -314,6 +325,7 @@ impl AgentArgs {
             },
             log_caps,
             podman_env: Vec::new(),
+            warnings,
         })
     }
 }
@@ -436,6 +448,78 @@ mod tests {
         assert!(parse(&["-n", "a", "--insecure"]).resolve(None).is_ok());
     }
 
+    /// Ankaios' ank-agent.conf as its docs write it (reference §6.2).
+    const ANKAIOS_AGENT_CONF: &str = r#"
+version = 'v1'
+name = 'agent_A'
+server_url = 'https://127.0.0.1:25551'
+run_folder = '/tmp/ankaios/'
+insecure = true
+runtimes = ["podman", "containerd", "podman-kube"]
+
+[tags]
+location = 'on-car'
+"#;
+
+    #[test]
+    fn issue_16_ankaios_agent_conf_is_accepted_as_it_comes() {
+        let config = parse(&[])
+            .resolve(Some(ANKAIOS_AGENT_CONF))
+            .expect("accepted");
+        assert_eq!(config.name, "agent_A");
+        assert_eq!(
+            config.broker,
+            ank_bus::DEFAULT_BROKER,
+            "a gRPC URL is no broker"
+        );
+        assert_eq!(config.run_folder, PathBuf::from("/tmp/ankaios/"));
+        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(
+            config.tags.get("location").map(String::as_str),
+            Some("on-car")
+        );
+        assert!(config.connect.insecure);
+        let warnings = config.warnings.join("\n");
+        assert!(
+            warnings.contains("server_url") && warnings.contains("containerd"),
+            "{warnings}"
+        );
+
+        let mtls = r#"
+version = 'v1'
+name = 'agent_A'
+ca_pem = '/etc/ankaios/certs/ca.pem'
+crt_pem = '/etc/ankaios/certs/agent.pem'
+key_pem_content = """-----BEGIN PRIVATE KEY-----"""
+"#;
+        let config = parse(&[]).resolve(Some(mtls)).expect("accepted");
+        assert_eq!(config.broker, ank_bus::DEFAULT_TLS_BROKER, "PEMs mean TLS");
+        let tls = config.connect.tls.expect("TLS material");
+        assert_eq!(
+            tls.ca,
+            ank_bus::Pem::File("/etc/ankaios/certs/ca.pem".into())
+        );
+        assert!(matches!(tls.key, Some(ank_bus::Pem::Inline(_))));
+    }
+
+    #[test]
+    fn issue_16_an_unknown_key_is_an_error_naming_the_key_and_the_file() {
+        let path = std::env::temp_dir().join(format!("ank-agent-{}.conf", std::process::id()));
+        std::fs::write(&path, "version = 'v1'\nname = 'a'\nserver_urll = 'x'\n").expect("write");
+        let args = AgentArgs {
+            config: Some(path.clone()),
+            ..AgentArgs::default()
+        };
+        let error = format!("{:#}", args.load().expect_err("refused"));
+        let _ = std::fs::remove_file(&path);
+        assert!(error.contains("server_urll"), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        let error = parse(&[])
+            .resolve(Some("version = 'v2'\nname = 'a'"))
+            .expect_err("refused");
+        assert!(format!("{error:#}").contains("wrong version"), "{error:#}");
+    }
+
     #[test]
     fn defaults_apply_when_nothing_is_given() {
         let config = parse(&["-n", "agent_A"]).resolve(None).expect("valid");
@@ -464,7 +548,7 @@ mod tests {
             (
                 &["-n", "a", "--runtimes", "containerd"],
                 None,
-                "unknown runtime",
+                "no known runtime enabled (unknown runtime: containerd)",
             ),
             (
                 &["-n", "a", "--topic-prefix", "a/+/b"],

@@ -18,7 +18,7 @@ async fn main() {
     let args = AgentArgs::parse();
     let result = match args.load() {
         Ok(config) => {
-            for warning in &config.connect.warnings {
+            for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
             ank_agent::run(config, shutdown_signal()).await
