@@ -55,6 +55,8 @@ pub struct BrokerSettings {
     pub acl_file: Option<PathBuf>,
     /// TLS listener.
     pub tls: Option<TlsSettings>,
+    /// Keep the plain listener beside the TLS one (needs `passwd_file`).
+    pub plain_listener: Option<bool>,
     /// Resource bounds.
     #[serde(default)]
     pub limits: LimitSettings,
@@ -160,6 +162,10 @@ pub struct BrokerArgs {
     /// Refuse TLS clients without a valid certificate
     #[arg(long, env = "ANK_BROKER_TLS_REQUIRE_CLIENT_CERT")]
     pub tls_require_client_cert: bool,
+    /// Keep the plain listener (--listen) open beside the TLS one; it then requires --passwd.
+    /// Without it, a broker with TLS has no plain listener
+    #[arg(long, env = "ANK_BROKER_PLAIN_LISTENER")]
+    pub plain_listener: bool,
     /// Maximum simultaneous connections [default: 1000]
     #[arg(long, value_name = "N", env = "ANK_BROKER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -243,6 +249,7 @@ impl BrokerArgs {
             listen: self.listen.or(file.listen).unwrap_or(defaults.listen),
             ws_listen: self.ws_listen.or(file.ws_listen),
             tls,
+            plain_with_tls: self.plain_listener || file.plain_listener == Some(true),
             storage,
             limits,
             passwd_file: self.passwd_file.clone().or(file.passwd_file.clone()),
