@@ -20,6 +20,7 @@
 use crate::acl_rules::AclRules;
 use crate::passwd::PasswordFile;
 use crate::storage_guard::Space;
+use crate::tls_front::{TlsPeer, TlsPeers};
 use mqtt5::broker::auth::{AuthProvider, AuthResult};
 use mqtt5::broker::events::{
     BrokerEventHandler, ClientDisconnectEvent, ClientPublishEvent, PublishAction,
@@ -49,6 +50,12 @@ pub(crate) struct Authorizer {
     max_mqtt5_sessions: usize,
     /// The storage's space reserve, released before a session or retained write on a full disk.
     space: Option<Arc<Space>>,
+    /// Whether clients may log in on mqtt5's listener directly (false: TLS only, issue 13).
+    plain_open: bool,
+    /// Connections the TLS front forwarded, with their certificate's names.
+    tls_peers: Option<Arc<TlsPeers>>,
+    /// The in-process login, accepted on mqtt5's listener even when it is closed to clients.
+    internal_login: Option<(String, String)>,
 }
 
 impl Authorizer {
@@ -64,7 +71,25 @@ impl Authorizer {
             mqtt5_sessions: Mutex::new(HashSet::new()),
             max_mqtt5_sessions: max_sessions,
             space: None,
+            plain_open: true,
+            tls_peers: None,
+            internal_login: None,
         }
+    }
+
+    /// Which listener a client came from decides how it is authenticated: over TLS with a
+    /// certificate, its identity is a name the certificate proves; directly on mqtt5's listener
+    /// only while `plain_open`, or with the in-process `internal_login`.
+    pub(crate) fn with_listeners(
+        mut self,
+        plain_open: bool,
+        tls_peers: Option<Arc<TlsPeers>>,
+        internal_login: (String, String),
+    ) -> Self {
+        self.plain_open = plain_open;
+        self.tls_peers = tls_peers;
+        self.internal_login = Some(internal_login);
+        self
     }
 
     /// Also guard the storage's space (storage_guard.rs) on every CONNECT and retained publish.
@@ -104,8 +129,21 @@ impl Authorizer {
         }
     }
 
-    async fn check_login(&self, connect: &ConnectPacket) -> AuthResult {
-        let login = self.check_password(connect).await;
+    async fn check_login(&self, connect: &ConnectPacket, from: SocketAddr) -> AuthResult {
+        let tls_peer = self.tls_peers.as_ref().and_then(|peers| peers.take(&from));
+        let login = match tls_peer {
+            Some(peer) if peer.has_certificate => check_certificate(connect, &peer),
+            // TLS without a client certificate (not required): a password login, as on plain.
+            Some(_) => self.check_password(connect).await,
+            None if self.is_internal_login(connect) => {
+                AuthResult::success_with_user(connect.username.clone().unwrap_or_default())
+            }
+            None if !self.plain_open => {
+                warn!(client_id = %shown(&connect.client_id), %from, "refused: the plain listener is off (TLS is configured); connect over TLS");
+                return AuthResult::fail(ReasonCode::NotAuthorized);
+            }
+            None => self.check_password(connect).await,
+        };
         if !login.authenticated {
             return login;
         }
@@ -120,6 +158,15 @@ impl Authorizer {
         // mqtt5 writes the session right after this returns.
         self.release_space_if_full();
         login
+    }
+
+    fn is_internal_login(&self, connect: &ConnectPacket) -> bool {
+        match (&self.internal_login, &connect.username, &connect.password) {
+            (Some((user, secret)), Some(u), Some(p)) => {
+                u == user && p.as_slice() == secret.as_bytes()
+            }
+            _ => false,
+        }
     }
 
     async fn check_password(&self, connect: &ConnectPacket) -> AuthResult {
@@ -158,13 +205,58 @@ impl Authorizer {
     }
 }
 
+/// The client id, printable for a log line.
+fn shown(client_id: &str) -> String {
+    ank_schemas::ClientId::new(client_id)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|e| e.shown)
+}
+
+/// A TLS client with a verified certificate: its identity is a DNS name of the certificate's
+/// subjectAltName, never a user name it merely claims. The user name, when sent, must be one
+/// of those names; without one, a certificate with exactly one name is that identity (as
+/// Mosquitto's `use_identity_as_username`). Client ids follow the identity, as for passwords.
+fn check_certificate(connect: &ConnectPacket, peer: &TlsPeer) -> AuthResult {
+    let identity = match &connect.username {
+        Some(user) if peer.names.iter().any(|n| n == user) => user.clone(),
+        Some(user) => {
+            warn!(client_id = %shown(&connect.client_id), user = %printable(user), names = ?peer.names, "refused: the client certificate does not name this user");
+            return AuthResult::fail(ReasonCode::NotAuthorized);
+        }
+        None => match peer.names.as_slice() {
+            [only] => only.clone(),
+            _ => {
+                warn!(client_id = %shown(&connect.client_id), names = ?peer.names, "refused: send the certificate's name as user name (it names none or several)");
+                return AuthResult::fail(ReasonCode::BadUsernameOrPassword);
+            }
+        },
+    };
+    if !ank_schemas::is_valid_name(&identity) {
+        warn!(names = ?peer.names, "refused: the certificate's name is not a valid identity ([A-Za-z0-9_-])");
+        return AuthResult::fail(ReasonCode::NotAuthorized);
+    }
+    if !ank_schemas::client_id_belongs_to(&connect.client_id, &identity) {
+        warn!(client_id = %shown(&connect.client_id), %identity, "refused: the client id does not belong to the certificate's identity (use <identity> or <identity>.<suffix>)");
+        return AuthResult::fail(ReasonCode::ClientIdentifierNotValid);
+    }
+    AuthResult::success_with_user(identity)
+}
+
+/// A claimed user name for a log line: bounded and printable.
+fn printable(user: &str) -> String {
+    user.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 impl AuthProvider for Authorizer {
     fn authenticate<'a>(
         &'a self,
         connect: &'a ConnectPacket,
-        _client_addr: SocketAddr,
+        client_addr: SocketAddr,
     ) -> Pin<Box<dyn Future<Output = mqtt5::Result<AuthResult>> + Send + 'a>> {
-        Box::pin(async move { Ok(self.check_login(connect).await) })
+        Box::pin(async move { Ok(self.check_login(connect, client_addr).await) })
     }
 
     fn authorize_publish<'a>(

@@ -16,8 +16,13 @@ pub struct BrokerConfig {
     pub listen: SocketAddr,
     /// An optional MQTT-over-WebSocket listener (path `/mqtt`), for dashboards.
     pub ws_listen: Option<SocketAddr>,
-    /// An optional MQTT-over-TLS listener.
+    /// An optional MQTT-over-TLS listener. With it, the plain `listen` listener is off unless
+    /// `plain_with_tls` asks for it (issue 13): mqtt5 then listens on a loopback port only the
+    /// TLS front and the in-process controller may use.
     pub tls: Option<TlsConfig>,
+    /// Keep the plain listener beside TLS (`--plain-listener`); it then requires a password
+    /// file.
+    pub plain_with_tls: bool,
     /// Where retained messages and sessions live.
     pub storage: Storage,
     /// Resource bounds.
@@ -77,6 +82,12 @@ pub struct Limits {
 /// Default plain MQTT address: loopback only, the standard port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1883";
 
+/// Default TLS address when only a certificate is given: loopback only, the standard port.
+pub const DEFAULT_TLS_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8883,
+));
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -101,6 +112,7 @@ impl Default for BrokerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             ws_listen: None,
             tls: None,
+            plain_with_tls: false,
             storage: Storage::Dir(PathBuf::from("ank-broker-storage")),
             limits: Limits::default(),
             passwd_file: None,

@@ -46,6 +46,14 @@ pub enum BrokerError {
         /// What went wrong, with the line number when there is one.
         reason: String,
     },
+    /// A TLS file (certificate, key, CA) of the TLS listener cannot be used.
+    #[error("TLS file {}: {reason}", path.display())]
+    Tls {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The topic prefix given for generated ACLs is not a valid prefix.
     #[error(transparent)]
     Prefix(#[from] ank_schemas::PrefixError),

@@ -12,6 +12,7 @@
 //! - `authorizer.rs`: password check and ACL enforcement, plugged into mqtt5.
 //! - `acl_rules.rs`: [`AclRules`], Mosquitto's `acl_file` format, parsed, printed and evaluated.
 //! - `roles.rs`: the least-privilege rules of our topic tree, generated from usernames.
+//! - `tls_front.rs`: the TLS listener, terminated here so identities come from certificates.
 //! - `storage_guard.rs`: the space reserve that keeps the broker serving on a full disk.
 //! - `passwd.rs`: the argon2 password file.
 //! - `error.rs`: [`BrokerError`].
@@ -26,9 +27,10 @@ mod roles;
 mod server;
 mod settings;
 mod storage_guard;
+mod tls_front;
 
 pub use acl_rules::{Access, AclParseError, AclRule, AclRules, Scope};
-pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN};
+pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN, DEFAULT_TLS_LISTEN};
 pub use error::BrokerError;
 pub use passwd::{read_password, set_password, PasswordFile};
 pub use roles::{

@@ -11,8 +11,9 @@ use crate::authorizer::Authorizer;
 use crate::config::{BrokerConfig, Storage};
 use crate::passwd::PasswordFile;
 use crate::storage_guard::StorageGuard;
+use crate::tls_front::{self, TlsFront, TlsPeers};
 use crate::{AclRules, BrokerError};
-use mqtt5::broker::config::{StorageBackend, StorageConfig, TlsConfig as MqttTlsConfig};
+use mqtt5::broker::config::{StorageBackend, StorageConfig};
 use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,8 +30,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct BrokerHandle {
     mqtt_addr: SocketAddr,
+    plain_open: bool,
     ws_addr: Option<SocketAddr>,
     tls_addr: Option<SocketAddr>,
+    internal_login: (String, String),
+    /// The TLS listener (tls_front.rs); dropped, it stops. Before `shutdown`: declared first.
+    _tls_front: Option<TlsFront>,
     shutdown: ShutdownOnDrop,
     task: Option<JoinHandle<mqtt5::Result<()>>>,
     /// Watches the storage's free space; `None` in memory. Dropped (ended) with the handle.
@@ -53,9 +58,23 @@ impl std::fmt::Debug for ShutdownOnDrop {
 }
 
 impl BrokerHandle {
-    /// The bound plain MQTT address (the real port when the config asked for port 0).
+    /// The bound address of mqtt5's own listener (the real port when the config asked for port
+    /// 0): the plain listener, or, with TLS and no `plain_with_tls`, a loopback port that
+    /// refuses every client but the in-process one ([`BrokerHandle::internal_login`]).
     pub fn mqtt_addr(&self) -> SocketAddr {
         self.mqtt_addr
+    }
+
+    /// The plain MQTT listener, when it is open to clients.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain_open.then_some(self.mqtt_addr)
+    }
+
+    /// The in-process login (user `controller`, a random password made at start and never
+    /// written anywhere) that [`BrokerHandle::mqtt_addr`] accepts even when the plain listener
+    /// is off: how the embedded controller reaches its own broker.
+    pub fn internal_login(&self) -> (&str, &str) {
+        (&self.internal_login.0, &self.internal_login.1)
     }
 
     /// The bound WebSocket address, when a WebSocket listener was configured.
@@ -110,9 +129,28 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         Storage::Memory => None,
     };
 
+    if config.tls.is_some() && config.plain_with_tls && passwords.is_none() {
+        return Err(BrokerError::Config(
+            "a plain listener beside TLS (--plain-listener) requires authentication: give \
+             --passwd"
+                .into(),
+        ));
+    }
+    // Off when TLS is configured unless asked for: a client without credentials must not get
+    // around mutual TLS on the plain port (issue 13).
+    let plain_open = config.tls.is_none() || config.plain_with_tls;
+    let tls_peers = config
+        .tls
+        .as_ref()
+        .map(|_| Arc::new(TlsPeers::new(config.limits.max_connections)));
+    let internal_login = (
+        crate::roles::CONTROLLER_USER.to_owned(),
+        format!("{:032x}", rand::random::<u128>()),
+    );
     let authorizer = Arc::new(
         Authorizer::new(passwords, acl, config.limits.max_connections)
-            .with_space(storage_guard.as_ref().map(StorageGuard::space)),
+            .with_space(storage_guard.as_ref().map(StorageGuard::space))
+            .with_listeners(plain_open, tls_peers.clone(), internal_login.clone()),
     );
 
     let mqtt_config = to_mqtt5(&config)?.with_event_handler(authorizer.clone());
@@ -135,14 +173,18 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         Some(addr) => Some(ws_local_addr(&broker).ok_or_else(|| bind_error("websocket", addr))?),
         None => None,
     };
-    let tls_addr = match &config.tls {
-        Some(tls) => Some(
-            broker
-                .tls_local_addr()
-                .ok_or_else(|| bind_error("tls", tls.listen))?,
-        ),
-        None => None,
+    let tls_front = match (&config.tls, &tls_peers) {
+        (Some(tls), Some(peers)) => {
+            let inner = if mqtt_addr.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], mqtt_addr.port()))
+            } else {
+                mqtt_addr
+            };
+            Some(tls_front::start(tls, inner, peers.clone()).await?)
+        }
+        _ => None,
     };
+    let tls_addr = tls_front.as_ref().map(TlsFront::addr);
 
     let shutdown = ShutdownOnDrop(broker.shutdown_handle());
     let mut ready = broker.ready_receiver();
@@ -161,15 +203,45 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
             });
         }
     }
-    info!(%mqtt_addr, ?ws_addr, ?tls_addr, "broker listening");
+    info!(
+        "{}",
+        listening_line(&config, mqtt_addr, plain_open, ws_addr, tls_addr)
+    );
     Ok(BrokerHandle {
         mqtt_addr,
+        plain_open,
         ws_addr,
         tls_addr,
+        internal_login,
+        _tls_front: tls_front,
         shutdown,
         task: Some(task),
         _storage_guard: storage_guard,
     })
+}
+
+/// The one start-up line saying what listens where (issue 13).
+fn listening_line(
+    config: &BrokerConfig,
+    mqtt_addr: SocketAddr,
+    plain_open: bool,
+    ws_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+) -> String {
+    let plain = if plain_open {
+        format!("plain MQTT on {mqtt_addr}")
+    } else {
+        "plain MQTT off (TLS is configured; --plain-listener keeps it)".to_owned()
+    };
+    let tls = match (tls_addr, &config.tls) {
+        (Some(addr), Some(t)) if t.require_client_cert => {
+            format!(", MQTT over TLS on {addr} (client certificates required; identity from the certificate)")
+        }
+        (Some(addr), _) => format!(", MQTT over TLS on {addr} (client certificates optional)"),
+        _ => String::new(),
+    };
+    let ws = ws_addr.map_or(String::new(), |a| format!(", WebSocket on {a}"));
+    format!("broker listening: {plain}{tls}{ws}")
 }
 
 fn load_acl(path: &Path) -> Result<AclRules, BrokerError> {
@@ -203,8 +275,15 @@ fn to_mqtt5(config: &BrokerConfig) -> Result<mqtt5::broker::BrokerConfig, Broker
     .with_max_queued_messages_per_client(limits.max_queued_messages_per_client)
     .with_max_queued_bytes_per_client(limits.max_queued_bytes_per_client);
 
+    // With TLS and the plain listener off, mqtt5 listens on a loopback port for the TLS front
+    // and the in-process controller only (the authorizer refuses everyone else there).
+    let bind = if config.tls.is_some() && !config.plain_with_tls {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    } else {
+        config.listen
+    };
     let mut mqtt = mqtt5::broker::BrokerConfig::new()
-        .with_bind_address(config.listen)
+        .with_bind_address(bind)
         .with_max_clients(limits.max_connections)
         .with_max_packet_size(limits.max_packet_size)
         .with_max_outbound_inflight(limits.max_inflight_per_client)
@@ -218,15 +297,8 @@ fn to_mqtt5(config: &BrokerConfig) -> Result<mqtt5::broker::BrokerConfig, Broker
     // A retained message may be as large as a packet, no larger.
     mqtt.max_retained_message_size = limits.max_packet_size;
 
-    if let Some(tls) = &config.tls {
-        let mut t = MqttTlsConfig::new(tls.cert_file.clone(), tls.key_file.clone())
-            .with_bind_address(tls.listen)
-            .with_require_client_cert(tls.require_client_cert);
-        if let Some(ca) = &tls.ca_file {
-            t = t.with_ca_file(ca.clone());
-        }
-        mqtt = mqtt.with_tls(t);
-    }
+    // TLS is terminated by tls_front.rs, not by mqtt5: mqtt5 would not tell us the client's
+    // certificate.
     if let Some(addr) = config.ws_listen {
         mqtt = with_websocket(mqtt, addr)?;
     }

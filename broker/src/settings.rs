@@ -6,7 +6,7 @@
 //! merges them with the precedence flag > environment > file > default (clap applies
 //! flag > environment itself). No listening or file access besides reading the TOML file.
 
-use crate::config::{BrokerConfig, Limits, Storage, TlsConfig};
+use crate::config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_TLS_LISTEN};
 use crate::BrokerError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -55,6 +55,8 @@ pub struct BrokerSettings {
     pub acl_file: Option<PathBuf>,
     /// TLS listener.
     pub tls: Option<TlsSettings>,
+    /// Keep the plain listener beside the TLS one (needs `passwd_file`).
+    pub plain_listener: Option<bool>,
     /// Resource bounds.
     #[serde(default)]
     pub limits: LimitSettings,
@@ -160,6 +162,10 @@ pub struct BrokerArgs {
     /// Refuse TLS clients without a valid certificate
     #[arg(long, env = "ANK_BROKER_TLS_REQUIRE_CLIENT_CERT")]
     pub tls_require_client_cert: bool,
+    /// Keep the plain listener (--listen) open beside the TLS one; it then requires --passwd.
+    /// Without it, a broker with TLS has no plain listener
+    #[arg(long, env = "ANK_BROKER_PLAIN_LISTENER")]
+    pub plain_listener: bool,
     /// Maximum simultaneous connections [default: 1000]
     #[arg(long, value_name = "N", env = "ANK_BROKER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -167,9 +173,6 @@ pub struct BrokerArgs {
     #[arg(long, value_name = "BYTES", env = "ANK_BROKER_MAX_PACKET_SIZE")]
     pub max_packet_size: Option<usize>,
 }
-
-/// Default TLS address when only a certificate is given.
-const DEFAULT_TLS_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8883);
 
 impl BrokerArgs {
     /// Merges flags/environment (`self`) over a file's settings over the defaults.
@@ -197,7 +200,7 @@ impl BrokerArgs {
                 listen: self
                     .tls_listen
                     .or(file.tls.as_ref().and_then(|t| t.listen))
-                    .unwrap_or(DEFAULT_TLS_LISTEN.into()),
+                    .unwrap_or(DEFAULT_TLS_LISTEN),
                 cert_file: cert.clone(),
                 key_file: key.clone(),
                 ca_file: self
@@ -208,10 +211,7 @@ impl BrokerArgs {
                     || file.tls.as_ref().is_some_and(|t| t.require_client_cert),
             }),
             _ => file.tls.as_ref().map(|t| TlsConfig {
-                listen: self
-                    .tls_listen
-                    .or(t.listen)
-                    .unwrap_or(DEFAULT_TLS_LISTEN.into()),
+                listen: self.tls_listen.or(t.listen).unwrap_or(DEFAULT_TLS_LISTEN),
                 cert_file: t.cert_file.clone(),
                 key_file: t.key_file.clone(),
                 ca_file: self.tls_ca.clone().or(t.ca_file.clone()),
@@ -249,6 +249,7 @@ impl BrokerArgs {
             listen: self.listen.or(file.listen).unwrap_or(defaults.listen),
             ws_listen: self.ws_listen.or(file.ws_listen),
             tls,
+            plain_with_tls: self.plain_listener || file.plain_listener == Some(true),
             storage,
             limits,
             passwd_file: self.passwd_file.clone().or(file.passwd_file.clone()),

@@ -5,6 +5,8 @@
 //!
 //! Layout:
 //! - `options.rs`: [`ConnectOptions`] from `mqtt://` / `mqtts://` URLs, TLS files, credentials.
+//! - `settings.rs`: [`ConnectArgs`] (the connection flags of every binary), [`ConnectFile`] (their
+//!   config keys, Ankaios' too) and the one resolve into [`ConnectSettings`].
 //! - `session.rs`: [`Session`] (cheap handle: subscribe, publish, birth, shutdown) and
 //!   [`Incoming`], the stream of [`SessionEvent`]s.
 //! - `event_loop.rs`: the owned task behind a session: reconnects, resubscribes, re-births.
@@ -29,15 +31,20 @@ mod packet;
 mod request;
 mod retained;
 mod session;
+mod settings;
 mod topic_match;
 
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
 pub use log_limit::{excerpt, excerpt_bytes};
-pub use options::{ConnectOptions, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
+pub use options::{ConnectOptions, Pem, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
 pub use packet::{publish_packet_size, MAX_TOPIC_BYTES};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};
+pub use settings::{
+    ConnectArgs, ConnectFile, ConnectSettings, Program, SettingsError, DEFAULT_BROKER,
+    DEFAULT_TLS_BROKER,
+};
 pub use topic_match::topic_matches;
 
 /// `tracing` for [`warn_limited!`], so callers need no `tracing` of their own.

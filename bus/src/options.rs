@@ -19,16 +19,54 @@ pub const MQTTS_PORT: u16 = 8883;
 /// `--max-message-size`.
 pub const DEFAULT_PUBLISH_LIMIT: usize = 1024 * 1024;
 
-/// PEM files for a TLS connection (`mqtts://`).
+/// One PEM document: a file, or its text inline (Ankaios' `*_pem_content` config keys).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Pem {
+    /// A PEM file, read when the session connects.
+    File(PathBuf),
+    /// The PEM text itself.
+    Inline(String),
+}
+
+impl std::fmt::Debug for Pem {
+    // Inline PEM may be a private key: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pem::File(path) => write!(f, "File({})", path.display()),
+            Pem::Inline(_) => f.write_str("Inline(..)"),
+        }
+    }
+}
+
+impl From<PathBuf> for Pem {
+    fn from(path: PathBuf) -> Self {
+        Pem::File(path)
+    }
+}
+
+impl Pem {
+    /// The PEM bytes; a file is read now.
+    pub fn read(&self) -> Result<Vec<u8>, BusError> {
+        match self {
+            Pem::File(path) => std::fs::read(path).map_err(|source| BusError::TlsFile {
+                path: path.clone(),
+                source,
+            }),
+            Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// PEM material for a TLS connection (`mqtts://`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// The CA that signed the broker's certificate. Required: vehicle brokers use private CAs,
     /// and silently trusting the system store would hide a misconfiguration.
-    pub ca: PathBuf,
+    pub ca: Pem,
     /// The client certificate, for brokers that authenticate clients by certificate.
-    pub cert: Option<PathBuf>,
+    pub cert: Option<Pem>,
     /// The client certificate's private key; given exactly when `cert` is.
-    pub key: Option<PathBuf>,
+    pub key: Option<Pem>,
 }
 
 /// Everything needed to open a session. Build it with [`ConnectOptions::from_url`], then set

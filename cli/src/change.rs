@@ -15,6 +15,12 @@ use crate::state_view::View;
 use crate::ui::Ui;
 use crate::wait::Expected;
 
+/// What Ankaios prints once a change is accepted and it starts waiting (reference §5.3).
+const ANKAIOS_APPLIED: &str = "Successfully applied the manifest(s).";
+/// Its second line.
+const WAITING: &str =
+    "Waiting for workload(s) to reach desired states (press Ctrl+C to interrupt).";
+
 /// Whether a change is followed until its workloads settle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Follow {
@@ -74,9 +80,16 @@ pub async fn submit(
             ui.status(done)?;
             return Ok(());
         }
-        ui.status(format!(
-            "{done}\nWaiting for workload(s) to reach desired states (press Ctrl+C to interrupt)."
-        ))?;
+        if ui.ankaios_stdout() {
+            // Ankaios prints these two lines on stdout, the same for every command; a script
+            // may wait for them. Our command's own line, when it says more, goes to stderr.
+            writeln!(ui.out(), "{ANKAIOS_APPLIED}\n{WAITING}")?;
+            if done != ANKAIOS_APPLIED {
+                ui.status(done)?;
+            }
+        } else {
+            ui.status(format!("{done}\n{WAITING}"))?;
+        }
         let expected = Expected::new(generation, &added, &deleted);
         live::follow(ui, ctx, view, &mut watch, &expected).await
     }

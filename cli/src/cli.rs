@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ank_bus::{ConnectArgs, Program};
 use clap::{Args, Parser};
 
 use crate::commands::Command;
@@ -17,7 +18,13 @@ use crate::commands::Command;
 /// Exit codes: 0 success; 1 refused request, connection error or timeout; 2 usage error; 3 the
 /// change was applied but a workload ended Failed(*) or Pending(StartingFailed).
 #[derive(Debug, Parser)]
-#[command(name = "ank", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ank",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    mut_args(Program::Cli.with_env())
+)]
 pub struct Cli {
     /// Options for every command.
     #[command(flatten, next_help_heading = "Global options")]
@@ -31,67 +38,12 @@ pub struct Cli {
 /// built-in default.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// The MQTT broker, mqtt://host[:port] or mqtts://host[:port] [default: mqtt://127.0.0.1:1883]
-    #[arg(
-        short = 'b',
-        long,
-        env = "ANK_BROKER",
-        hide_env_values = true,
-        global = true
-    )]
-    pub broker: Option<String>,
+    /// How to reach the broker (shared with ank-controller and ank-agent).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
-    /// The topic prefix of the cluster [default: ank/v1]
-    #[arg(long, env = "ANK_TOPIC_PREFIX", hide_env_values = true, global = true)]
-    pub topic_prefix: Option<String>,
-
-    /// Accepted for Ankaios compatibility: ank speaks plain MQTT unless --broker is mqtts://
-    /// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
-    #[arg(short = 'k', long, env = "ANK_INSECURE", global = true)]
-    pub insecure: bool,
-
-    /// MQTT user name
-    #[arg(long, env = "ANK_USERNAME", hide_env_values = true, global = true)]
-    pub username: Option<String>,
-
-    /// MQTT password (prefer the environment variable: flags are visible to other users)
-    #[arg(long, env = "ANK_PASSWORD", hide_env_values = true, global = true)]
-    pub password: Option<String>,
-
-    /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
-    #[arg(
-        long,
-        alias = "ca_pem",
-        env = "ANK_CA_FILE",
-        hide_env_values = true,
-        global = true,
-        value_name = "PEM"
-    )]
-    pub ca_file: Option<PathBuf>,
-
-    /// Client certificate (PEM), for brokers that authenticate clients by certificate
-    #[arg(
-        long,
-        alias = "crt_pem",
-        env = "ANK_CERT_FILE",
-        hide_env_values = true,
-        global = true,
-        value_name = "PEM"
-    )]
-    pub cert_file: Option<PathBuf>,
-
-    /// The client certificate's private key (PEM)
-    #[arg(
-        long,
-        alias = "key_pem",
-        env = "ANK_KEY_FILE",
-        hide_env_values = true,
-        global = true,
-        value_name = "PEM"
-    )]
-    pub key_file: Option<PathBuf>,
-
-    /// Config file [default: ~/.config/ankmq/ank.toml, if it exists]
+    /// Config file, ours or Ankaios' ank.conf [default: the first that exists of
+    /// ~/.config/ankmq/ank.toml, ~/.config/ankaios/ank.conf, /etc/ankaios/ank.conf]
     // `--config` is taken: `ank run workload --config` is Ankaios' runtime config. Ankaios names
     // its config file option `-x/--ank-config`, so we do too.
     #[arg(
@@ -218,17 +170,15 @@ mod tests {
             "agents",
         ])
         .expect("Ankaios' spellings parse");
-        assert!(cli.global.insecure);
+        let connect = &cli.global.connect;
+        assert!(connect.insecure);
+        assert_eq!(connect.ca_pem.as_deref(), Some(std::path::Path::new("/ca")));
         assert_eq!(
-            cli.global.ca_file.as_deref(),
-            Some(std::path::Path::new("/ca"))
-        );
-        assert_eq!(
-            cli.global.cert_file.as_deref(),
+            connect.crt_pem.as_deref(),
             Some(std::path::Path::new("/crt"))
         );
         assert_eq!(
-            cli.global.key_file.as_deref(),
+            connect.key_pem.as_deref(),
             Some(std::path::Path::new("/key"))
         );
         assert!(Cli::try_parse_from(["ank", "get", "agents", "--insecure"]).is_ok());

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ank_bus::{ConnectOptions, Incoming, Session, TlsFiles, Watch, WatchEvent};
+use ank_bus::{ConnectOptions, Incoming, Session, Watch, WatchEvent};
 use ank_schemas::{Liveness, Request, RequestOp, Response, Topics};
 use tokio::sync::Mutex;
 
@@ -26,10 +26,8 @@ pub struct Context {
 impl Context {
     /// A context for `settings`; fails on a malformed topic prefix.
     pub fn new(settings: Settings) -> Result<Self, CliError> {
-        let topics = Topics::new(&settings.topic_prefix).map_err(|e| CliError::Usage {
-            message: e.to_string(),
-            hint: Some("a prefix looks like ank/v1 or vehicles/VIN123/ank/v1".into()),
-        })?;
+        // The prefix was validated when the settings were resolved.
+        let topics = settings.connect.topics.clone();
         Ok(Self {
             settings,
             topics,
@@ -180,30 +178,19 @@ impl Context {
         // `<user>.<random>`: its identity is the login, so a broker that binds client ids to
         // logins accepts it (issue 13); `ank.<random>` without a login.
         let identity = s
+            .connect
             .username
             .as_deref()
             .filter(|u| ank_schemas::is_valid_name(u))
             .unwrap_or("ank");
         let client_id = format!("{identity}.{:08x}", rand::random::<u32>());
-        let mut opts =
-            ConnectOptions::from_url(&s.broker, &client_id).map_err(|e| CliError::Usage {
+        let mut opts = s
+            .connect
+            .connect_options(&s.broker, &client_id)
+            .map_err(|e| CliError::Usage {
                 message: e.to_string(),
                 hint: Some("e.g. --broker mqtt://127.0.0.1:1883".into()),
             })?;
-        opts.topics = self.topics.clone();
-        if s.username.is_some() {
-            opts.username.clone_from(&s.username);
-        }
-        if s.password.is_some() {
-            opts.password.clone_from(&s.password);
-        }
-        if let Some(ca) = &s.ca_file {
-            opts.tls = Some(TlsFiles {
-                ca: ca.clone(),
-                cert: s.cert_file.clone(),
-                key: s.key_file.clone(),
-            });
-        }
         opts.connect_timeout = s.response_timeout.max(Duration::from_secs(1));
         opts.read_timeout = s.response_timeout.max(Duration::from_secs(1));
         Ok(opts)

@@ -1,6 +1,8 @@
 //! Follows a change until [`wait::outcome`] says it is over, and draws the progress: a live
-//! table with a spinner on a terminal, plain lines (one per change of state) otherwise. The
-//! final table goes to stdout; the progress to stderr.
+//! table with a spinner on a terminal, plain lines (one per change of state) otherwise, on
+//! stderr. When stdout is not a terminal it also carries what Ankaios prints there: the spinner
+//! table after every update, the last one showing the final states (issue 16 point 4);
+//! otherwise (a terminal, or `-q`) stdout gets only the final table.
 //!
 //! Waiting is driven by retained-state updates from a [`Watch`] opened *before* the request was
 //! sent, so no state published between the response and the first look is missed (Ankaios
@@ -35,7 +37,7 @@ pub async fn follow(
     watch: &mut Watch,
     expected: &Expected,
 ) -> Result<(), CliError> {
-    let mut drawer = Drawer::new(ui.live_progress());
+    let mut drawer = Drawer::new(ui.live_progress(), ui.ankaios_stdout());
     let mut runtimes = KnownRuntimes::from(&view);
     // Settings bound every duration (cli::MAX_DURATION); checked all the same, so no setting can
     // make the clock overflow.
@@ -164,15 +166,52 @@ fn print_final(
     runtimes: &KnownRuntimes,
     progress: &[Progress],
 ) -> Result<(), CliError> {
+    if ui.ankaios_stdout() {
+        // The last table on stdout already shows the final states, as in Ankaios.
+        return Ok(());
+    }
     let rows = progress_rows(runtimes, progress);
     let width = ui.width();
     table::render(ui.out(), &rows, width)?;
     Ok(())
 }
 
-/// Draws progress: in place on a terminal, as lines per change otherwise.
+/// The table Ankaios draws while waiting: a spinner frame (or a blank once the row is final) in
+/// front of each row, the header indented by the two columns it takes.
+fn spinner_table(
+    runtimes: &KnownRuntimes,
+    progress: &[Progress],
+    frame: usize,
+    width: Option<usize>,
+) -> std::io::Result<String> {
+    let rows = progress_rows(runtimes, progress);
+    let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    for (row, p) in cells.iter_mut().zip(progress) {
+        let mark = if p.done { ' ' } else { SPINNER[frame] };
+        row[0] = format!("{mark} {}", row[0]);
+    }
+    // The header gets the two columns the marks take, inside the cell so the columns align.
+    let mut headers: Vec<String> = WorkloadRow::headers()
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    if let Some(first) = headers.first_mut() {
+        first.insert_str(0, "  ");
+    }
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut buffer = Vec::new();
+    table::render_cells(&mut buffer, &headers, &cells, width, "")?;
+    Ok(String::from_utf8_lossy(&buffer).into_owned())
+}
+
+/// Draws progress: in place on a terminal, as lines per change otherwise; and, for scripts,
+/// Ankaios' table on stdout after every change.
 struct Drawer {
     live: bool,
+    /// Print Ankaios' table on stdout after every change ([`Ui::ankaios_stdout`]).
+    tables: bool,
+    /// What the last table on stdout showed.
+    last_table: Option<Vec<(String, String)>>,
     frame: usize,
     drawn_lines: usize,
     last: Option<Vec<(String, String, Change)>>,
@@ -180,9 +219,11 @@ struct Drawer {
 }
 
 impl Drawer {
-    fn new(live: bool) -> Self {
+    fn new(live: bool, tables: bool) -> Self {
         Self {
             live,
+            tables,
+            last_table: None,
             frame: 0,
             drawn_lines: 0,
             last: None,
@@ -202,6 +243,24 @@ impl Drawer {
         runtimes: &KnownRuntimes,
         progress: &[Progress],
     ) -> Result<(), CliError> {
+        if self.tables {
+            let key: Vec<_> = progress
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.to_string(),
+                        format!("{}{}", p.state, p.additional_info),
+                    )
+                })
+                .collect();
+            if self.last_table.as_ref() != Some(&key) {
+                // No spinner ticks off a terminal: the first frame marks what is pending.
+                let text = spinner_table(runtimes, progress, 0, None)?;
+                ui.out().write_all(text.as_bytes())?;
+                ui.out().flush()?;
+                self.last_table = Some(key);
+            }
+        }
         if self.live {
             let key: Vec<_> = progress
                 .iter()
@@ -217,17 +276,7 @@ impl Drawer {
                 return Ok(());
             }
             self.last = Some(key);
-            let rows = progress_rows(runtimes, progress);
-            let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
-            for (row, p) in cells.iter_mut().zip(progress) {
-                let mark = if p.done { ' ' } else { SPINNER[self.frame] };
-                row[0] = format!("{mark} {}", row[0]);
-            }
-            let mut buffer = Vec::new();
-            table::render_cells(&mut buffer, WorkloadRow::headers(), &cells, ui.width(), "")?;
-            // The header gets the two columns the spinner takes in the rows.
-            let text =
-                String::from_utf8_lossy(&buffer).replacen("WORKLOAD NAME", "  WORKLOAD NAME", 1);
+            let text = spinner_table(runtimes, progress, self.frame, ui.width())?;
             let err = ui.err();
             self.erase(err)?;
             err.write_all(text.as_bytes())?;

@@ -11,12 +11,16 @@ use clap::Parser;
 fn main() -> ExitCode {
     // clap exits with 2 on a usage error and 0 for --help/--version.
     let cli = Cli::parse();
-    let settings = load_file(cli.global.ank_config.as_deref())
-        .and_then(|file| Settings::resolve(&cli.global, &file));
+    let settings = load_file(cli.global.ank_config.as_deref()).and_then(|file| {
+        Settings::resolve_with(&cli.global, |name| std::env::var(name).ok(), &file)
+    });
     let mut ui = Ui::terminal(cli.global.quiet);
     let result = match settings {
         Ok(settings) => {
             init_tracing(settings.verbose);
+            for warning in &settings.connect.warnings {
+                tracing::warn!("{warning}");
+            }
             // The config file may set `quiet` too.
             ui = Ui::terminal(settings.quiet);
             run(&mut ui, &cli, settings)

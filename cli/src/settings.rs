@@ -1,41 +1,31 @@
 //! The settings a command runs with, merged from flags and environment (both parsed by clap),
 //! the config file and the built-in defaults, in that order of precedence.
 //!
-//! The config file is TOML at `~/.config/ankmq/ank.toml` (or `--config`). Unknown keys are an
-//! error, so a typo cannot silently drop a setting. A missing default file is fine; a missing
-//! file named explicitly is not.
+//! The config file is TOML at `~/.config/ankmq/ank.toml` (or `-x`), or Ankaios' `ank.conf`
+//! (`~/.config/ankaios/ank.conf`, `/etc/ankaios/ank.conf`; its `[default]` table is read as if
+//! its keys were at the top). The connection keys are the bus's [`ConnectFile`]. Unknown keys are
+//! an error naming the key and the file, so a typo cannot silently drop a setting. A missing
+//! default file is fine; a missing file named explicitly is not.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ank_bus::{ConnectFile, ConnectSettings, Program};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use crate::cli::{bounded_duration, parse_duration, GlobalArgs};
 
-/// The broker when nothing says otherwise.
-pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
 /// Ankaios' default response timeout.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(3000);
 
-/// `ank.toml`: every key is optional.
+/// `ank.toml` (or Ankaios' `ank.conf`): every key is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// `broker = "mqtt://…"`.
-    pub broker: Option<String>,
-    /// `topic_prefix = "ank/v1"`.
-    pub topic_prefix: Option<String>,
-    /// `username = "…"`.
-    pub username: Option<String>,
-    /// `password = "…"`.
-    pub password: Option<String>,
-    /// `ca_file = "/path/ca.pem"`.
-    pub ca_file: Option<PathBuf>,
-    /// `cert_file = "/path/client.pem"`.
-    pub cert_file: Option<PathBuf>,
-    /// `key_file = "/path/client.key"`.
-    pub key_file: Option<PathBuf>,
+    /// The connection keys (`broker`, `ca_pem`, Ankaios' `server_url`, …), taken out first.
+    #[serde(skip)]
+    pub connect: ConnectFile,
     /// `response_timeout = "5s"` or `3000` (ms).
     pub response_timeout: Option<TomlDuration>,
     /// `timeout = "2m"`.
@@ -76,18 +66,8 @@ impl TomlDuration {
 pub struct Settings {
     /// The broker URL.
     pub broker: String,
-    /// The topic prefix.
-    pub topic_prefix: String,
-    /// MQTT user name.
-    pub username: Option<String>,
-    /// MQTT password.
-    pub password: Option<String>,
-    /// CA file for TLS.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate for TLS.
-    pub cert_file: Option<PathBuf>,
-    /// Its key.
-    pub key_file: Option<PathBuf>,
+    /// Topics, credentials and TLS files.
+    pub connect: ConnectSettings,
     /// Verbosity: 0 normal, 1 debug, 2 trace.
     pub verbose: u8,
     /// No status output.
@@ -101,19 +81,25 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Merges flags (and environment) over the file over the defaults.
+    /// Merges flags (and environment) over the file over the defaults, without environment
+    /// aliases: what tests use.
     pub fn resolve(flags: &GlobalArgs, file: &FileConfig) -> anyhow::Result<Settings> {
+        Self::resolve_with(flags, |_| None, file)
+    }
+
+    /// Merges flags (and environment: clap's, and `env` for the aliases of the connection
+    /// settings) over the file over the defaults.
+    pub fn resolve_with(
+        flags: &GlobalArgs,
+        env: impl Fn(&str) -> Option<String>,
+        file: &FileConfig,
+    ) -> anyhow::Result<Settings> {
         let file_duration =
             |d: &Option<TomlDuration>, key| d.as_ref().map(|d| d.get(key)).transpose();
+        let connect = flags.connect.resolve(Program::Cli, env, &file.connect)?;
         Ok(Settings {
-            broker: pick(&flags.broker, &file.broker).unwrap_or_else(|| DEFAULT_BROKER.to_owned()),
-            topic_prefix: pick(&flags.topic_prefix, &file.topic_prefix)
-                .unwrap_or_else(|| ank_schemas::DEFAULT_PREFIX.to_owned()),
-            username: pick(&flags.username, &file.username),
-            password: pick(&flags.password, &file.password),
-            ca_file: pick(&flags.ca_file, &file.ca_file),
-            cert_file: pick(&flags.cert_file, &file.cert_file),
-            key_file: pick(&flags.key_file, &file.key_file),
+            broker: connect.broker_url(),
+            connect,
             verbose: if flags.verbose > 0 {
                 flags.verbose
             } else {
@@ -134,10 +120,6 @@ impl Settings {
     }
 }
 
-fn pick<T: Clone>(flag: &Option<T>, file: &Option<T>) -> Option<T> {
-    flag.clone().or_else(|| file.clone())
-}
-
 /// The default config file, `$XDG_CONFIG_HOME/ankmq/ank.toml` or `~/.config/ankmq/ank.toml`.
 pub fn default_config_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
@@ -147,26 +129,63 @@ pub fn default_config_path() -> Option<PathBuf> {
     Some(base.join("ankmq").join("ank.toml"))
 }
 
-/// Reads the config file: `explicit` must exist; the default one may be missing.
+/// The config files looked for without `-x`, first found wins: ours, then Ankaios' user and
+/// system `ank.conf`.
+pub fn default_config_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = default_config_path().into_iter().collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        paths.push(PathBuf::from(home).join(".config/ankaios/ank.conf"));
+    }
+    paths.push(PathBuf::from("/etc/ankaios/ank.conf"));
+    paths
+}
+
+/// Parses the text of `ank.toml` or Ankaios' `ank.conf`.
+pub fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    // Ankaios' `[default]` table is its only context: its keys count as top-level ones.
+    if let Some(default) = table.remove("default") {
+        let toml::Value::Table(default) = default else {
+            bail!("`default` must be a table ([default])");
+        };
+        for (key, value) in default {
+            if table.contains_key(&key) {
+                bail!("`{key}` is set both at the top and in [default]; keep one");
+            }
+            table.insert(key, value);
+        }
+    }
+    let connect = ConnectFile::take(&mut table, Program::Cli)?;
+    let mut config: FileConfig = toml::Value::Table(table).try_into()?;
+    config.connect = connect;
+    Ok(config)
+}
+
+/// Reads the config file: `explicit` must exist; the default ones may be missing.
 pub fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
-    let (path, required) = match explicit {
-        Some(p) => (p.to_owned(), true),
-        None => match default_config_path() {
-            Some(p) => (p, false),
-            None => return Ok(FileConfig::default()),
-        },
+    let (candidates, required) = match explicit {
+        Some(p) => (vec![p.to_owned()], true),
+        None => (default_config_paths(), false),
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-            return Ok(FileConfig::default())
+    let mut found = None;
+    for path in candidates {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                found = Some((path, text));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("reading the config file {}", path.display()))
+            }
         }
-        Err(e) => {
-            return Err(e).with_context(|| format!("reading the config file {}", path.display()))
-        }
+    }
+    let Some((path, text)) = found else {
+        return Ok(FileConfig::default());
     };
-    let config: FileConfig =
-        toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))?;
+    let config =
+        parse_file(&text).with_context(|| format!("in the config file {}", path.display()))?;
     if config.quiet == Some(true) && config.verbose == Some(true) {
         bail!(
             "the config file {} sets both `quiet` and `verbose`",
@@ -181,14 +200,17 @@ mod tests {
     use super::*;
 
     fn file(toml: &str) -> FileConfig {
-        toml::from_str(toml).expect("valid toml")
+        parse_file(toml).expect("valid toml")
     }
 
     #[test]
     fn flags_beat_the_file_which_beats_the_defaults() {
         let none = GlobalArgs::default();
         let flags = GlobalArgs {
-            broker: Some("mqtt://flag:1".into()),
+            connect: ank_bus::ConnectArgs {
+                broker: Some("mqtt://flag:1".into()),
+                ..Default::default()
+            },
             response_timeout: Some(Duration::from_millis(10)),
             ..GlobalArgs::default()
         };
@@ -198,7 +220,7 @@ mod tests {
             (
                 &none,
                 FileConfig::default(),
-                DEFAULT_BROKER,
+                ank_bus::DEFAULT_BROKER,
                 "ank/v1",
                 DEFAULT_RESPONSE_TIMEOUT,
                 false,
@@ -233,7 +255,7 @@ mod tests {
             assert_eq!(
                 (
                     s.broker.as_str(),
-                    s.topic_prefix.as_str(),
+                    s.connect.topics.prefix(),
                     s.response_timeout,
                     s.no_wait
                 ),
@@ -245,7 +267,7 @@ mod tests {
 
     #[test]
     fn the_file_refuses_unknown_keys_and_bad_durations() {
-        assert!(toml::from_str::<FileConfig>("brokr = \"x\"").is_err());
+        assert!(parse_file("brokr = \"x\"").is_err());
         let bad = file("timeout = \"soon\"");
         assert!(Settings::resolve(&GlobalArgs::default(), &bad).is_err());
         assert_eq!(
@@ -254,6 +276,49 @@ mod tests {
                 .timeout,
             Some(Duration::from_millis(1500))
         );
+    }
+
+    /// Ankaios' ank.conf as its docs write it (reference §6.3).
+    const ANKAIOS_ANK_CONF: &str = r#"
+version = 'v1'
+response_timeout = 3000
+verbose = false
+quiet = false
+no_wait = false
+
+[default]
+server_url = 'https://127.0.0.1:25551'
+insecure = true
+"#;
+
+    #[test]
+    fn issue_16_ankaios_ank_conf_is_accepted_as_it_comes() {
+        let f = file(ANKAIOS_ANK_CONF);
+        let s = Settings::resolve(&GlobalArgs::default(), &f).expect("resolves");
+        assert_eq!(s.broker, ank_bus::DEFAULT_BROKER, "a gRPC URL is no broker");
+        assert_eq!(s.response_timeout, Duration::from_millis(3000));
+        assert!(s.connect.insecure && !s.quiet && !s.no_wait);
+        assert!(s.connect.warnings[0].contains("server_url"), "{s:?}");
+
+        let f = file(
+            "version = 'v1'\n[default]\nserver_url = 'mqtts://vehicle:8883'\n\
+             ca_pem = '/c/ca.pem'\ncrt_pem = '/c/cli.pem'\nkey_pem = '/c/cli-key.pem'\n",
+        );
+        let s = Settings::resolve(&GlobalArgs::default(), &f).expect("resolves");
+        assert_eq!(s.broker, "mqtts://vehicle:8883");
+        assert!(s.connect.tls.is_some());
+    }
+
+    #[test]
+    fn issue_16_unknown_keys_in_ank_conf_are_errors_naming_the_key() {
+        for (text, key) in [
+            ("version = 'v1'\n[default]\nserver_ur = 'x'\n", "server_ur"),
+            ("version = 'v1'\nrespons_timeout = 1\n", "respons_timeout"),
+            ("insecure = true\n[default]\ninsecure = true\n", "insecure"),
+        ] {
+            let error = format!("{:#}", parse_file(text).expect_err(text));
+            assert!(error.contains(key), "{text}: {error}");
+        }
     }
 
     #[test]

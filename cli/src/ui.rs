@@ -76,6 +76,13 @@ impl Ui {
         self.stderr_tty && !self.quiet
     }
 
+    /// Whether a change's progress goes to stdout as Ankaios writes it there: its two status
+    /// lines, then the table of the changed instances after every update (issue 16 point 4).
+    /// Only when stdout is not a terminal (a script reads it) and not `-q`.
+    pub fn ankaios_stdout(&self) -> bool {
+        !self.stdout_tty && !self.quiet
+    }
+
     /// Whether stdout is a terminal (a watched table is redrawn in place then).
     pub fn stdout_is_terminal(&self) -> bool {
         self.stdout_tty

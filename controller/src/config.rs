@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use ank_broker::{BrokerArgs, BrokerConfig, BrokerSettings, Storage};
-use ank_bus::{ConnectOptions, TlsFiles};
-use ank_schemas::Topics;
+use ank_bus::{ConnectArgs, ConnectFile, ConnectOptions, ConnectSettings, Pem, Program, TlsFiles};
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use tracing::warn;
 
 /// Where the state lives unless configured: the FHS place for a daemon's variable state.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/ankmq/controller";
@@ -40,12 +40,34 @@ pub const MAX_MAX_MESSAGE_SIZE: usize = 268_435_455;
     mut_arg("storage_dir", |a| a.help(
         "Directory for the embedded broker's retained messages and sessions; they survive \
          restarts [default: <state-dir>/broker]"
-    ))
+    )),
+    mut_arg("broker", |a| a.help(
+        "`embedded` to run the built-in broker (see --listen), or the URL of an external one: \
+         mqtt://host[:port] or mqtts://host[:port] (with --ca-pem) [default: embedded]"
+    ).value_name("embedded|URL")),
+    mut_arg("ca_pem", |a| a.help(
+        "CA certificate (PEM): of the external broker's certificate for mqtts://; with the \
+         embedded broker and --crt-pem/--key-pem, the CA of client certificates (Ankaios' \
+         mutual TLS, see docs/security.md)"
+    )),
+    mut_arg("crt_pem", |a| a.help(
+        "Certificate (PEM): the controller's client certificate for an external broker; with \
+         the embedded broker, its TLS listener's certificate unless --tls-cert is given"
+    )),
+    mut_args(Program::Controller.with_env()),
 )]
 pub struct Args {
-    /// TOML configuration file; its keys are the long flag names with `_` (e.g. `state_dir`),
-    /// plus an `[embedded_broker]` table. Flags and environment variables override it
-    #[arg(long, value_name = "FILE", env = "ANK_CONTROLLER_CONFIG")]
+    /// TOML configuration file: ours (keys are the long flag names with `_`, e.g. `state_dir`,
+    /// plus an `[embedded_broker]` table) or Ankaios' ank-server.conf (docs/compatibility.md).
+    /// Flags and environment variables override it [default: /etc/ankaios/ank-server.conf, if
+    /// it exists]
+    #[arg(
+        short = 'x',
+        long,
+        visible_alias = "server-config",
+        value_name = "FILE",
+        env = "ANK_CONTROLLER_CONFIG"
+    )]
     pub config: Option<PathBuf>,
 
     /// Manifest (Ankaios YAML, apiVersion v1 or v0.1) that seeds an empty state directory. When a
@@ -53,6 +75,8 @@ pub struct Args {
     #[arg(
         short = 'm',
         long,
+        visible_alias = "startup-config",
+        short_alias = 'c',
         value_name = "FILE",
         env = "ANK_CONTROLLER_STARTUP_MANIFEST"
     )]
@@ -68,61 +92,9 @@ pub struct Args {
     #[arg(long, env = "ANK_CONTROLLER_RESET_STATE")]
     pub reset_state: bool,
 
-    /// `embedded` to run the built-in broker (see --listen), or the URL of an external one:
-    /// mqtt://host[:port] or mqtts://host[:port] (with --ca) [default: embedded]
-    #[arg(long, value_name = "embedded|URL", env = "ANK_CONTROLLER_BROKER")]
-    pub broker: Option<String>,
-
-    /// Prefix of every MQTT topic, e.g. vehicles/VIN123/ank/v1 [default: ank/v1]
-    #[arg(long, value_name = "PREFIX", env = "ANK_CONTROLLER_TOPIC_PREFIX")]
-    pub topic_prefix: Option<String>,
-
-    /// MQTT user name for the broker (external, or embedded with --passwd)
-    #[arg(long, value_name = "NAME", env = "ANK_CONTROLLER_USERNAME")]
-    pub username: Option<String>,
-
-    /// MQTT password. Prefer --password-file or the environment: flags show in `ps`
-    #[arg(
-        long,
-        value_name = "PASSWORD",
-        env = "ANK_CONTROLLER_PASSWORD",
-        hide_env_values = true,
-        conflicts_with = "password_file"
-    )]
-    pub password: Option<String>,
-
-    /// File whose first line is the MQTT password
-    #[arg(long, value_name = "FILE", env = "ANK_CONTROLLER_PASSWORD_FILE")]
-    pub password_file: Option<PathBuf>,
-
-    /// CA certificate (PEM) that signed the external broker's certificate; required for mqtts://
-    #[arg(long, alias = "ca_pem", value_name = "FILE", env = "ANK_CONTROLLER_CA")]
-    pub ca: Option<PathBuf>,
-
-    /// Accepted for Ankaios compatibility: the controller speaks plain MQTT unless --broker is
-    /// mqtts:// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
-    #[arg(short = 'k', long, env = "ANKSERVER_INSECURE")]
-    pub insecure: bool,
-
-    /// Client certificate (PEM) for brokers that authenticate clients by certificate
-    #[arg(
-        long,
-        alias = "crt_pem",
-        value_name = "FILE",
-        env = "ANK_CONTROLLER_CERT",
-        requires = "key"
-    )]
-    pub cert: Option<PathBuf>,
-
-    /// Private key (PEM) of --cert
-    #[arg(
-        long,
-        alias = "key_pem",
-        value_name = "FILE",
-        env = "ANK_CONTROLLER_KEY",
-        requires = "cert"
-    )]
-    pub key: Option<PathBuf>,
+    /// How to reach the broker (shared with ank-agent and ank).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Largest MQTT packet the broker accepts, in bytes: a request whose result has a retained
     /// message (the desired state, an agent's snapshot) larger than this is refused before it
@@ -136,7 +108,11 @@ pub struct Args {
     pub embedded: BrokerArgs,
 }
 
-/// The TOML configuration file; every key is optional and unknown keys are refused.
+/// Ankaios' default place of ank-server.conf, read when it exists and no --config is given.
+pub const ANKAIOS_CONFIG: &str = "/etc/ankaios/ank-server.conf";
+
+/// The TOML configuration file without its connection keys (those are the bus's
+/// [`ConnectFile`]); every key is optional and unknown keys are refused.
 ///
 /// ```toml
 /// startup_manifest = "/etc/ankmq/state.yaml"
@@ -145,7 +121,7 @@ pub struct Args {
 /// topic_prefix = "ank/v1"
 /// username = "controller"
 /// password_file = "/etc/ankmq/controller.password"
-/// ca = "/etc/ankmq/ca.pem"
+/// ca_pem = "/etc/ankmq/ca.pem"
 /// max_message_size = 1048576     # bytes; the broker's packet limit
 ///
 /// [embedded_broker]              # the ank-broker settings (docs/broker.md)
@@ -158,25 +134,14 @@ pub struct ConfigFile {
     pub startup_manifest: Option<PathBuf>,
     /// `--state-dir`.
     pub state_dir: Option<PathBuf>,
-    /// `--broker`.
-    pub broker: Option<String>,
-    /// `--topic-prefix`.
-    pub topic_prefix: Option<String>,
-    /// `--username`.
-    pub username: Option<String>,
-    /// `--password-file` (a password itself does not belong in a config file).
-    pub password_file: Option<PathBuf>,
-    /// `--ca`.
-    pub ca: Option<PathBuf>,
-    /// `--cert`.
-    pub cert: Option<PathBuf>,
-    /// `--key`.
-    pub key: Option<PathBuf>,
     /// `--max-message-size`.
     pub max_message_size: Option<usize>,
     /// The embedded broker's settings.
     #[serde(default)]
     pub embedded_broker: BrokerSettings,
+    /// The connection keys, taken out before the rest is parsed.
+    #[serde(skip)]
+    pub connect: ConnectFile,
 }
 
 impl ConfigFile {
@@ -184,7 +149,20 @@ impl ConfigFile {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+        Self::parse(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// Parses the text of our config file or of Ankaios' ank-server.conf.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let connect = ConnectFile::take(&mut table, Program::Controller)?;
+        if table.remove("mutating_hooks").is_some() {
+            // Ankaios' beta feature; nothing here runs hooks.
+            warn!("config key `mutating_hooks` ignored: ankmq has no mutating hooks");
+        }
+        let mut file: ConfigFile = toml::Value::Table(table).try_into()?;
+        file.connect = connect;
+        Ok(file)
     }
 }
 
@@ -208,16 +186,9 @@ pub struct Config {
     pub reset_state: bool,
     /// Embedded or external broker.
     pub broker: BrokerChoice,
-    /// The topic tree.
-    pub topics: Topics,
-    /// MQTT user name.
-    pub username: Option<String>,
-    /// MQTT password, given directly.
-    pub password: Option<String>,
-    /// File holding the MQTT password.
-    pub password_file: Option<PathBuf>,
-    /// TLS files for an external `mqtts://` broker.
-    pub tls: Option<TlsFiles>,
+    /// How to reach the broker: topics, credentials, TLS files (for an external `mqtts://`
+    /// broker; with the embedded one they were turned into its TLS listener).
+    pub connect: ConnectSettings,
     /// The largest MQTT packet the broker accepts; every retained message a request implies
     /// must fit (issue 14). With the embedded broker, the smaller of `--max-message-size` and its
     /// packet limit.
@@ -225,28 +196,38 @@ pub struct Config {
 }
 
 impl Args {
-    /// Reads the `--config` file, if any, and resolves.
+    /// Reads the `--config` file (or Ankaios' default one, if it exists), and resolves with the
+    /// process environment.
     pub fn load(&self) -> anyhow::Result<Config> {
+        let default = Path::new(ANKAIOS_CONFIG);
         let file = match &self.config {
             Some(path) => ConfigFile::load(path)?,
+            None if default.exists() => ConfigFile::load(default)?,
             None => ConfigFile::default(),
         };
-        self.resolve(&file)
+        self.resolve_with(|name| std::env::var(name).ok(), &file)
     }
 
-    /// Merges flags/environment (`self`) over `file` over the defaults.
+    /// [`Args::resolve_with`] without environment aliases: what tests use.
     pub fn resolve(&self, file: &ConfigFile) -> anyhow::Result<Config> {
+        self.resolve_with(|_| None, file)
+    }
+
+    /// Merges flags (`self`) over the environment (clap's, and `env` for the aliases of the
+    /// connection settings) over `file` over the defaults.
+    pub fn resolve_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        file: &ConfigFile,
+    ) -> anyhow::Result<Config> {
+        let mut connect = self
+            .connect
+            .resolve(Program::Controller, env, &file.connect)?;
         let state_dir = self
             .state_dir
             .clone()
             .or_else(|| file.state_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
-        let prefix = self
-            .topic_prefix
-            .clone()
-            .or_else(|| file.topic_prefix.clone())
-            .unwrap_or_else(|| ank_schemas::DEFAULT_PREFIX.to_owned());
-        let topics = Topics::new(&prefix).context("--topic-prefix")?;
         let mut max_message_size = self
             .max_message_size
             .or(file.max_message_size)
@@ -257,12 +238,19 @@ impl Args {
                  {MAX_MAX_MESSAGE_SIZE} bytes"
             );
         }
-        let broker = match self.broker.as_deref().or(file.broker.as_deref()) {
+        let broker = match connect.broker.as_deref() {
             None | Some("embedded") => {
                 let mut config = self
                     .embedded
                     .resolve(&file.embedded_broker)
                     .context("embedded broker settings")?;
+                if let Some(tls) = connect.tls.take() {
+                    let listen = self
+                        .embedded
+                        .tls_listen
+                        .unwrap_or(ank_broker::DEFAULT_TLS_LISTEN);
+                    embedded_tls(&mut config, tls, listen)?;
+                }
                 let packet_size_chosen = self.embedded.max_packet_size.is_some()
                     || file.embedded_broker.limits.max_packet_size.is_some();
                 if packet_size_chosen {
@@ -289,14 +277,6 @@ impl Args {
                 bail!("--broker `{other}`: use `embedded`, mqtt://host:port or mqtts://host:port")
             }
         };
-        let ca = self.ca.clone().or_else(|| file.ca.clone());
-        let cert = self.cert.clone().or_else(|| file.cert.clone());
-        let key = self.key.clone().or_else(|| file.key.clone());
-        let tls = match (ca, cert, key) {
-            (Some(ca), cert, key) => Some(TlsFiles { ca, cert, key }),
-            (None, None, None) => None,
-            (None, _, _) => bail!("--cert/--key need --ca (the CA of the broker's certificate)"),
-        };
         Ok(Config {
             startup_manifest: self
                 .startup_manifest
@@ -305,14 +285,7 @@ impl Args {
             state_dir,
             reset_state: self.reset_state,
             broker,
-            topics,
-            username: self.username.clone().or_else(|| file.username.clone()),
-            password: self.password.clone(),
-            password_file: self
-                .password_file
-                .clone()
-                .or_else(|| file.password_file.clone()),
-            tls,
+            connect,
             max_message_size,
         })
     }
@@ -322,30 +295,47 @@ impl Config {
     /// The session options for `url` (the external broker, or the embedded one's address),
     /// reading the password file if one is configured.
     pub fn connect_options(&self, url: &str, client_id: &str) -> anyhow::Result<ConnectOptions> {
-        let mut opts = ConnectOptions::from_url(url, client_id)
-            .with_context(|| format!("broker URL `{url}`"))?;
-        opts.topics = self.topics.clone();
+        let mut opts = self
+            .connect
+            .connect_options(url, client_id)
+            .with_context(|| format!("broker `{url}`"))?;
         opts.publish_limit = Some(self.max_message_size);
-        if matches!(self.broker, BrokerChoice::External(_)) {
-            opts.tls = self.tls.clone();
-        }
-        if self.username.is_some() {
-            opts.username = self.username.clone();
-        }
-        let password = match (&self.password, &self.password_file) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(file)) => {
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("reading the password file {}", file.display()))?;
-                Some(text.lines().next().unwrap_or_default().to_owned())
-            }
-            (None, None) => None,
-        };
-        if password.is_some() {
-            opts.password = password;
-        }
         Ok(opts)
     }
+}
+
+/// Ankaios' ank-server PEMs with the embedded broker: its certificate and key become the TLS
+/// listener's (unless --tls-cert gives one) and its CA the CA client certificates must chain to,
+/// with client certificates required: Ankaios' mutual TLS.
+fn embedded_tls(
+    config: &mut BrokerConfig,
+    tls: TlsFiles,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    if config.tls.is_some() {
+        bail!(
+            "--ca-pem/--crt-pem/--key-pem with the embedded broker configure its TLS listener, \
+             which --tls-cert already does: give one of them (or an external --broker)"
+        );
+    }
+    let file = |pem: Option<Pem>, what: &str| match pem {
+        Some(Pem::File(path)) => Ok(path),
+        Some(Pem::Inline(_)) => {
+            bail!("{what}_content: the embedded broker reads its TLS files from disk; use {what}")
+        }
+        None => bail!(
+            "--ca-pem with the embedded broker needs --crt-pem and --key-pem (its certificate)"
+        ),
+    };
+    let ca = file(Some(tls.ca), "ca_pem")?;
+    config.tls = Some(ank_broker::TlsConfig {
+        listen,
+        cert_file: file(tls.cert, "crt_pem")?,
+        key_file: file(tls.key, "key_pem")?,
+        ca_file: Some(ca),
+        require_client_cert: true,
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -360,7 +350,7 @@ mod tests {
     }
 
     fn file(text: &str) -> ConfigFile {
-        toml::from_str(text).expect("config parses")
+        ConfigFile::parse(text).expect("config parses")
     }
 
     #[test]
@@ -374,10 +364,10 @@ mod tests {
             "--key_pem",
             "/key",
         ]);
-        assert!(a.insecure);
-        assert_eq!(a.ca.as_deref(), Some(Path::new("/ca")));
-        assert_eq!(a.cert.as_deref(), Some(Path::new("/crt")));
-        assert_eq!(a.key.as_deref(), Some(Path::new("/key")));
+        assert!(a.connect.insecure);
+        assert_eq!(a.connect.ca_pem.as_deref(), Some(Path::new("/ca")));
+        assert_eq!(a.connect.crt_pem.as_deref(), Some(Path::new("/crt")));
+        assert_eq!(a.connect.key_pem.as_deref(), Some(Path::new("/key")));
         assert!(args(&["--insecure"])
             .resolve(&ConfigFile::default())
             .is_ok());
@@ -397,6 +387,60 @@ mod tests {
         assert_eq!(broker.storage, Storage::Dir(PathBuf::from("/s/broker")));
     }
 
+    /// Ankaios' ank-server.conf as its docs write it (reference §6.1).
+    const ANKAIOS_SERVER_CONF: &str = r#"
+version = 'v1'
+startup_manifest = '/etc/ankaios/state.yaml'
+address = '127.0.0.1:25551'
+insecure = true
+
+[[mutating_hooks]]
+name = 'defaults'
+prio = 1
+path = '/usr/libexec/ankaios/hooks'
+"#;
+
+    #[test]
+    fn issue_16_ankaios_server_conf_is_accepted_as_it_comes() {
+        let f = file(ANKAIOS_SERVER_CONF);
+        assert!(f.connect.warnings[0].contains("address"), "{f:?}");
+        let c = args(&[]).resolve(&f).expect("valid");
+        assert_eq!(
+            c.startup_manifest.as_deref(),
+            Some(Path::new("/etc/ankaios/state.yaml"))
+        );
+        assert!(c.connect.insecure);
+        assert!(matches!(c.broker, BrokerChoice::Embedded(_)));
+
+        // Its PEMs are the server's: with the embedded broker, its mutual-TLS listener.
+        let f = file(
+            "version = 'v1'\nca_pem = '/certs/ca.pem'\ncrt_pem = '/certs/server.pem'\n\
+             key_pem = '/certs/server-key.pem'\n",
+        );
+        let c = args(&[]).resolve(&f).expect("valid");
+        assert_eq!(
+            c.connect.tls, None,
+            "not used for the controller's own session"
+        );
+        let BrokerChoice::Embedded(broker) = c.broker else {
+            panic!("embedded");
+        };
+        let tls = broker.tls.expect("a TLS listener");
+        assert_eq!(tls.cert_file, PathBuf::from("/certs/server.pem"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/certs/ca.pem")));
+        assert!(tls.require_client_cert);
+    }
+
+    #[test]
+    fn issue_16_an_unknown_key_is_an_error_naming_the_key_and_the_file() {
+        let path = std::env::temp_dir().join(format!("ank-server-{}.conf", std::process::id()));
+        std::fs::write(&path, "version = 'v1'\nadress = '127.0.0.1:25551'\n").expect("write");
+        let error = format!("{:#}", ConfigFile::load(&path).expect_err("refused"));
+        let _ = std::fs::remove_file(&path);
+        assert!(error.contains("adress"), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+    }
+
     #[test]
     fn the_flags_are_well_formed() {
         Args::command().debug_assert();
@@ -406,7 +450,7 @@ mod tests {
     fn defaults_are_the_documented_ones() {
         let c = args(&[]).resolve(&ConfigFile::default()).unwrap();
         assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
-        assert_eq!(c.topics.prefix(), "ank/v1");
+        assert_eq!(c.connect.topics.prefix(), "ank/v1");
         let BrokerChoice::Embedded(broker) = c.broker else {
             panic!("embedded by default")
         };
@@ -425,9 +469,9 @@ mod tests {
         );
         let c = args(&["--state-dir", "/flag/state"]).resolve(&f).unwrap();
         assert_eq!(c.state_dir, PathBuf::from("/flag/state"));
-        assert_eq!(c.topics.prefix(), "file/p");
+        assert_eq!(c.connect.topics.prefix(), "file/p");
         assert_eq!(c.broker, BrokerChoice::External("mqtt://file:1".into()));
-        assert_eq!(c.username.as_deref(), Some("u"));
+        assert_eq!(c.connect.username.as_deref(), Some("u"));
         let c = args(&["--broker", "embedded", "--listen", "127.0.0.1:7"])
             .resolve(&f)
             .unwrap();
@@ -509,7 +553,7 @@ mod tests {
         for (case, flags, text) in cases {
             assert!(args(flags).resolve(&file(text)).is_err(), "{case}");
         }
-        assert!(toml::from_str::<ConfigFile>("stat_dir = \"/x\"").is_err());
+        assert!(ConfigFile::parse("stat_dir = \"/x\"").is_err());
         assert!(Args::try_parse_from([
             "ank-controller",
             "--password",

@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = args.load().and_then(|config| {
+        for warning in &config.connect.warnings {
+            tracing::warn!("{warning}");
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;

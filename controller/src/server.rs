@@ -99,13 +99,20 @@ async fn serve(
         (BrokerChoice::Embedded(_), Some(handle)) => format!("mqtt://{}", handle.mqtt_addr()),
         (BrokerChoice::Embedded(_), None) => bail!("the embedded broker is not running"),
     };
-    let opts = config.connect_options(&url, CLIENT_ID)?;
+    let mut opts = config.connect_options(&url, CLIENT_ID)?;
+    if let Some(handle) = broker.filter(|h| h.plain_addr().is_none()) {
+        // With TLS the plain listener is closed to clients (issue 13); the controller reaches
+        // its own broker in-process with the broker's one-time login.
+        let (user, password) = handle.internal_login();
+        opts.username = Some(user.to_owned());
+        opts.password = Some(password.to_owned());
+    }
     let (publisher, mut incoming) = Publisher::connect(opts)
         .await
         .with_context(|| format!("connecting to the MQTT broker at {url}"))?;
-    info!(%url, epoch = publisher.epoch(), prefix = %config.topics, "connected");
+    info!(%url, epoch = publisher.epoch(), prefix = %config.connect.topics, "connected");
 
-    let topics = &config.topics;
+    let topics = &config.connect.topics;
     for filter in topics.controller_subscriptions() {
         publisher
             .subscribe(&filter)

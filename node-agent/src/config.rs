@@ -10,12 +10,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use ank_schemas::{name_problem, Topics, DEFAULT_PREFIX, KNOWN_RUNTIMES};
+use ank_bus::{ConnectArgs, ConnectFile, ConnectOptions, ConnectSettings, Program};
+use ank_schemas::{name_problem, Topics, KNOWN_RUNTIMES};
 
 use crate::log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 
-/// The broker used when none is configured.
-pub const DEFAULT_BROKER: &str = "mqtt://127.0.0.1:1883";
+/// Ankaios' default place of ank-agent.conf, read when it exists and no --config is given.
+pub const ANKAIOS_CONFIG: &str = "/etc/ankaios/ank-agent.conf";
 /// How often the resources in the status are measured.
 pub const DEFAULT_RESOURCE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often `podman ps` re-reads every container, as a safety net beside `podman events`.
@@ -26,50 +27,34 @@ const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// `ank-agent`: runs one node's workloads with podman, as the controller's snapshot on
 /// `{prefix}/agents/{name}/desired` says, and publishes their states.
 #[derive(Debug, Clone, Default, clap::Parser)]
-#[command(name = "ank-agent", version)]
+#[command(
+    name = "ank-agent",
+    version,
+    // Ankaios' agent spells the server `-s/--server-url`.
+    mut_arg("broker", |a| a.short_alias('s')),
+    mut_arg("username", |a| a.help(
+        "MQTT user name (the embedded broker's ACLs expect `agent-<name>`)"
+    )),
+    mut_args(Program::Agent.with_env()),
+)]
 pub struct AgentArgs {
-    /// TOML file with any of the settings below (snake_case keys, `[tags]` table); flags and
-    /// environment variables win over it
-    #[arg(short = 'x', long, value_name = "FILE", env = "ANK_AGENT_CONFIG")]
+    /// TOML file with any of the settings below (snake_case keys, `[tags]` table), or Ankaios'
+    /// ank-agent.conf (docs/compatibility.md); flags and environment variables win over it
+    /// [default: /etc/ankaios/ank-agent.conf, if it exists]
+    #[arg(
+        short = 'x',
+        long,
+        visible_alias = "agent-config",
+        value_name = "FILE",
+        env = "ANK_AGENT_CONFIG"
+    )]
     pub config: Option<PathBuf>,
     /// The agent's name (required; [A-Za-z0-9_-], 1 to 63 characters)
     #[arg(short, long, env = "ANK_AGENT_NAME")]
     pub name: Option<String>,
-    /// MQTT broker URL, `mqtt://host[:port]` or `mqtts://host[:port]` [default: mqtt://127.0.0.1:1883]
-    #[arg(short, long, value_name = "URL", env = "ANK_AGENT_BROKER")]
-    pub broker: Option<String>,
-    /// MQTT user name (the embedded broker's ACLs expect `agent-<name>`)
-    #[arg(long, env = "ANK_AGENT_USERNAME")]
-    pub username: Option<String>,
-    /// MQTT password (prefer the environment variable to keep it out of `ps`)
-    #[arg(long, env = "ANK_AGENT_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// CA certificate (PEM) that signed the broker's certificate; required for mqtts://
-    #[arg(long, alias = "ca_pem", value_name = "FILE", env = "ANK_AGENT_CA_PEM")]
-    pub ca_pem: Option<PathBuf>,
-    /// Client certificate (PEM) for brokers that authenticate clients by certificate
-    #[arg(
-        long,
-        alias = "crt_pem",
-        value_name = "FILE",
-        env = "ANK_AGENT_CRT_PEM"
-    )]
-    pub crt_pem: Option<PathBuf>,
-    /// The client certificate's private key (PEM)
-    #[arg(
-        long,
-        alias = "key_pem",
-        value_name = "FILE",
-        env = "ANK_AGENT_KEY_PEM"
-    )]
-    pub key_pem: Option<PathBuf>,
-    /// Accepted for Ankaios compatibility: the agent speaks plain MQTT unless --broker is
-    /// mqtts:// (then TLS is used, as Ankaios uses mTLS when every PEM is given)
-    #[arg(short = 'k', long, env = "ANKAGENT_INSECURE")]
-    pub insecure: bool,
-    /// MQTT topic prefix [default: ank/v1]
-    #[arg(long, value_name = "PREFIX", env = "ANK_AGENT_TOPIC_PREFIX")]
-    pub topic_prefix: Option<String>,
+    /// How to reach the broker (shared with ank-controller and ank).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Folder for workload files; the agent works in `<run-folder>/<name>_io/`, which it creates
     /// at start, private (0700) [default: $TMPDIR/ankmq or /tmp/ankmq]
     #[arg(short, long, value_name = "DIR", env = "ANK_AGENT_RUN_FOLDER")]
@@ -116,13 +101,6 @@ fn parse_tag(text: &str) -> Result<(String, String), String> {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     name: Option<String>,
-    broker: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    ca_pem: Option<PathBuf>,
-    crt_pem: Option<PathBuf>,
-    key_pem: Option<PathBuf>,
-    topic_prefix: Option<String>,
     run_folder: Option<PathBuf>,
     runtimes: Option<Vec<String>>,
     #[serde(default)]
@@ -142,18 +120,11 @@ pub struct AgentConfig {
     pub name: String,
     /// The broker URL.
     pub broker: String,
-    /// MQTT user name.
-    pub username: Option<String>,
-    /// MQTT password.
-    pub password: Option<String>,
-    /// CA file for `mqtts://`.
-    pub ca_pem: Option<PathBuf>,
-    /// Client certificate.
-    pub crt_pem: Option<PathBuf>,
-    /// Client key.
-    pub key_pem: Option<PathBuf>,
     /// The topic tree.
     pub topics: Topics,
+    /// Credentials and TLS files (the bus's one settings type; `broker` and `topics` above are
+    /// the ones used).
+    pub connect: ConnectSettings,
     /// The base run folder (the agent uses `<run_folder>/<name>_io/`).
     pub run_folder: PathBuf,
     /// The runtimes to run.
@@ -170,6 +141,9 @@ pub struct AgentConfig {
     pub keep_alive: Duration,
     /// Caps on concurrent log streams, per agent and per client.
     pub log_caps: StreamCaps,
+    /// Settings accepted but ignored (unknown runtimes, Ankaios' gRPC-only keys): `main` logs
+    /// each once.
+    pub warnings: Vec<String>,
     /// Extra environment for every podman call (e.g. `CONTAINERS_CONF`); not a flag, tests and
     /// embedders set it.
     pub podman_env: Vec<(String, String)>,
@@ -188,6 +162,18 @@ impl AgentConfig {
     /// The folder this agent writes workload files to.
     pub fn io_folder(&self) -> PathBuf {
         self.run_folder.join(format!("{}_io", self.name))
+    }
+
+    /// The session options: `broker`, `topics`, the keep-alive and `connect`'s credentials and
+    /// TLS files, as `agent-<name>`.
+    pub fn connect_options(&self) -> Result<ConnectOptions> {
+        let mut options = self
+            .connect
+            .connect_options(&self.broker, &self.client_id())
+            .with_context(|| format!("broker `{}`", self.broker))?;
+        options.topics = self.topics.clone();
+        options.keep_alive = self.keep_alive;
+        Ok(options)
     }
 
     /// The MQTT client id: `agent-<name>`, the agent's login, so a broker that binds client ids
@@ -212,22 +198,49 @@ fn seconds(value: f64, what: &str) -> Result<Duration> {
 }
 
 impl AgentArgs {
-    /// Reads the `--config` file, if any, and resolves.
+    /// Reads the `--config` file (or Ankaios' default one, if it exists) and resolves with the
+    /// process environment.
     pub fn load(self) -> Result<AgentConfig> {
-        let text = match &self.config {
-            Some(path) => Some(read(path)?),
-            None => None,
+        let default = Path::new(ANKAIOS_CONFIG);
+        let path = match &self.config {
+            Some(path) => Some(path.clone()),
+            None => default.exists().then(|| default.to_owned()),
         };
-        self.resolve(text.as_deref())
+        let text = path.as_deref().map(read).transpose()?;
+        let config = self.resolve_with(|name| std::env::var(name).ok(), text.as_deref());
+        match path {
+            Some(path) => config.with_context(|| format!("config file {}", path.display())),
+            None => config,
+        }
     }
 
-    /// Resolves flags (and env, which clap already merged into them) over the file's TOML text
-    /// over the defaults, and validates the result.
+    /// [`AgentArgs::resolve_with`] without environment aliases: what tests use.
     pub fn resolve(self, file_text: Option<&str>) -> Result<AgentConfig> {
-        let file: FileConfig = match file_text {
-            Some(text) => toml::from_str(text).context("parsing the config file")?,
-            None => FileConfig::default(),
+        self.resolve_with(|_| None, file_text)
+    }
+
+    /// Resolves flags (and env, which clap already merged into them; `env` for the aliases of
+    /// the connection settings) over the file's TOML text (ours or Ankaios' ank-agent.conf) over
+    /// the defaults, and validates the result.
+    pub fn resolve_with(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+        file_text: Option<&str>,
+    ) -> Result<AgentConfig> {
+        let (file, connect_file): (FileConfig, ConnectFile) = match file_text {
+            Some(text) => {
+                let mut table: toml::Table =
+                    toml::from_str(text).context("parsing the config file")?;
+                let connect = ConnectFile::take(&mut table, Program::Agent)
+                    .context("parsing the config file")?;
+                let file = toml::Value::Table(table)
+                    .try_into()
+                    .context("parsing the config file")?;
+                (file, connect)
+            }
+            None => (FileConfig::default(), ConnectFile::default()),
         };
+        let connect = self.connect.resolve(Program::Agent, env, &connect_file)?;
         let name = self
             .name
             .or(file.name)
@@ -235,30 +248,33 @@ impl AgentArgs {
         if let Some(problem) = name_problem(&name) {
             bail!("invalid agent name `{name}`: {problem}");
         }
-        let prefix = self
-            .topic_prefix
-            .or(file.topic_prefix)
-            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        let topics = Topics::new(&prefix).with_context(|| format!("topic prefix `{prefix}`"))?;
         let runtimes = self
             .runtimes
             .or(file.runtimes)
             .unwrap_or_else(|| KNOWN_RUNTIMES.iter().map(|r| (*r).to_owned()).collect());
+        let mut warnings = connect.warnings.clone();
         let mut enabled = Vec::new();
+        let mut unknown = Vec::new();
         for runtime in runtimes {
             let runtime = runtime.trim().to_owned();
             if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
-                bail!(
-                    "unknown runtime `{runtime}`; known: {}",
+                // As Ankaios: Ankaios' own ank-agent.conf lists `containerd`, which runs nowhere
+                // here; an unknown name is a warning, no runtime at all an error.
+                warnings.push(format!(
+                    "runtime `{runtime}` ignored: unknown here; known: {}",
                     KNOWN_RUNTIMES.join(", ")
-                );
-            }
-            if !enabled.contains(&runtime) {
+                ));
+                unknown.push(runtime);
+            } else if !enabled.contains(&runtime) {
                 enabled.push(runtime);
             }
         }
         if enabled.is_empty() {
-            bail!("no runtime enabled; use --runtimes podman,podman-kube");
+            bail!(
+                "no known runtime enabled (unknown runtime: {}); use --runtimes \
+                 podman,podman-kube",
+                unknown.join(", ")
+            );
         }
         let log_caps = StreamCaps {
             per_agent: stream_cap(
@@ -280,16 +296,9 @@ impl AgentArgs {
         };
         Ok(AgentConfig {
             name,
-            broker: self
-                .broker
-                .or(file.broker)
-                .unwrap_or_else(|| DEFAULT_BROKER.to_owned()),
-            username: self.username.or(file.username),
-            password: self.password.or(file.password),
-            ca_pem: self.ca_pem.or(file.ca_pem),
-            crt_pem: self.crt_pem.or(file.crt_pem),
-            key_pem: self.key_pem.or(file.key_pem),
-            topics,
+            broker: connect.broker_url(),
+            topics: connect.topics.clone(),
+            connect,
             run_folder: self
                 .run_folder
                 .or(file.run_folder)
@@ -316,6 +325,7 @@ impl AgentArgs {
             },
             log_caps,
             podman_env: Vec::new(),
+            warnings,
         })
     }
 }
@@ -431,18 +441,90 @@ mod tests {
             "--key_pem",
             "/key",
         ]);
-        assert!(args.insecure);
-        assert_eq!(args.ca_pem.as_deref(), Some(Path::new("/ca")));
-        assert_eq!(args.crt_pem.as_deref(), Some(Path::new("/crt")));
-        assert_eq!(args.key_pem.as_deref(), Some(Path::new("/key")));
+        assert!(args.connect.insecure);
+        assert_eq!(args.connect.ca_pem.as_deref(), Some(Path::new("/ca")));
+        assert_eq!(args.connect.crt_pem.as_deref(), Some(Path::new("/crt")));
+        assert_eq!(args.connect.key_pem.as_deref(), Some(Path::new("/key")));
         assert!(parse(&["-n", "a", "--insecure"]).resolve(None).is_ok());
+    }
+
+    /// Ankaios' ank-agent.conf as its docs write it (reference §6.2).
+    const ANKAIOS_AGENT_CONF: &str = r#"
+version = 'v1'
+name = 'agent_A'
+server_url = 'https://127.0.0.1:25551'
+run_folder = '/tmp/ankaios/'
+insecure = true
+runtimes = ["podman", "containerd", "podman-kube"]
+
+[tags]
+location = 'on-car'
+"#;
+
+    #[test]
+    fn issue_16_ankaios_agent_conf_is_accepted_as_it_comes() {
+        let config = parse(&[])
+            .resolve(Some(ANKAIOS_AGENT_CONF))
+            .expect("accepted");
+        assert_eq!(config.name, "agent_A");
+        assert_eq!(
+            config.broker,
+            ank_bus::DEFAULT_BROKER,
+            "a gRPC URL is no broker"
+        );
+        assert_eq!(config.run_folder, PathBuf::from("/tmp/ankaios/"));
+        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(
+            config.tags.get("location").map(String::as_str),
+            Some("on-car")
+        );
+        assert!(config.connect.insecure);
+        let warnings = config.warnings.join("\n");
+        assert!(
+            warnings.contains("server_url") && warnings.contains("containerd"),
+            "{warnings}"
+        );
+
+        let mtls = r#"
+version = 'v1'
+name = 'agent_A'
+ca_pem = '/etc/ankaios/certs/ca.pem'
+crt_pem = '/etc/ankaios/certs/agent.pem'
+key_pem_content = """-----BEGIN PRIVATE KEY-----"""
+"#;
+        let config = parse(&[]).resolve(Some(mtls)).expect("accepted");
+        assert_eq!(config.broker, ank_bus::DEFAULT_TLS_BROKER, "PEMs mean TLS");
+        let tls = config.connect.tls.expect("TLS material");
+        assert_eq!(
+            tls.ca,
+            ank_bus::Pem::File("/etc/ankaios/certs/ca.pem".into())
+        );
+        assert!(matches!(tls.key, Some(ank_bus::Pem::Inline(_))));
+    }
+
+    #[test]
+    fn issue_16_an_unknown_key_is_an_error_naming_the_key_and_the_file() {
+        let path = std::env::temp_dir().join(format!("ank-agent-{}.conf", std::process::id()));
+        std::fs::write(&path, "version = 'v1'\nname = 'a'\nserver_urll = 'x'\n").expect("write");
+        let args = AgentArgs {
+            config: Some(path.clone()),
+            ..AgentArgs::default()
+        };
+        let error = format!("{:#}", args.load().expect_err("refused"));
+        let _ = std::fs::remove_file(&path);
+        assert!(error.contains("server_urll"), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        let error = parse(&[])
+            .resolve(Some("version = 'v2'\nname = 'a'"))
+            .expect_err("refused");
+        assert!(format!("{error:#}").contains("wrong version"), "{error:#}");
     }
 
     #[test]
     fn defaults_apply_when_nothing_is_given() {
         let config = parse(&["-n", "agent_A"]).resolve(None).expect("valid");
-        assert_eq!(config.broker, DEFAULT_BROKER);
-        assert_eq!(config.topics.prefix(), DEFAULT_PREFIX);
+        assert_eq!(config.broker, ank_bus::DEFAULT_BROKER);
+        assert_eq!(config.topics.prefix(), ank_schemas::DEFAULT_PREFIX);
         assert_eq!(config.runtimes, ["podman", "podman-kube"]);
         assert_eq!(config.client_id(), "agent-agent_A");
         assert!(config.io_folder().ends_with("ankmq/agent_A_io"));
@@ -466,7 +548,7 @@ mod tests {
             (
                 &["-n", "a", "--runtimes", "containerd"],
                 None,
-                "unknown runtime",
+                "no known runtime enabled (unknown runtime: containerd)",
             ),
             (
                 &["-n", "a", "--topic-prefix", "a/+/b"],

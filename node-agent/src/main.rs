@@ -17,7 +17,12 @@ async fn main() {
         .init();
     let args = AgentArgs::parse();
     let result = match args.load() {
-        Ok(config) => ank_agent::run(config, shutdown_signal()).await,
+        Ok(config) => {
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
+            ank_agent::run(config, shutdown_signal()).await
+        }
         Err(error) => Err(error),
     };
     if let Err(error) = result {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
-use ank_bus::{BusError, ConnectOptions, Message, Session, SessionEvent, TlsFiles, WatchEvent};
+use ank_bus::{BusError, ConnectOptions, Message, Session, SessionEvent, WatchEvent};
 use ank_schemas::{
     AgentSnapshot, AgentStatus, ExecutionState, Liveness, LogRequest, Topic, WorkloadStatePayload,
 };
@@ -73,7 +73,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         observed_generation: None,
         since: Some(now_rfc3339()),
     };
-    let options = connect_options(&config)?;
+    let options = config.connect_options()?;
     let birth = Publisher::birth_for(&config.topics, &config.name, &status);
     let connected = tokio::select! {
         connected = connect(options, birth) => connected?,
@@ -182,23 +182,6 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     agent.logs.shutdown().await;
     agent.publisher.shutdown().await;
     Ok(())
-}
-
-fn connect_options(config: &AgentConfig) -> Result<ConnectOptions> {
-    let mut options = ConnectOptions::from_url(&config.broker, &config.client_id())
-        .with_context(|| format!("broker URL `{}`", config.broker))?;
-    options.topics = config.topics.clone();
-    options.keep_alive = config.keep_alive;
-    options.username.clone_from(&config.username);
-    options.password.clone_from(&config.password);
-    if let Some(ca) = &config.ca_pem {
-        options.tls = Some(TlsFiles {
-            ca: ca.clone(),
-            cert: config.crt_pem.clone(),
-            key: config.key_pem.clone(),
-        });
-    }
-    Ok(options)
 }
 
 /// Connects, retrying while the broker is unreachable (it may start after the agent).

@@ -278,6 +278,11 @@ impl Cluster {
     /// Starts the controller (which, embedded, is also the broker) and waits until it is online
     /// with a new epoch. Its state directory survives restarts.
     pub fn start_controller(&mut self) -> Result<()> {
+        self.start_controller_with(&[])
+    }
+
+    /// Like [`Cluster::start_controller`], with extra `ank-controller` flags.
+    pub fn start_controller_with(&mut self, extra: &[&str]) -> Result<()> {
         if self.controller.is_some() {
             bail!("the controller is already running");
         }
@@ -300,6 +305,7 @@ impl Cluster {
                 command.args(["--broker", &self.broker_url()]);
             }
         }
+        command.args(extra);
         let log = self.log_path("controller");
         append_marker(&log, "controller starts")?;
         self.controller = Some(Daemon::spawn("ank-controller", command, &log)?);

@@ -15,11 +15,13 @@
 //! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
 //! - [`manifests`]: manifests many scenarios share.
 //! - [`tmpfs`]: a small tmpfs and a filler, for the full-disk tests.
+//! - [`certs`]: a throwaway CA and the certificates TLS tests need (openssl CLI).
 //! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
 #![warn(missing_docs)]
 
 pub mod binaries;
 pub mod bus_log;
+pub mod certs;
 pub mod cluster;
 pub mod containers;
 pub mod daemon;

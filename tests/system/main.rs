@@ -1,5 +1,7 @@
 //! ankmq's system tests: one binary, one module per area, all on real parts.
 
+/// Ankaios' ank-server.conf, ank-agent.conf and ank.conf as they come (issue 16 point 3).
+mod ankaios_config;
 /// The `ank` CLI end to end: waiting, exit codes, masks, watch, logs, controller down (issue 6).
 mod cli;
 /// docker-compose.yml under podman-compose: broker, controller and an agent on the host's podman.

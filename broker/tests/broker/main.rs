@@ -24,6 +24,8 @@ mod paho;
 mod retained;
 /// The TLS listener.
 mod tls;
+/// Identities from client certificates; no plain listener beside TLS (issue 13).
+mod tls_identity;
 /// The WebSocket listener.
 #[cfg(feature = "websocket")]
 mod websocket;

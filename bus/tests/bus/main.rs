@@ -6,6 +6,8 @@ mod harness;
 
 /// Retained birth on connect, retained will on a crash, offline and no will on a clean shutdown.
 mod birth_will;
+/// Session sockets have TCP_NODELAY set (issue 17).
+mod nodelay;
 /// Resubscribe, re-birth and queued publishes across a broker restart; unreachable brokers.
 mod reconnect;
 /// Publishes a broker would close the connection over are refused locally (issue 14).

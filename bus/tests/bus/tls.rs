@@ -104,7 +104,7 @@ async fn mqtts_connects_with_a_private_ca_and_refuses_a_wrong_one() {
     let mut opts = ConnectOptions::from_url(&url, "tls-client").expect("url");
     opts.connect_timeout = Duration::from_secs(3);
     opts.tls = Some(TlsFiles {
-        ca: dir.join("ca.pem"),
+        ca: dir.join("ca.pem").into(),
         cert: None,
         key: None,
     });
@@ -120,7 +120,7 @@ async fn mqtts_connects_with_a_private_ca_and_refuses_a_wrong_one() {
 
     // The server certificate does not verify against itself as a CA: refused, not hung.
     opts.tls = Some(TlsFiles {
-        ca: dir.join("server.pem"),
+        ca: dir.join("server.pem").into(),
         cert: None,
         key: None,
     });
@@ -139,7 +139,7 @@ async fn mqtts_connects_with_a_private_ca_and_refuses_a_wrong_one() {
         .expect_err("no CA");
     assert!(matches!(error, BusError::TlsConfig(_)), "{error:?}");
     opts.tls = Some(TlsFiles {
-        ca: dir.join("missing.pem"),
+        ca: dir.join("missing.pem").into(),
         cert: None,
         key: None,
     });
@@ -167,9 +167,9 @@ async fn issue_14_a_refused_client_certificate_is_reported_as_refused_not_unreac
     let mut opts = ConnectOptions::from_url(&url, "tls-cc-client").expect("url");
     opts.connect_timeout = Duration::from_secs(3);
     let with = |cert: Option<&str>| TlsFiles {
-        ca: dir.join("ca.pem"),
-        cert: cert.map(|c| dir.join(format!("{c}.pem"))),
-        key: cert.map(|c| dir.join(format!("{c}.key"))),
+        ca: dir.join("ca.pem").into(),
+        cert: cert.map(|c| dir.join(format!("{c}.pem")).into()),
+        key: cert.map(|c| dir.join(format!("{c}.key")).into()),
     };
 
     opts.tls = Some(with(Some("client")));

@@ -105,11 +105,7 @@ impl Env {
             state_dir: self.state_dir().to_owned(),
             reset_state: false,
             broker: BrokerChoice::External(self.broker.url()),
-            topics: self.topics.clone(),
-            username: None,
-            password: None,
-            password_file: None,
-            tls: None,
+            connect: ank_bus::ConnectSettings::for_topics(self.topics.clone()),
             max_message_size: ank_controller::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
