@@ -32,7 +32,7 @@ pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN};
 pub use error::BrokerError;
 pub use passwd::{read_password, set_password, PasswordFile};
 pub use roles::{
-    acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER,
+    acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER, VIEWER_USER,
 };
 pub use server::{start, BrokerHandle};
 pub use settings::{BrokerArgs, BrokerSettings, LimitSettings, TlsSettings};
