@@ -9,6 +9,7 @@
 
 use crate::authorizer::Authorizer;
 use crate::config::{BrokerConfig, Storage};
+use crate::dashboard::{self, DashboardServer, PageSettings};
 use crate::passwd::PasswordFile;
 use crate::storage_guard::StorageGuard;
 use crate::{AclRules, BrokerError};
@@ -31,6 +32,7 @@ pub struct BrokerHandle {
     mqtt_addr: SocketAddr,
     ws_addr: Option<SocketAddr>,
     tls_addr: Option<SocketAddr>,
+    dashboard: Option<DashboardServer>,
     shutdown: ShutdownOnDrop,
     task: Option<JoinHandle<mqtt5::Result<()>>>,
     /// Watches the storage's free space; `None` in memory. Dropped (ended) with the handle.
@@ -63,6 +65,11 @@ impl BrokerHandle {
         self.ws_addr
     }
 
+    /// The bound address of the dashboard's HTTP server, when one was configured.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard.as_ref().map(DashboardServer::addr)
+    }
+
     /// The bound TLS address, when a TLS listener was configured.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
@@ -71,6 +78,9 @@ impl BrokerHandle {
     /// Stops the broker: closes every client connection, flushes storage, and returns when the
     /// listeners are closed and the port is free.
     pub async fn stop(mut self) {
+        if let Some(dashboard) = self.dashboard.take() {
+            dashboard.stop().await;
+        }
         self.shutdown.0.shutdown();
         if let Some(task) = self.task.take() {
             match task.await {
@@ -84,7 +94,11 @@ impl BrokerHandle {
 }
 
 /// Starts a broker; returns once every listener is bound and it accepts connections.
-pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    if let (Some(dashboard), None) = (&config.dashboard, config.ws_listen) {
+        // The page needs MQTT over WebSocket; beside the page, on a free port.
+        config.ws_listen = Some(SocketAddr::new(dashboard.listen.ip(), 0));
+    }
     let passwords = config
         .passwd_file
         .as_deref()
@@ -144,6 +158,22 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         None => None,
     };
 
+    let dashboard = match (&config.dashboard, ws_addr) {
+        (Some(dashboard), Some(ws)) => Some(
+            dashboard::serve(
+                dashboard,
+                PageSettings {
+                    ws_port: ws.port(),
+                    ws_path: "/mqtt",
+                    topic_prefix: dashboard.topic_prefix.clone(),
+                    login: config.passwd_file.is_some(),
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+
     let shutdown = ShutdownOnDrop(broker.shutdown_handle());
     let mut ready = broker.ready_receiver();
     let mut task = tokio::spawn(async move { broker.run().await });
@@ -166,6 +196,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         mqtt_addr,
         ws_addr,
         tls_addr,
+        dashboard,
         shutdown,
         task: Some(task),
         _storage_guard: storage_guard,

@@ -263,6 +263,10 @@ impl Args {
                     .embedded
                     .resolve(&file.embedded_broker)
                     .context("embedded broker settings")?;
+                if let Some(dashboard) = config.dashboard.as_mut() {
+                    // The page subscribes under the controller's prefix (issue 18).
+                    dashboard.topic_prefix = topics.prefix().to_owned();
+                }
                 let packet_size_chosen = self.embedded.max_packet_size.is_some()
                     || file.embedded_broker.limits.max_packet_size.is_some();
                 if packet_size_chosen {
