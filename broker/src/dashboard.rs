@@ -250,13 +250,15 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 }
 
 /// Headers that make injected markup inert even if the page had a bug: no inline script, no
-/// script from elsewhere, no framing (docs/dashboard.md, "Hostile payloads").
+/// script from elsewhere, no framing (docs/dashboard.md, "Hostile payloads"). `worker-src
+/// blob:` is for MQTT.js, which runs its keepalive timer in a worker it makes from a blob, so
+/// that a background tab's throttled timers do not drop the connection.
 fn secure(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+            "default-src 'none'; script-src 'self'; worker-src blob:; style-src 'self'; img-src 'self' data:; \
              connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
     );
