@@ -24,9 +24,21 @@ async function run(cmd) {
       await page.goto(cmd.url, { waitUntil: 'load' });
       return null;
     case 'wait': {
-      // A predicate over the page, polled until true or the deadline passes.
-      const handle = await page.waitForFunction(cmd.js, null, { timeout: cmd.timeoutMs, polling: 50 });
-      return await handle.jsonValue();
+      // A predicate over the page, polled until true or the deadline passes. Polled from here
+      // with page.evaluate (which the page's Content-Security-Policy allows, being the
+      // debugger's) rather than waitForFunction, whose in-page `new Function` the CSP refuses.
+      const deadline = Date.now() + cmd.timeoutMs;
+      let last;
+      for (;;) {
+        try {
+          last = await page.evaluate(cmd.js);
+          if (last) return last;
+        } catch (e) {
+          last = `error: ${e.message}`;
+        }
+        if (Date.now() > deadline) throw new Error(`timed out after ${cmd.timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     case 'eval':
       return await page.evaluate(cmd.js);
