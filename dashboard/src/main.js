@@ -190,8 +190,9 @@ function header(app) {
     { id: 'top' },
     h('h1', null, 'ankmq'),
     h('span', { id: 'conn', class: `badge link-${l.state}`, dataset: { state: l.state } }, linkText),
-    h('span', { id: 'controller', class: `badge live-${c?.state ?? 'unknown'}`, dataset: { state: c?.state ?? 'unknown' } }, `controller ${c?.state ?? 'unknown'}`, c?.since ? ` since ${shortTime(c.since)}` : '', c?.version ? ` (v${c.version})` : ''),
-    h('span', { id: 'generation', class: 'badge', dataset: { generation: generation ?? '' } }, `desired generation ${generation ?? '–'}`),
+    // While the link is down these are the last values seen: greyed with the data and said so.
+    h('span', { id: 'controller', class: `badge data live-${c?.state ?? 'unknown'}`, dataset: { state: c?.state ?? 'unknown' } }, l.state === 'disconnected' ? 'last seen: ' : '', `controller ${c?.state ?? 'unknown'}`, c?.since ? ` since ${shortTime(c.since)}` : '', c?.version ? ` (v${c.version})` : ''),
+    h('span', { id: 'generation', class: 'badge data', dataset: { generation: generation ?? '' } }, `desired generation ${generation ?? '–'}`),
     h('span', { class: 'badge muted' }, `as ${app.conn?.user ?? '–'} · ${app.config.prefix}`),
     l.error ? h('span', { class: 'badge warn', id: 'link-error' }, l.error) : null,
     l.refused?.length ? h('span', { class: 'badge warn' }, `refused by the broker: ${l.refused.join(', ')}`) : null,

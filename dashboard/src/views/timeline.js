@@ -36,6 +36,7 @@ export function renderTimeline(app) {
     'section',
     { id: 'timeline-view', class: 'data' },
     h('p', { class: 'muted' }, `State changes since the page opened (${shortTime(new Date(t0).toISOString())}); hover a segment for its state and time.`),
+    h('p', { class: 'legend' }, ['Pending', 'Running', 'Stopping', 'Succeeded', 'Failed', 'AgentDisconnected'].map((st) => h('span', { class: `pill st-${st}` }, st))),
     h(
       'div',
       { class: 'scroll' },
