@@ -4,7 +4,7 @@
 
 import mqtt from 'mqtt';
 import { Store, isName, isPrefix, parseTopic, subscriptions, text } from './model.js';
-import { h, shortTime } from './dom.js';
+import { h, shortTime, clock } from './dom.js';
 import { renderAgents } from './views/agents.js';
 import { renderWorkloads } from './views/workloads.js';
 import { renderGraph } from './views/graph.js';
@@ -13,6 +13,10 @@ import { renderDetail } from './views/detail.js';
 import { LogSession } from './logs.js';
 
 const DEFAULT_PREFIX = 'ank/v1';
+/** How long the messages must pause before a frame is drawn (see App.schedule). */
+const QUIET_MS = 30;
+/** The longest a change waits for a frame while messages keep coming. */
+const MAX_WAIT_MS = 1000;
 const VIEWS = { agents: renderAgents, workloads: renderWorkloads, graph: renderGraph, timeline: renderTimeline };
 
 /** Where to connect: `?broker=` and `?prefix=` win over what the serving broker says. */
@@ -59,7 +63,7 @@ class App {
     this.link = { state: 'connecting', since: Date.now(), error: '' };
     this.view = VIEWS[location.hash.slice(1)] ? location.hash.slice(1) : 'workloads';
     this.renderLog = [];
-    this.scheduled = false;
+    this.pendingSince = 0;
     window.addEventListener('hashchange', () => {
       const v = location.hash.slice(1);
       if (VIEWS[v]) this.view = v;
@@ -98,12 +102,12 @@ class App {
         this.link.refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
         this.schedule();
       });
-      this.schedule();
+      this.schedule(true);
     });
     const down = () => {
       if (this.link.state !== 'disconnected') this.link = { ...this.link, state: 'disconnected', since: Date.now() };
       if (this.logs && !this.logs.ended) this.logs.finish('the connection dropped');
-      this.schedule();
+      this.schedule(true);
     };
     client.on('close', down);
     client.on('offline', down);
@@ -151,13 +155,23 @@ class App {
     this.logs = null;
   }
 
-  schedule() {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    requestAnimationFrame(() => {
-      this.scheduled = false;
-      this.render();
-    });
+  /**
+   * Draws once the messages pause for QUIET_MS (at the latest MAX_WAIT_MS after the first
+   * change), or at once when `urgent`. A (re)connect delivers every retained message in a burst,
+   * and the broker sends the next 64 only when the page has acknowledged the last ones: a frame
+   * with 1,000 rows between batches held the burst up for seconds
+   * (bench/dashboard/first-render.mjs). A change of the link is urgent: the page must say at once
+   * that it is not live.
+   */
+  schedule(urgent = false) {
+    const now = performance.now();
+    if (!this.pendingSince) this.pendingSince = now;
+    const wait = urgent ? 0 : Math.max(0, Math.min(QUIET_MS, this.pendingSince + MAX_WAIT_MS - now));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.pendingSince = 0;
+      requestAnimationFrame(() => this.render());
+    }, wait);
   }
 
   render() {
@@ -167,10 +181,26 @@ class App {
     const logScroll = document.getElementById('logs-lines');
     const follow = logScroll && logScroll.scrollTop + logScroll.clientHeight >= logScroll.scrollHeight - 4;
     document.body.classList.toggle('offline', this.link.state !== 'connected');
-    root.replaceChildren(header(this), tabs(this), VIEWS[this.view](this), renderDetail(this) ?? '');
+    if (!this.slots) {
+      this.slots = { top: h('div'), nav: h('div'), view: h('div'), detail: h('div') };
+      root.replaceChildren(...Object.values(this.slots));
+    }
+    this.slots.top.replaceChildren(header(this));
+    this.slots.nav.replaceChildren(tabs(this));
+    // A view may return the same element as last frame (the workloads table does): leave it in
+    // place, so that the browser does not lay it out again.
+    const view = VIEWS[this.view](this);
+    if (this.slots.view.firstChild !== view) this.slots.view.replaceChildren(view);
+    this.slots.detail.replaceChildren(renderDetail(this) ?? '');
     const lines = document.getElementById('logs-lines');
     if (lines && (follow || !logScroll)) lines.scrollTop = lines.scrollHeight;
-    this.renderLog.push({ t: performance.now(), rows: document.querySelectorAll('#workloads-view tbody tr[data-workload]').length });
+    // For bench/dashboard/first-render.mjs: when each frame was drawn, how many rows it showed
+    // and how many of them showed a state their agent reported (not just the desired state).
+    this.renderLog.push({
+      t: performance.now(),
+      rows: document.querySelectorAll('#workloads-view tbody tr[data-workload]').length,
+      reported: this.rows.reduce((n, r) => n + (r.restartCount !== null && r.base !== 'AgentDisconnected' ? 1 : 0), 0),
+    });
     if (this.renderLog.length > 200) this.renderLog.shift();
   }
 }
@@ -179,7 +209,7 @@ function header(app) {
   const l = app.link;
   const c = app.store.controller;
   const generation = app.store.desired?.generation;
-  const since = new Date(l.since).toLocaleTimeString([], { hour12: false });
+  const since = clock(l.since);
   const linkText = {
     connecting: `connecting to ${app.config.broker}…`,
     connected: `live: ${app.config.broker}`,
@@ -207,6 +237,7 @@ function tabs(app) {
 
 function showLogin(app, message) {
   app.loginOpen = true;
+  app.slots = null;
   const root = document.getElementById('app');
   const error = h('p', { id: 'login-error', class: 'warn' }, message ?? '');
   const user = h('input', { id: 'login-user', autocomplete: 'username', value: app.config.user, required: true });

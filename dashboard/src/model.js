@@ -36,14 +36,18 @@ export function isPrefix(text) {
   );
 }
 
-/** The filters the page subscribes to: the five retained topics (what a viewer may read). */
+/**
+ * The filters the page subscribes to: the five retained topics (what a viewer may read). The
+ * whole desired state comes last, so that the first frame with every row already holds the
+ * states the agents reported rather than a table of `Pending(Initial)` drawn twice.
+ */
 export function subscriptions(prefix) {
   return [
     `${prefix}/controller/status`,
-    `${prefix}/state/desired`,
-    `${prefix}/agents/+/desired`,
     `${prefix}/agents/+/status`,
+    `${prefix}/agents/+/desired`,
     `${prefix}/agents/+/workloads/+/state`,
+    `${prefix}/state/desired`,
   ];
 }
 

@@ -1,7 +1,7 @@
 // One workload: its facts, its desired spec as manifest YAML, its state history since the page
 // opened, and its logs on request where this identity may ask for them.
 
-import { h, shortTime } from '../dom.js';
+import { h, shortTime, clock } from '../dom.js';
 import { toYaml } from '../yaml.js';
 
 function fact(label, value) {
@@ -47,7 +47,7 @@ export function renderDetail(app) {
       'table',
       { class: 'grid small', id: 'detail-history' },
       h('thead', null, h('tr', null, h('th', null, 'TIME'), h('th', null, 'STATE'), h('th', null, 'AGENT'), h('th', null, 'ADDITIONAL INFO'))),
-      h('tbody', null, [...history].reverse().map((e) => h('tr', null, h('td', null, new Date(e.t).toLocaleTimeString([], { hour12: false })), h('td', null, e.state), h('td', null, e.agent), h('td', null, e.info)))),
+      h('tbody', null, [...history].reverse().map((e) => h('tr', null, h('td', null, clock(e.t)), h('td', null, e.state), h('td', null, e.agent), h('td', null, e.info)))),
     ),
     h('h3', null, 'Logs'),
     logsSection(app, row),

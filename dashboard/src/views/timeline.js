@@ -1,7 +1,7 @@
 // One row per workload: its states since the page opened, as coloured segments on a common time
 // axis, so a person sees why something started late (it waited, then its dependency succeeded).
 
-import { h, s, shortTime } from '../dom.js';
+import { h, s, shortTime, clock } from '../dom.js';
 import { filtered } from './workloads.js';
 
 const LABEL = 200;
@@ -26,7 +26,7 @@ export function renderTimeline(app) {
       return s(
         'rect',
         { class: `seg st-${base}`, x: x(e.t), y, width: Math.max(x(end) - x(e.t), 2), height: ROW - 6, dataset: { state: e.state } },
-        s('title', null, `${e.state} from ${new Date(e.t).toLocaleTimeString([], { hour12: false })}${e.info ? ': ' + e.info : ''}`),
+        s('title', null, `${e.state} from ${clock(e.t)}${e.info ? ': ' + e.info : ''}`),
       );
     });
     return s('g', { class: 'tl-row', dataset: { workload: name, changes: list.length } }, s('text', { x: 4, y: y + 12, class: 'n' }, name.length > 26 ? name.slice(0, 25) + '…' : name), segs);
