@@ -63,7 +63,7 @@ on_both_brokers!(
     /// is gone (and greys the data), and rebuilds from retained messages when it is back.
     fn issue_18_the_dashboard_shows_the_cluster_live_and_says_when_the_broker_is_gone(c) {
         let url = c.serve_dashboard()?;
-        c.apply(MANIFEST, &[])?.expect_ok()?;
+        // The page opens first, so that its timeline shows the workloads waiting and starting.
         let mut b = Browser::start(&screenshots_of(c.kind()))?;
         b.goto(&format!("{url}#agents"))?;
         let (a, bb) = (c.a().to_owned(), c.b().to_owned());
@@ -72,6 +72,12 @@ on_both_brokers!(
             &format!(
                 "['{a}', '{bb}'].every(n => document.querySelector(`#agents-view tr[data-agent=\"${{n}}\"]`)?.dataset.state === 'online')"
             ),
+            SEEN,
+        )?;
+        c.apply(MANIFEST, &[])?.expect_ok()?;
+        b.wait(
+            "the agents' observed generation 1",
+            "[...document.querySelectorAll('#agents-view td.gen')].every(td => td.dataset.observed === '1')",
             SEEN,
         )?;
         b.screenshot("agents")?;

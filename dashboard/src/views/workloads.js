@@ -75,7 +75,7 @@ export function renderWorkloads(app) {
       h(
         'table',
         { class: 'grid fixed' },
-        h('colgroup', null, [18, 14, 7, 13, 24, 6, 6, 8].map((w) => h('col', { style: `width: ${w}%` }))),
+        h('colgroup', null, [16, 18, 7, 13, 22, 6, 6, 8].map((w) => h('col', { style: `width: ${w}%` }))),
         h('thead', null, h('tr', null, ['WORKLOAD NAME', 'AGENT', 'RUNTIME', 'EXECUTION STATE', 'ADDITIONAL INFO', 'RESTARTS', 'EXIT CODE', 'SINCE'].map((c) => h('th', null, c)))),
         cache.tbody,
       ),
