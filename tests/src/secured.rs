@@ -1,6 +1,8 @@
 //! A small cluster under passwords and the generated ACL, for tests about roles (issue 18's
 //! `viewer`): the controller with its embedded broker (`--passwd`, `--acl`, the dashboard
-//! served), one agent logged in as `agent-<name>`, and `ank` as the CLI user `alice`.
+//! served), or a Mosquitto with the same ACL file, its own password file and a websockets
+//! listener (the page then served by an `ank-broker`); one agent logged in as `agent-<name>`,
+//! and `ank` as the CLI user `alice`.
 //!
 //! [`crate::Cluster`] runs without credentials (its third-party reader subscribes to `#`, which
 //! the ACL gives nobody), so this is a separate harness; it shares the daemon, podman and
@@ -16,6 +18,7 @@ use crate::binaries::{self, Binary};
 use crate::daemon::Daemon;
 use crate::mosquitto::free_port;
 use crate::poll::wait_for;
+use crate::BrokerKind;
 
 /// How long a process may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -23,6 +26,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The running secured cluster; dropping it kills its processes and removes its containers.
 #[derive(Debug)]
 pub struct Secured {
+    kind: BrokerKind,
+    ws: u16,
     dir: tempfile::TempDir,
     prefix: String,
     port: u16,
@@ -34,8 +39,8 @@ pub struct Secured {
 
 /// Starts a secured cluster named after `tag`, runs `scenario`, and fails the test with every
 /// log when it returns an error.
-pub fn run(tag: &str, scenario: impl FnOnce(&mut Secured) -> Result<()>) {
-    let mut secured = match Secured::start(tag) {
+pub fn run(kind: BrokerKind, tag: &str, scenario: impl FnOnce(&mut Secured) -> Result<()>) {
+    let mut secured = match Secured::start(kind, tag) {
         Ok(s) => s,
         Err(e) => panic!("the secured cluster for {tag} did not start: {e:#}"),
     };
@@ -47,7 +52,7 @@ pub fn run(tag: &str, scenario: impl FnOnce(&mut Secured) -> Result<()>) {
 }
 
 impl Secured {
-    fn start(tag: &str) -> Result<Self> {
+    fn start(kind: BrokerKind, tag: &str) -> Result<Self> {
         let id = format!(
             "{}_{}",
             tag.chars().take(20).collect::<String>(),
@@ -58,6 +63,8 @@ impl Secured {
             .tempdir()
             .context("creating the cluster's directory")?;
         let mut s = Self {
+            kind,
+            ws: free_port()?,
             prefix: format!("systest/{id}/ank/v1"),
             port: free_port()?,
             http: free_port()?,
@@ -78,29 +85,9 @@ impl Secured {
         let root = self.dir.path().to_owned();
         let passwd = root.join("passwd");
         let agent_user = format!("agent-{}", self.agent);
-        for user in ["controller", &agent_user, "alice", "viewer"] {
-            let mut child = Command::new(binaries::path(Binary::Broker)?)
-                .arg("passwd")
-                .arg(&passwd)
-                .arg(user)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("ank-broker passwd")?;
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .context("stdin of ank-broker passwd")?
-                .write_all(format!("{user}-pw\n").as_bytes())?;
-            let out = child.wait_with_output()?;
-            if !out.status.success() {
-                bail!(
-                    "ank-broker passwd {user}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+        let users = ["controller", agent_user.as_str(), "alice", "viewer"];
+        for user in users {
+            self.set_password(&passwd, user)?;
         }
         let acl = Command::new(binaries::path(Binary::Broker)?)
             .args(["acl", "--prefix", &self.prefix, "--agents", &self.agent])
@@ -113,6 +100,113 @@ impl Secured {
         std::fs::write(root.join("acl"), &acl.stdout)?;
         std::fs::write(root.join("controller-pw"), "controller-pw\n")?;
 
+        if self.kind == BrokerKind::Mosquitto {
+            // Not `max_queued_messages 0`: Mosquitto 2.0.11 then drops a client after a publish
+            // the ACL refuses (docs/broker.md), which is what this cluster's tests do.
+            let conf = root.join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "per_listener_settings false\nlistener {} 127.0.0.1\nlistener {} 127.0.0.1\nprotocol websockets\n\
+                     allow_anonymous false\npassword_file {}\nacl_file {}\nmax_queued_messages 1000000\n\
+                     persistence false\nuser root\nlog_dest stderr\n",
+                    self.port,
+                    self.ws,
+                    passwd.display(),
+                    root.join("acl").display()
+                ),
+            )?;
+            let binary = std::env::var("ANK_MOSQUITTO")
+                .unwrap_or_else(|_| crate::mosquitto::DEFAULT_BINARY.into());
+            let mut mosquitto = Command::new(binary);
+            mosquitto.arg("-c").arg(&conf);
+            self.spawn("mosquitto", mosquitto)?;
+            self.wait_port(self.port)?;
+            let mut page = self.command(Binary::Broker)?;
+            page.args([
+                "--in-memory",
+                "--listen",
+                "127.0.0.1:0",
+                "--dashboard-listen",
+            ])
+            .arg(format!("127.0.0.1:{}", self.http))
+            .arg("--dashboard-dir")
+            .arg(&dist);
+            self.spawn("page-server", page)?;
+            self.wait_port(self.http)?;
+            let mut controller = self.command(Binary::Controller)?;
+            controller
+                .arg("--state-dir")
+                .arg(root.join("state"))
+                .args([
+                    "--topic-prefix",
+                    &self.prefix,
+                    "--broker",
+                    &self.broker_url(),
+                ])
+                .args(["--username", "controller", "--password-file"])
+                .arg(root.join("controller-pw"));
+            self.spawn("controller", controller)?;
+        } else {
+            self.start_embedded(&root, &passwd, &dist)?;
+        }
+        self.start_agent(&root, &agent_user)
+    }
+
+    /// A password for `user` (`<user>-pw`) in the broker's own format: `ank-broker passwd`
+    /// (argon2) or `mosquitto_passwd` (Mosquitto's hash).
+    fn set_password(&self, passwd: &std::path::Path, user: &str) -> Result<()> {
+        if self.kind == BrokerKind::Mosquitto {
+            let mut command = Command::new("mosquitto_passwd");
+            if !passwd.exists() {
+                command.arg("-c");
+            }
+            let out = command
+                .arg("-b")
+                .arg(passwd)
+                .arg(user)
+                .arg(format!("{user}-pw"))
+                .output()
+                .context("mosquitto_passwd (package mosquitto)")?;
+            if !out.status.success() {
+                bail!(
+                    "mosquitto_passwd {user}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            return Ok(());
+        }
+        let mut child = Command::new(binaries::path(Binary::Broker)?)
+            .arg("passwd")
+            .arg(passwd)
+            .arg(user)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("ank-broker passwd")?;
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .context("stdin of ank-broker passwd")?
+            .write_all(format!("{user}-pw\n").as_bytes())?;
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "ank-broker passwd {user}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    fn start_embedded(
+        &mut self,
+        root: &std::path::Path,
+        passwd: &std::path::Path,
+        dist: &std::path::Path,
+    ) -> Result<()> {
         let mut controller = self.command(Binary::Controller)?;
         controller
             .arg("--state-dir")
@@ -123,7 +217,7 @@ impl Secured {
             .arg("--storage-dir")
             .arg(root.join("broker"))
             .arg("--passwd")
-            .arg(&passwd)
+            .arg(passwd)
             .arg("--acl")
             .arg(root.join("acl"))
             .args(["--username", "controller", "--password-file"])
@@ -131,15 +225,17 @@ impl Secured {
             .arg("--dashboard-listen")
             .arg(format!("127.0.0.1:{}", self.http))
             .arg("--dashboard-dir")
-            .arg(&dist);
+            .arg(dist);
         self.spawn("controller", controller)?;
         self.wait_port(self.port)?;
-        self.wait_port(self.http)?;
+        self.wait_port(self.http)
+    }
 
+    fn start_agent(&mut self, root: &std::path::Path, agent_user: &str) -> Result<()> {
         let mut agent = self.command(Binary::Agent)?;
         agent
             .args(["--name", &self.agent, "--broker", &self.broker_url()])
-            .args(["--topic-prefix", &self.prefix, "--username", &agent_user])
+            .args(["--topic-prefix", &self.prefix, "--username", agent_user])
             .env("ANK_AGENT_PASSWORD", format!("{agent_user}-pw"))
             .arg("--run-folder")
             .arg(root.join("run"));
@@ -188,9 +284,21 @@ impl Secured {
         &self.agent
     }
 
-    /// The dashboard page, served by the controller.
+    /// Which broker it runs on.
+    pub fn kind(&self) -> BrokerKind {
+        self.kind
+    }
+
+    /// The dashboard page: served by the controller (embedded), or by an `ank-broker` and
+    /// pointed at Mosquitto's websockets listener (`?broker=`, `?login=1`).
     pub fn page_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.http)
+        match self.kind {
+            BrokerKind::Embedded => format!("http://127.0.0.1:{}/", self.http),
+            BrokerKind::Mosquitto => format!(
+                "http://127.0.0.1:{}/?broker=ws://127.0.0.1:{}/&prefix={}&login=1",
+                self.http, self.ws, self.prefix
+            ),
+        }
     }
 
     /// Runs `ank ARGS…` as `alice` and returns its stdout; fails on a non-zero exit.
@@ -241,7 +349,7 @@ impl Secured {
     }
 
     fn dump_logs(&self) {
-        for name in ["controller", "agent"] {
+        for name in ["mosquitto", "page-server", "controller", "agent"] {
             let path = self.dir.path().join(format!("{name}.log"));
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
