@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ankmq in one command: installs what is missing, builds the release binaries, starts a
-# controller (with its embedded MQTT broker) and one agent `agent_A` in the background, applies
-# examples/quickstart.yaml with real podman containers and prints `ank get workloads`.
+# controller (with its embedded MQTT broker and the live dashboard page) and one agent `agent_A`
+# in the background, applies examples/quickstart.yaml with real podman containers, prints
+# `ank get workloads` and the dashboard's URL.
 #
 # Usage (as root on Debian 12, from a clone of the repository):
 #   scripts/quickstart.sh          start everything (again: starts only what is not running)
@@ -13,6 +14,8 @@
 #   QUICKSTART_PORT   broker port on 127.0.0.1 (default: the one `start` used last, else 1883,
 #                     where `ank` looks by default)
 #   QUICKSTART_WAIT   seconds to wait for each start-up step (default 60)
+#   QUICKSTART_DASHBOARD_PORT  the dashboard page on 127.0.0.1 (default 8088); its MQTT-over-
+#                     WebSocket listener is the next port (docs/dashboard.md)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +23,7 @@ qs="$root/.quickstart"
 # `start` remembers the port, so `status` and `stop` reach the same controller without the variable.
 port=${QUICKSTART_PORT:-$(cat "$qs/port" 2>/dev/null || echo 1883)}
 wait_s=${QUICKSTART_WAIT:-60}
+dash_port=${QUICKSTART_DASHBOARD_PORT:-8088}
 agent=agent_A
 bin="$root/target/release"
 export ANK_BROKER="mqtt://127.0.0.1:$port"
@@ -143,13 +147,22 @@ cmd_start() {
   log "building the release binaries (the first build takes several minutes)"
   (cd "$root" && cargo build --release --bin ank-controller --bin ank-agent --bin ank)
 
+  # The dashboard page (issue 18): built with npm when Node is there; ankmq works without it.
+  local dashboard=()
+  if command -v npm >/dev/null && "$root/scripts/dashboard.sh"; then
+    dashboard=(--dashboard-listen "127.0.0.1:$dash_port" --ws-listen "127.0.0.1:$((dash_port + 1))"
+      --dashboard-dir "$root/dashboard/dist")
+  else
+    log "warning: the dashboard is not built (scripts/dashboard.sh needs Node 18+ and npm); starting without it"
+  fi
+
   mkdir -p "$qs/logs" "$qs/controller" "$qs/run"
 
   if pid_of controller ank-controller >/dev/null; then
     log "ank-controller is already running (pid $(pid_of controller ank-controller))"
   else
     port_open && die "127.0.0.1:$port is taken by another program: stop it, or set QUICKSTART_PORT"
-    start_bg controller ank-controller --state-dir "$qs/controller" --listen "127.0.0.1:$port"
+    start_bg controller ank-controller --state-dir "$qs/controller" --listen "127.0.0.1:$port" "${dashboard[@]}"
     echo "$port" >"$qs/port"
     wait_until controller ank-controller "broker on 127.0.0.1:$port" port_open
   fi
@@ -176,6 +189,7 @@ cmd_start() {
   echo "\$ ank get workloads"
   "$bin/ank" get workloads
   [ $applied = 0 ] || log "warning: ank apply exited with $applied (3: a workload failed; see .quickstart/logs/agent.log)"
+  [ ${#dashboard[@]} = 0 ] || printf '\nThe live dashboard: http://127.0.0.1:%s/\n' "$dash_port"
   cat <<EOF
 
 ankmq is running: ank-controller (embedded broker on 127.0.0.1:$port) and ank-agent $agent.

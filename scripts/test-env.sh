@@ -24,13 +24,20 @@ install_packages \
   busybox-static \
   mosquitto mosquitto-clients \
   openssl \
-  podman-compose
+  podman-compose \
+  chromium fonts-dejavu-core
 install_python_packages paho-mqtt==2.2.0
 
 prove_container_runs
 prove_kube_play
 prove_network_names
 prove_mosquitto
+prove_chromium
+# The dashboard's page (served by the tests' controllers) and its npm packages (playwright-core
+# for the browser tests); Node and npm come with the machine.
+command -v npm >/dev/null || die "npm is missing: the dashboard's build needs Node 18+ with npm"
+"$root/scripts/dashboard.sh"
+prove_playwright "$root/dashboard"
 PYTHONPATH="$env_dir/python" python3 -c 'import paho.mqtt.client' 2>/dev/null \
   || die "the Python package paho-mqtt does not import from $env_dir/python"
 proved "python3 $(python3 -c 'import sys; print(sys.version.split()[0])') imports paho-mqtt from .test-env/python"
@@ -42,4 +49,4 @@ export ANK_TEST_IMAGE="$machine_image"
 export ANK_TEST_MOSQUITTO=/usr/sbin/mosquitto
 export ANK_TEST_PYTHONPATH="$env_dir/python"
 ENV
-log "ready: podman with runc ($machine_ulimits), image $machine_image, Mosquitto, python clients in .test-env/python"
+log "ready: podman with runc ($machine_ulimits), image $machine_image, Mosquitto, chromium, the built dashboard, python clients in .test-env/python"

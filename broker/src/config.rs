@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dashboard::DashboardConfig;
+
 /// Everything needed to start a broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerConfig {
@@ -16,6 +18,9 @@ pub struct BrokerConfig {
     pub listen: SocketAddr,
     /// An optional MQTT-over-WebSocket listener (path `/mqtt`), for dashboards.
     pub ws_listen: Option<SocketAddr>,
+    /// An optional HTTP server for the built dashboard (issue 18). It turns the WebSocket
+    /// listener on (same address, a free port) when `ws_listen` is not set.
+    pub dashboard: Option<DashboardConfig>,
     /// An optional MQTT-over-TLS listener. With it, the plain `listen` listener is off unless
     /// `plain_with_tls` asks for it (issue 13): mqtt5 then listens on a loopback port only the
     /// TLS front and the in-process controller may use.
@@ -111,6 +116,7 @@ impl Default for BrokerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             ws_listen: None,
+            dashboard: None,
             tls: None,
             plain_with_tls: false,
             storage: Storage::Dir(PathBuf::from("ank-broker-storage")),

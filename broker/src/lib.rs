@@ -11,6 +11,7 @@
 //! - `server.rs`: [`start`] and [`BrokerHandle`]; the only file that drives mqtt5.
 //! - `authorizer.rs`: password check and ACL enforcement, plugged into mqtt5.
 //! - `acl_rules.rs`: [`AclRules`], Mosquitto's `acl_file` format, parsed, printed and evaluated.
+//! - `dashboard.rs`: the HTTP server of the built dashboard page (issue 18).
 //! - `roles.rs`: the least-privilege rules of our topic tree, generated from usernames.
 //! - `tls_front.rs`: the TLS listener, terminated here so identities come from certificates.
 //! - `storage_guard.rs`: the space reserve that keeps the broker serving on a full disk.
@@ -21,6 +22,7 @@
 mod acl_rules;
 mod authorizer;
 mod config;
+mod dashboard;
 mod error;
 mod passwd;
 mod roles;
@@ -31,10 +33,14 @@ mod tls_front;
 
 pub use acl_rules::{Access, AclParseError, AclRule, AclRules, Scope};
 pub use config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_LISTEN, DEFAULT_TLS_LISTEN};
+pub use dashboard::{
+    DashboardConfig, BUILD_COMMAND as DASHBOARD_BUILD_COMMAND, DEFAULT_DASHBOARD_DIR,
+    MAX_DASHBOARD_BYTES, MAX_DASHBOARD_CONNECTIONS, MAX_DASHBOARD_FILES,
+};
 pub use error::BrokerError;
 pub use passwd::{read_password, set_password, PasswordFile};
 pub use roles::{
-    acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER,
+    acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER, VIEWER_USER,
 };
 pub use server::{start, BrokerHandle};
 pub use settings::{BrokerArgs, BrokerSettings, LimitSettings, TlsSettings};

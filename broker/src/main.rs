@@ -111,6 +111,9 @@ fn serve(config_file: Option<PathBuf>, args: &BrokerArgs) -> Result<()> {
     runtime.block_on(async {
         let broker = ank_broker::start(config).await?;
         eprintln!("ank-broker listening on {}", broker.mqtt_addr());
+        if let Some(addr) = broker.dashboard_addr() {
+            eprintln!("dashboard at http://{addr}/");
+        }
         let signal = shutdown_signal().await;
         tracing::info!("{signal}: stopping");
         broker.stop().await;

@@ -1,7 +1,8 @@
 //! The least-privilege ACL of ankmq, generated from roles.
 //!
 //! Identities map to roles by username (docs/broker.md): `controller` is the controller,
-//! `agent-<name>` is the agent `<name>`, any other username is a CLI user. This file turns a
+//! `agent-<name>` is the agent `<name>`, `viewer` and `viewer-<anything>` are read-only viewers
+//! (dashboards, issue 18), any other username is a CLI user. This file turns a
 //! list of usernames into an [`AclRules`] with every topic built by [`Topics`]; the same rules
 //! are printed for Mosquitto (`ank-broker acl`) and loaded by the embedded broker, so both
 //! protect the tree identically. No I/O.
@@ -15,6 +16,10 @@ pub const CONTROLLER_USER: &str = "controller";
 /// Agents authenticate as `agent-<agent name>`.
 pub const AGENT_USER_PREFIX: &str = "agent-";
 
+/// The username of a read-only viewer (a dashboard); `viewer-<suffix>` is one too, so that
+/// several viewers can have their own passwords.
+pub const VIEWER_USER: &str = "viewer";
+
 /// What an identity may do on the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
@@ -24,6 +29,8 @@ pub enum Role {
     Agent(String),
     /// A person or tool using `ank`.
     CliUser,
+    /// Reads the retained state topics and nothing else; writes nothing (issue 18).
+    Viewer,
 }
 
 impl Role {
@@ -42,6 +49,9 @@ impl Role {
         }
         if let Some(agent) = username.strip_prefix(AGENT_USER_PREFIX) {
             return is_name(agent).then(|| Self::Agent(agent.to_owned()));
+        }
+        if username == VIEWER_USER || username.starts_with("viewer-") {
+            return Some(Self::Viewer);
         }
         Some(Self::CliUser)
     }
@@ -124,6 +134,16 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (Read, t.requests()),
             (Read, t.events()),
         ],
+        // What `ank get` reads: the five retained topics. Not the requests (other users'
+        // payloads), responses, log streams or events, and no write at all, so a leaked viewer
+        // password can change nothing and ask for nothing (docs/security.md).
+        Role::Viewer => vec![
+            (Read, t.controller_status()),
+            (Read, t.desired_state()),
+            (Read, t.all_agent_desired()),
+            (Read, t.all_agent_statuses()),
+            (Read, t.all_workload_states()),
+        ],
     }
 }
 
@@ -150,6 +170,9 @@ mod tests {
             ("controller", Some(Role::Controller)),
             ("agent-node_1", Some(Role::Agent("node_1".into()))),
             ("alice", Some(Role::CliUser)),
+            ("viewer", Some(Role::Viewer)),
+            ("viewer-lab", Some(Role::Viewer)),
+            ("viewers", Some(Role::CliUser)),
             ("agent-", None),
             ("agent-a.b", None),
             ("a/b", None),
@@ -166,7 +189,8 @@ mod tests {
     #[test]
     fn generated_acl_is_least_privilege() {
         let t = Topics::default();
-        let acl = acl_for_users(&t, ["controller", "agent-a", "agent-b", "alice"]).unwrap();
+        let acl =
+            acl_for_users(&t, ["controller", "agent-a", "agent-b", "alice", "viewer"]).unwrap();
         let rows: &[(&str, &str, bool, String, bool)] = &[
             // agent a: writes only its own status, workload states and log streams
             ("agent-a", "a", true, t.agent_status("a"), true),
@@ -215,6 +239,41 @@ mod tests {
             ("alice", "cli-1", false, t.all_workload_states(), true),
             ("alice", "cli-1", false, t.all_agent_desired(), true),
             ("alice", "cli-1", false, t.sync(&cid("cli-2")), false),
+            // issue 18: a viewer reads the retained state topics, writes nothing
+            ("viewer", "viewer.d1", false, t.controller_status(), true),
+            ("viewer", "viewer.d1", false, t.desired_state(), true),
+            ("viewer", "viewer.d1", false, t.all_agent_desired(), true),
+            ("viewer", "viewer.d1", false, t.all_agent_statuses(), true),
+            ("viewer", "viewer.d1", false, t.all_workload_states(), true),
+            ("viewer", "viewer.d1", false, t.requests(), false),
+            ("viewer", "viewer.d1", false, t.all_log_streams(), false),
+            (
+                "viewer",
+                "viewer.d1",
+                false,
+                t.log_stream("a", &cid("viewer.d1")),
+                false,
+            ),
+            (
+                "viewer",
+                "viewer.d1",
+                false,
+                t.responses(&cid("cli-1")),
+                false,
+            ),
+            ("viewer", "viewer.d1", false, t.everything(), false),
+            ("viewer", "viewer.d1", true, t.requests(), false),
+            ("viewer", "viewer.d1", true, t.log_requests("a"), false),
+            ("viewer", "viewer.d1", true, t.controller_status(), false),
+            ("viewer", "viewer.d1", true, t.agent_status("a"), false),
+            (
+                "viewer",
+                "viewer.d1",
+                true,
+                t.workload_state("a", "w"),
+                false,
+            ),
+            ("viewer", "viewer.d1", true, t.desired_state(), false),
             // unknown and anonymous identities get only their sync marker
             ("mallory", "m", false, t.all_workload_states(), false),
             ("mallory", "m", true, t.sync(&cid("m")), true),

@@ -9,6 +9,7 @@
 
 use crate::authorizer::Authorizer;
 use crate::config::{BrokerConfig, Storage};
+use crate::dashboard::{self, DashboardServer, PageSettings};
 use crate::passwd::PasswordFile;
 use crate::storage_guard::StorageGuard;
 use crate::tls_front::{self, TlsFront, TlsPeers};
@@ -36,6 +37,7 @@ pub struct BrokerHandle {
     internal_login: (String, String),
     /// The TLS listener (tls_front.rs); dropped, it stops. Before `shutdown`: declared first.
     _tls_front: Option<TlsFront>,
+    dashboard: Option<DashboardServer>,
     shutdown: ShutdownOnDrop,
     task: Option<JoinHandle<mqtt5::Result<()>>>,
     /// Watches the storage's free space; `None` in memory. Dropped (ended) with the handle.
@@ -82,6 +84,11 @@ impl BrokerHandle {
         self.ws_addr
     }
 
+    /// The bound address of the dashboard's HTTP server, when one was configured.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard.as_ref().map(DashboardServer::addr)
+    }
+
     /// The bound TLS address, when a TLS listener was configured.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
@@ -90,6 +97,9 @@ impl BrokerHandle {
     /// Stops the broker: closes every client connection, flushes storage, and returns when the
     /// listeners are closed and the port is free.
     pub async fn stop(mut self) {
+        if let Some(dashboard) = self.dashboard.take() {
+            dashboard.stop().await;
+        }
         self.shutdown.0.shutdown();
         if let Some(task) = self.task.take() {
             match task.await {
@@ -103,7 +113,11 @@ impl BrokerHandle {
 }
 
 /// Starts a broker; returns once every listener is bound and it accepts connections.
-pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    if let (Some(dashboard), None) = (&config.dashboard, config.ws_listen) {
+        // The page needs MQTT over WebSocket; beside the page, on a free port.
+        config.ws_listen = Some(SocketAddr::new(dashboard.listen.ip(), 0));
+    }
     let passwords = config
         .passwd_file
         .as_deref()
@@ -186,6 +200,22 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
     };
     let tls_addr = tls_front.as_ref().map(TlsFront::addr);
 
+    let dashboard = match (&config.dashboard, ws_addr) {
+        (Some(dashboard), Some(ws)) => Some(
+            dashboard::serve(
+                dashboard,
+                PageSettings {
+                    ws_port: ws.port(),
+                    ws_path: "/mqtt",
+                    topic_prefix: dashboard.topic_prefix.clone(),
+                    login: config.passwd_file.is_some(),
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+
     let shutdown = ShutdownOnDrop(broker.shutdown_handle());
     let mut ready = broker.ready_receiver();
     let mut task = tokio::spawn(async move { broker.run().await });
@@ -214,6 +244,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         tls_addr,
         internal_login,
         _tls_front: tls_front,
+        dashboard,
         shutdown,
         task: Some(task),
         _storage_guard: storage_guard,

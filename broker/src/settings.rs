@@ -7,6 +7,7 @@
 //! flag > environment itself). No listening or file access besides reading the TOML file.
 
 use crate::config::{BrokerConfig, Limits, Storage, TlsConfig, DEFAULT_TLS_LISTEN};
+use crate::dashboard::{DashboardConfig, DEFAULT_DASHBOARD_DIR};
 use crate::BrokerError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -18,6 +19,8 @@ use std::time::Duration;
 /// ```toml
 /// listen = "127.0.0.1:1883"
 /// ws_listen = "127.0.0.1:8080"
+/// dashboard_listen = "127.0.0.1:8081"  # the dashboard page (issue 18)
+/// dashboard_dir = "/usr/share/ankmq/dashboard"
 /// storage_dir = "/var/lib/ank-broker"   # or: in_memory = true
 /// passwd_file = "/etc/ank/passwd"
 /// acl_file = "/etc/ank/acl"
@@ -45,6 +48,10 @@ pub struct BrokerSettings {
     pub listen: Option<SocketAddr>,
     /// MQTT-over-WebSocket listener.
     pub ws_listen: Option<SocketAddr>,
+    /// HTTP listener of the dashboard page.
+    pub dashboard_listen: Option<SocketAddr>,
+    /// The built dashboard page.
+    pub dashboard_dir: Option<PathBuf>,
     /// Directory for retained messages and sessions.
     pub storage_dir: Option<PathBuf>,
     /// Keep everything in memory instead (lost on stop).
@@ -125,6 +132,13 @@ pub struct BrokerArgs {
     /// MQTT-over-WebSocket listen address (path /mqtt), for dashboards
     #[arg(long, value_name = "ADDR", env = "ANK_BROKER_WS_LISTEN")]
     pub ws_listen: Option<SocketAddr>,
+    /// Serve the live dashboard page at http://ADDR/ and turn the WebSocket listener on for it
+    /// (on the same address, a free port, unless --ws-listen is given)
+    #[arg(long, value_name = "ADDR", env = "ANK_BROKER_DASHBOARD_LISTEN")]
+    pub dashboard_listen: Option<SocketAddr>,
+    /// The built dashboard page (scripts/dashboard.sh writes dashboard/dist) [default: dashboard/dist of the source tree]
+    #[arg(long, value_name = "DIR", env = "ANK_BROKER_DASHBOARD_DIR")]
+    pub dashboard_dir: Option<PathBuf>,
     /// Directory for retained messages and sessions; they survive restarts [default: ./ank-broker-storage]
     #[arg(long, value_name = "DIR", env = "ANK_BROKER_STORAGE_DIR")]
     pub storage_dir: Option<PathBuf>,
@@ -248,6 +262,18 @@ impl BrokerArgs {
         Ok(BrokerConfig {
             listen: self.listen.or(file.listen).unwrap_or(defaults.listen),
             ws_listen: self.ws_listen.or(file.ws_listen),
+            dashboard: self
+                .dashboard_listen
+                .or(file.dashboard_listen)
+                .map(|listen| DashboardConfig {
+                    listen,
+                    dir: self
+                        .dashboard_dir
+                        .clone()
+                        .or(file.dashboard_dir.clone())
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_DASHBOARD_DIR)),
+                    topic_prefix: ank_schemas::DEFAULT_PREFIX.to_owned(),
+                }),
             tls,
             plain_with_tls: self.plain_listener || file.plain_listener == Some(true),
             storage,

@@ -251,6 +251,10 @@ impl Args {
                         .unwrap_or(ank_broker::DEFAULT_TLS_LISTEN);
                     embedded_tls(&mut config, tls, listen)?;
                 }
+                if let Some(dashboard) = config.dashboard.as_mut() {
+                    // The page subscribes under the controller's prefix (issue 18).
+                    dashboard.topic_prefix = connect.topics.prefix().to_owned();
+                }
                 let packet_size_chosen = self.embedded.max_packet_size.is_some()
                     || file.embedded_broker.limits.max_packet_size.is_some();
                 if packet_size_chosen {

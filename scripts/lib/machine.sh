@@ -197,6 +197,37 @@ prove_mosquitto() {
   proved "Mosquitto starts on a free port (127.0.0.1:$port) and serves a retained message"
 }
 
+# Debian's chromium renders a page headless to a PNG (the dashboard's browser tests, issue 18).
+prove_chromium() {
+  local bin=/usr/bin/chromium dir
+  [ -x "$bin" ] || die "chromium is missing ($bin, package chromium)"
+  dir=$(mktemp -d)
+  # --no-sandbox: as root, chromium's sandbox needs namespaces a CI machine may not give.
+  timeout 60 "$bin" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --window-size=320,200 --screenshot="$dir/probe.png" 'data:text/html,<p>ank-env</p>' >"$dir/log" 2>&1 || true
+  local size; size=$(stat -c %s "$dir/probe.png" 2>/dev/null || echo 0)
+  local log; log=$(tail -n 5 "$dir/log" 2>/dev/null); rm -rf "$dir"
+  [ "$size" -gt 0 ] || die "headless chromium wrote no screenshot (package chromium): $log"
+  proved "headless chromium $("$bin" --version 2>/dev/null | awk '{print $2}') renders a page to a PNG"
+}
+
+# playwright-core (the dashboard's pinned dev dependency) drives the system chromium: the
+# dashboard must have been built (scripts/dashboard.sh installs its npm packages).
+prove_playwright() { # dashboard_dir
+  local dir=$1
+  [ -d "$dir/node_modules/playwright-core" ] || die "playwright-core is not installed in $dir (scripts/dashboard.sh installs it)"
+  (cd "$dir" && timeout 90 node --input-type=module -e "
+    import { chromium } from 'playwright-core';
+    const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+    const p = await b.newPage();
+    await p.setContent('<p id=x>ank-env</p>');
+    const t = await p.textContent('#x');
+    await b.close();
+    if (t !== 'ank-env') process.exit(1);
+  ") || die "playwright-core could not drive /usr/bin/chromium from $dir"
+  proved "playwright-core $(cd "$dir" && node -p "require('playwright-core/package.json').version") drives the system chromium"
+}
+
 # The Python packages the tests drive as third-party clients, in $env_dir/python (never the
 # machine's site-packages): "name==version" arguments.
 install_python_packages() {

@@ -30,11 +30,19 @@ pub enum Binary {
     Agent,
     /// `ank`, package `ank-cli`.
     Ank,
+    /// `ank-broker`, package `ank-broker`: the standalone broker, which also serves the
+    /// dashboard page (issue 18).
+    Broker,
 }
 
 impl Binary {
     /// Every binary the system tests start.
-    pub const ALL: [Binary; 3] = [Binary::Controller, Binary::Agent, Binary::Ank];
+    pub const ALL: [Binary; 4] = [
+        Binary::Controller,
+        Binary::Agent,
+        Binary::Ank,
+        Binary::Broker,
+    ];
 
     /// The executable's file name.
     pub fn file_name(self) -> &'static str {
@@ -42,6 +50,7 @@ impl Binary {
             Binary::Controller => "ank-controller",
             Binary::Agent => "ank-agent",
             Binary::Ank => "ank",
+            Binary::Broker => "ank-broker",
         }
     }
 
@@ -51,6 +60,7 @@ impl Binary {
             Binary::Controller => "ank-controller",
             Binary::Agent => "ank-agent",
             Binary::Ank => "ank-cli",
+            Binary::Broker => "ank-broker",
         }
     }
 }

@@ -116,6 +116,10 @@ pub struct Cluster {
     background: Vec<Daemon>,
     counter: u32,
     failed: bool,
+    /// Flags every start of the controller gets on top of the harness's own.
+    controller_extra: Vec<String>,
+    /// Mosquitto's MQTT-over-WebSocket listener, for the dashboard (issue 18); 0 when embedded.
+    ws_port: u16,
 }
 
 impl Cluster {
@@ -167,6 +171,8 @@ impl Cluster {
             background: Vec::new(),
             counter: 0,
             failed: false,
+            controller_extra: Vec::new(),
+            ws_port: 0,
         };
         // Every path below can fail; the drop guard then cleans up and shows the logs.
         let started = cluster.boot();
@@ -186,7 +192,8 @@ impl Cluster {
                 self.port = free_port()?;
             }
             BrokerKind::Mosquitto => {
-                let mosquitto = Mosquitto::start()?;
+                self.ws_port = free_port()?;
+                let mosquitto = Mosquitto::start_with(free_port()?, &self.mosquitto_lines())?;
                 self.port = mosquitto.port();
                 self.mosquitto = Some(mosquitto);
             }
@@ -292,7 +299,8 @@ impl Cluster {
         command
             .arg("--state-dir")
             .arg(dir.join("controller"))
-            .args(["--topic-prefix", self.prefix()]);
+            .args(["--topic-prefix", self.prefix()])
+            .args(&self.controller_extra);
         match self.kind {
             BrokerKind::Embedded => {
                 command
@@ -376,7 +384,7 @@ impl Cluster {
             BrokerKind::Mosquitto => {
                 let deadline = Instant::now() + START_TIMEOUT;
                 loop {
-                    match Mosquitto::start_on(self.port) {
+                    match Mosquitto::start_with(self.port, &self.mosquitto_lines()) {
                         Ok(m) => {
                             self.mosquitto = Some(m);
                             return self.ensure_recorder();
@@ -385,6 +393,62 @@ impl Cluster {
                         Err(_) => std::thread::sleep(Duration::from_millis(100)),
                     }
                 }
+            }
+        }
+    }
+
+    /// Mosquitto's extra config: a WebSocket listener for the dashboard (Debian's 2.0.11 has
+    /// websockets built in).
+    fn mosquitto_lines(&self) -> String {
+        format!("listener {} 127.0.0.1\nprotocol websockets", self.ws_port)
+    }
+
+    /// Serves the dashboard page (issue 18) and returns its URL. Embedded: the controller is
+    /// restarted with `--dashboard-listen` and a fixed `--ws-listen` (so that a restarted
+    /// controller is where the open page reconnects). Mosquitto: an `ank-broker` serves the page,
+    /// which `?broker=` points at Mosquitto's WebSocket listener.
+    pub fn serve_dashboard(&mut self) -> Result<String> {
+        let dist = crate::browser::built_page()?;
+        let http = free_port()?;
+        match self.kind {
+            BrokerKind::Embedded => {
+                let ws = free_port()?;
+                self.controller_extra = vec![
+                    "--dashboard-listen".into(),
+                    format!("127.0.0.1:{http}"),
+                    "--ws-listen".into(),
+                    format!("127.0.0.1:{ws}"),
+                    "--dashboard-dir".into(),
+                    dist.display().to_string(),
+                ];
+                self.stop_controller()?;
+                self.start_controller()?;
+                Ok(format!("http://127.0.0.1:{http}/"))
+            }
+            BrokerKind::Mosquitto => {
+                let mut command = self.base_command(Binary::Broker)?;
+                command
+                    .args([
+                        "--in-memory",
+                        "--listen",
+                        "127.0.0.1:0",
+                        "--dashboard-listen",
+                    ])
+                    .arg(format!("127.0.0.1:{http}"))
+                    .arg("--dashboard-dir")
+                    .arg(&dist);
+                let log = self.log_path("page-server");
+                self.background
+                    .push(Daemon::spawn("ank-broker (page)", command, &log)?);
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], http));
+                wait_for("the page server to listen", START_TIMEOUT, || {
+                    Ok(std::net::TcpStream::connect(addr).ok().map(|_| ()))
+                })?;
+                Ok(format!(
+                    "http://127.0.0.1:{http}/?broker=ws://127.0.0.1:{}/mqtt&prefix={}",
+                    self.ws_port,
+                    self.prefix()
+                ))
             }
         }
     }

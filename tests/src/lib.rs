@@ -7,6 +7,7 @@
 //! Layout:
 //! - [`cluster`]: a whole cluster per test (broker, controller, two agents, a third-party
 //!   reader, the CLI) with a drop guard that removes everything; see docs/testing.md.
+//! - [`browser`]: headless chromium for the dashboard's tests (issue 18).
 //! - [`binaries`]: finds (and builds once) `ank-controller`, `ank-agent` and `ank`.
 //! - [`daemon`]: a background process with its log in a file, signalled and killed by pid.
 //! - [`poll`]: waiting = polling a condition against a deadline.
@@ -14,12 +15,14 @@
 //! - [`states`]: workload states parsed from the CLI's JSON and table output.
 //! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
 //! - [`manifests`]: manifests many scenarios share.
+//! - [`secured`]: a cluster under passwords and the generated ACL (the `viewer` role).
 //! - [`tmpfs`]: a small tmpfs and a filler, for the full-disk tests.
 //! - [`certs`]: a throwaway CA and the certificates TLS tests need (openssl CLI).
 //! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
 #![warn(missing_docs)]
 
 pub mod binaries;
+pub mod browser;
 pub mod bus_log;
 pub mod certs;
 pub mod cluster;
@@ -30,6 +33,7 @@ pub mod manifests;
 pub mod mosquitto;
 pub mod podman;
 pub mod poll;
+pub mod secured;
 pub mod states;
 pub mod tmpfs;
 

@@ -8,6 +8,8 @@ mod cli;
 mod compose;
 /// Configs with templating, and files mounted into containers.
 mod configs_files;
+/// The live dashboard in headless chromium, on both brokers and under a viewer login (issue 18).
+mod dashboard;
 /// Dependencies across two agents: add conditions and delete conditions.
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.

@@ -10,6 +10,9 @@ mod wire;
 mod auth;
 /// The `ank-broker` binary.
 mod cli;
+/// The dashboard page's HTTP server (issue 18).
+#[cfg(feature = "websocket")]
+mod dashboard;
 /// The broker's storage on a full file system.
 mod full_disk;
 /// Malformed packets, awkward ids, resets, limits, random bytes.

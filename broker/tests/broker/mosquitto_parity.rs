@@ -15,7 +15,7 @@ fn cid(text: &str) -> ank_schemas::ClientId {
     ank_schemas::ClientId::new(text).expect("a valid client id")
 }
 
-const USERS: [&str; 4] = ["controller", "agent-a", "agent-b", "alice"];
+const USERS: [&str; 5] = ["controller", "agent-a", "agent-b", "alice", "viewer"];
 
 /// A Mosquitto child process, killed on drop.
 pub(crate) struct Mosquitto {
@@ -137,6 +137,16 @@ async fn probe(addr: SocketAddr) -> Outcome {
         ("controller", "controller", t.requests()),
         ("controller", "controller", t.all_agent_desired()),
         ("controller", "controller", t.everything()),
+        // issue 18: the dashboard's identity reads the retained state topics only
+        ("viewer", "viewer.d1", t.controller_status()),
+        ("viewer", "viewer.d1", t.desired_state()),
+        ("viewer", "viewer.d1", t.all_agent_desired()),
+        ("viewer", "viewer.d1", t.all_agent_statuses()),
+        ("viewer", "viewer.d1", t.all_workload_states()),
+        ("viewer", "viewer.d1", t.requests()),
+        ("viewer", "viewer.d1", t.all_log_streams()),
+        ("viewer", "viewer.d1", t.all_responses()),
+        ("viewer", "viewer.d1", t.everything()),
     ];
     let mut reads = Vec::new();
     for (user, client_id, filter) in subscriptions {
@@ -210,6 +220,22 @@ async fn probe(addr: SocketAddr) -> Outcome {
             t.requests(),
         ),
     ];
+    // issue 18: nothing a viewer publishes gets through; the next writer's control publish
+    // comes after these (each publish is acknowledged before the next client starts), so a
+    // leaked one would show up in `writes`.
+    let mut viewer = login(addr, "viewer", "viewer.d1").await;
+    for topic in [
+        t.requests(),
+        t.log_requests("a"),
+        t.agent_status("a"),
+        t.workload_state("a", "w"),
+        t.agent_desired("a"),
+        t.desired_state(),
+        t.controller_status(),
+    ] {
+        viewer.publish(&topic, b"viewer", false).await;
+    }
+    let _ = viewer.client.disconnect().await;
     for (user, client_id, attempts, control) in writers {
         let mut w = login(addr, user, client_id).await;
         for topic in attempts.iter().chain([&control]) {
@@ -311,6 +337,11 @@ async fn the_generated_acl_protects_identically_on_the_embedded_broker_and_on_mo
             "alice ank/v1/agents/+/logs/+ -> 3",
             "controller ank/v1/requests -> 1",
             "controller ank/v1/agents/+/desired -> 2",
+            "viewer ank/v1/controller/status -> 1",
+            "viewer ank/v1/state/desired -> 1",
+            "viewer ank/v1/agents/+/desired -> 2",
+            "viewer ank/v1/agents/+/status -> 2",
+            "viewer ank/v1/agents/+/workloads/+/state -> 2",
         ],
         "{:#?}",
         ours.reads

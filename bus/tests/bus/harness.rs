@@ -30,8 +30,8 @@ pub(crate) use on_every_broker;
 pub enum TestBroker {
     /// A Mosquitto child process.
     Mosquitto(Mosquitto),
-    /// The embedded broker, in this process; `None` while stopped.
-    Embedded(Option<BrokerHandle>, SocketAddr),
+    /// The embedded broker, in this process; `None` while stopped. Boxed: the handle is large.
+    Embedded(Option<Box<BrokerHandle>>, SocketAddr),
 }
 
 impl TestBroker {
@@ -44,7 +44,7 @@ impl TestBroker {
             .await
             .expect("embedded broker starts");
         let addr = handle.mqtt_addr();
-        Self::Embedded(Some(handle), addr)
+        Self::Embedded(Some(Box::new(handle)), addr)
     }
 
     pub fn url(&self) -> String {
@@ -75,11 +75,11 @@ impl TestBroker {
                     listen: *addr,
                     ..BrokerConfig::for_tests()
                 };
-                *handle = Some(
+                *handle = Some(Box::new(
                     ank_broker::start(config)
                         .await
                         .expect("embedded broker restarts on its port"),
-                );
+                ));
             }
         }
     }
