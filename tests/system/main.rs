@@ -25,6 +25,8 @@ mod kube;
 mod lifecycle;
 /// Log streams end with their requester: leases, cancel, caps, errors (issue 14).
 mod logs;
+/// The whole slice under mutual TLS; identities from certificates (issue 13).
+mod mutual_tls;
 /// Names that become topic levels, and retained messages the broker cannot take (issue 14).
 mod names_and_sizes;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).
