@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use ank_schemas::{name_problem, Topics, DEFAULT_PREFIX, KNOWN_RUNTIMES};
+use ank_schemas::{name_problem, RuntimeKind, Topics, DEFAULT_PREFIX};
 
 use crate::log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 
@@ -157,7 +157,7 @@ pub struct AgentConfig {
     /// The base run folder (the agent uses `<run_folder>/<name>_io/`).
     pub run_folder: PathBuf,
     /// The runtimes to run.
-    pub runtimes: Vec<String>,
+    pub runtimes: Vec<RuntimeKind>,
     /// The agent's tags.
     pub tags: BTreeMap<String, String>,
     /// Resource measurement interval.
@@ -243,16 +243,19 @@ impl AgentArgs {
         let runtimes = self
             .runtimes
             .or(file.runtimes)
-            .unwrap_or_else(|| KNOWN_RUNTIMES.iter().map(|r| (*r).to_owned()).collect());
+            .unwrap_or_else(|| RuntimeKind::KNOWN.iter().map(|r| r.to_string()).collect());
         let mut enabled = Vec::new();
         for runtime in runtimes {
-            let runtime = runtime.trim().to_owned();
-            if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
-                bail!(
-                    "unknown runtime `{runtime}`; known: {}",
-                    KNOWN_RUNTIMES.join(", ")
-                );
-            }
+            let runtime = RuntimeKind::parse(runtime.trim())
+                .ok()
+                .filter(RuntimeKind::is_known)
+                .with_context(|| {
+                    format!(
+                        "unknown runtime `{}`; known: {}",
+                        runtime.trim(),
+                        RuntimeKind::known_names()
+                    )
+                })?;
             if !enabled.contains(&runtime) {
                 enabled.push(runtime);
             }
@@ -369,7 +372,7 @@ mod tests {
         assert_eq!(config.name, "from_flag");
         assert_eq!(config.broker, "mqtt://file:1883");
         assert_eq!(config.topics.prefix(), "file/prefix");
-        assert_eq!(config.runtimes, ["podman"]);
+        assert_eq!(config.runtimes, [RuntimeKind::Podman]);
         assert_eq!(config.resync_interval, Duration::from_secs(3));
         assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
         assert_eq!(config.keep_alive, Duration::from_secs(4));
@@ -443,7 +446,7 @@ mod tests {
         let config = parse(&["-n", "agent_A"]).resolve(None).expect("valid");
         assert_eq!(config.broker, DEFAULT_BROKER);
         assert_eq!(config.topics.prefix(), DEFAULT_PREFIX);
-        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(config.runtimes, RuntimeKind::KNOWN);
         assert_eq!(config.client_id(), "agent-agent_A");
         assert!(config.io_folder().ends_with("ankmq/agent_A_io"));
     }

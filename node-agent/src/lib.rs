@@ -27,6 +27,8 @@ pub mod runtime;
 
 mod backoff;
 mod config;
+mod desired;
+mod dispatch;
 mod execute;
 mod hysteresis;
 mod log_pump;
@@ -41,7 +43,9 @@ mod workload_files;
 
 pub use backoff::{create_retry_delay, effective_streak, restart_delay};
 pub use config::{AgentArgs, AgentConfig};
-pub use execute::{OpFailure, OpOutcome, Runtimes};
+pub use desired::{DesiredSet, Workload};
+pub use dispatch::{OpError, Runtimes};
+pub use execute::{OpFailure, OpOutcome};
 pub use hysteresis::accepts as hysteresis_accepts;
 pub use log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 pub use observed::{

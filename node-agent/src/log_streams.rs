@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::execute::Runtimes;
+use crate::dispatch::Runtimes;
 use crate::log_pump::{self, StreamJob};
 use crate::observed::InstanceTarget;
 use crate::publish::LogPublisher;

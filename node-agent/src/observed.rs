@@ -8,9 +8,13 @@
 //! are passed in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ank_schemas::{AgentSnapshot, DeleteCondition, ExecutionState, InstanceId};
+use ank_schemas::{DeleteCondition, ExecutionState, InstanceId, RuntimeKind};
+
+use crate::desired::DesiredSet;
+use crate::dispatch::OpError;
 
 use crate::runtime::{labels, InstanceRef, ObservedInstance, RawState};
 
@@ -19,8 +23,8 @@ use crate::runtime::{labels, InstanceRef, ObservedInstance, RawState};
 pub struct Observed {
     /// This agent's name.
     pub agent: String,
-    /// The runtimes this agent runs (`podman`, `podman-kube`).
-    pub runtimes: Vec<String>,
+    /// The runtimes this agent runs.
+    pub runtimes: Vec<RuntimeKind>,
     /// The runtimes' instances owned by this agent, by full instance id text.
     pub instances: BTreeMap<String, RuntimeInstance>,
     /// The agent's memory per workload name.
@@ -44,8 +48,8 @@ pub struct RuntimeInstance {
     pub instance: String,
     /// The parsed instance id, `None` if the label is not one (such an instance is an orphan).
     pub id: Option<InstanceId>,
-    /// The runtime that runs it (`podman`, `podman-kube`).
-    pub runtime: String,
+    /// The runtime that runs it.
+    pub runtime: RuntimeKind,
     /// Its state (for several containers, the worst).
     pub state: RawState,
     /// Its container ids.
@@ -63,7 +67,7 @@ pub struct RuntimeInstance {
 
 impl RuntimeInstance {
     /// The planner's view of an instance a connector found.
-    pub fn from_observed(found: &ObservedInstance, runtime: &str) -> Self {
+    pub fn from_observed(found: &ObservedInstance, runtime: &RuntimeKind) -> Self {
         let ran_for = found
             .containers
             .iter()
@@ -74,12 +78,14 @@ impl RuntimeInstance {
                 _ => None,
             })
             .max();
+        // The label names the connector that made it; one that does not read as a runtime
+        // (edited by hand) leaves the lister's.
         let runtime = found
             .containers
             .iter()
             .find_map(|c| c.label(labels::RUNTIME))
-            .unwrap_or(runtime)
-            .to_owned();
+            .and_then(|label| RuntimeKind::parse(label).ok())
+            .unwrap_or_else(|| runtime.clone());
         Self {
             instance: found.instance.clone(),
             id: found.instance.parse().ok(),
@@ -140,7 +146,7 @@ pub struct InstanceTarget {
     /// The full instance id text.
     pub instance: String,
     /// The runtime that runs it.
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     /// podman's `generalOptions` for it.
     pub general_options: Vec<String>,
 }
@@ -178,7 +184,7 @@ pub enum Operation {
 }
 
 /// A create or delete that failed and will be retried.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     /// How many attempts failed in a row (1 after the first failure).
     pub attempt: u32,
@@ -187,14 +193,14 @@ pub struct Failure {
     /// The pre-drawn jitter in `[0, 1]` for the next delay (see `backoff::create_retry_delay`,
     /// which both retries use).
     pub jitter: f64,
-    /// The error of the last failure.
-    pub error: String,
+    /// The error of the last failure, its kind kept for the additionalInfo.
+    pub error: Arc<OpError>,
 }
 
 /// What the agent remembers about one workload between plans. Created when the agent first acts
 /// on (or adopts) an instance; an instance found in podman without a book was found, not
 /// managed, which is what the adoption table (Ankaios §4.2) keys on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct WorkloadBook {
     /// The instance these facts are about. A desired instance with another id starts afresh,
     /// which is how an update cancels retries and resets the restart count.
@@ -213,7 +219,7 @@ pub struct WorkloadBook {
     /// The failed delete to retry, if any (`Stopping(DeleteFailed)` meanwhile).
     pub delete_failure: Option<Failure>,
     /// A failure retrying cannot fix (`Pending(StartingFailed)`), with its reason.
-    pub starting_failed: Option<String>,
+    pub starting_failed: Option<Arc<OpError>>,
     /// The operation running now; the planner leaves the workload alone until it ends.
     pub in_flight: Option<Operation>,
     /// The workload's delete conditions from the last snapshot that had it, kept so a workload
@@ -250,7 +256,8 @@ impl WorkloadBook {
 
     /// A create failed. A retryable failure schedules a retry with the pre-drawn `jitter`; any
     /// other makes the workload `Pending(StartingFailed)` for good.
-    pub fn on_create_failed(&mut self, error: String, retryable: bool, now: Instant, jitter: f64) {
+    pub fn on_create_failed(&mut self, error: Arc<OpError>, now: Instant, jitter: f64) {
+        let retryable = error.is_retryable();
         self.created = false;
         if !retryable {
             self.create_failure = None;
@@ -281,7 +288,7 @@ impl WorkloadBook {
     }
 
     /// Removing the instance failed; it is retried after a jittered delay.
-    pub fn on_delete_failed(&mut self, error: String, now: Instant, jitter: f64) {
+    pub fn on_delete_failed(&mut self, error: Arc<OpError>, now: Instant, jitter: f64) {
         let attempt = self.delete_failure.as_ref().map_or(0, |f| f.attempt) + 1;
         self.delete_failure = Some(Failure {
             attempt,
@@ -313,7 +320,7 @@ pub struct WorkloadReport {
 
 impl Observed {
     /// An empty view for `agent` running `runtimes`.
-    pub fn new(agent: impl Into<String>, runtimes: Vec<String>) -> Self {
+    pub fn new(agent: impl Into<String>, runtimes: Vec<RuntimeKind>) -> Self {
         Self {
             agent: agent.into(),
             runtimes,
@@ -329,8 +336,8 @@ impl Observed {
     }
 
     /// Replaces every instance of `runtime` with a fresh listing.
-    pub fn set_runtime_listing(&mut self, runtime: &str, found: &[ObservedInstance]) {
-        self.instances.retain(|_, i| i.runtime != runtime);
+    pub fn set_runtime_listing(&mut self, runtime: &RuntimeKind, found: &[ObservedInstance]) {
+        self.instances.retain(|_, i| i.runtime != *runtime);
         for instance in found {
             let instance = RuntimeInstance::from_observed(instance, runtime);
             self.instances.insert(instance.instance.clone(), instance);
@@ -341,7 +348,7 @@ impl Observed {
     pub fn set_instance(
         &mut self,
         instance: &str,
-        runtime: &str,
+        runtime: &RuntimeKind,
         found: Option<&ObservedInstance>,
     ) {
         match found {
@@ -357,8 +364,9 @@ impl Observed {
 
     /// Keeps each workload's latest delete conditions in its book (see
     /// [`WorkloadBook::delete_conditions`]).
-    pub fn remember_snapshot(&mut self, snapshot: &AgentSnapshot) {
-        for (name, desired) in &snapshot.workloads {
+    pub fn remember_snapshot(&mut self, snapshot: &DesiredSet) {
+        for (name, workload) in &snapshot.workloads {
+            let desired = &workload.desired;
             if let Some(book) = self.books.get_mut(name) {
                 book.delete_conditions = desired.delete_conditions.clone();
                 book.expected_instances = desired.expected_instances.clone();
@@ -442,7 +450,8 @@ impl Observed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ank_schemas::{PendingSubstate, RunningSubstate};
+    use crate::runtime::RuntimeError;
+    use ank_schemas::{PendingSubstate, RunningSubstate, RuntimeProblem};
 
     fn id(name: &str) -> InstanceId {
         InstanceId::compute(name, "agent_A", "podman", "image: x", &[])
@@ -452,16 +461,29 @@ mod tests {
     fn create_failures_count_attempts_and_a_non_retryable_one_is_final() {
         let now = Instant::now();
         let mut book = WorkloadBook::new(id("w"));
-        book.on_create_failed("pull failed".into(), true, now, 0.5);
-        book.on_create_failed("pull failed again".into(), true, now, 0.25);
+        let pull = |instance: &str| {
+            Arc::new(OpError::Runtime(RuntimeError::NotFound {
+                instance: instance.into(),
+            }))
+        };
+        book.on_create_failed(pull("one"), now, 0.5);
+        book.on_create_failed(pull("two"), now, 0.25);
         let failure = book.create_failure.clone().expect("retry scheduled");
         assert_eq!((failure.attempt, failure.jitter), (2, 0.25));
-        assert_eq!(failure.error, "pull failed again");
-        book.on_create_failed("bad spec".into(), false, now, 0.0);
-        assert_eq!(book.create_failure, None);
-        assert_eq!(book.starting_failed.as_deref(), Some("bad spec"));
+        assert_eq!(
+            failure.error.to_string(),
+            "no container of instance two exists"
+        );
+        let bad = RuntimeProblem::Unsupported(RuntimeKind::Other("containerd".into()));
+        book.on_create_failed(Arc::new(OpError::Unstartable(bad)), now, 0.0);
+        assert!(book.create_failure.is_none());
+        let final_error = book.starting_failed.as_ref().map(|e| e.to_string());
+        assert_eq!(
+            final_error.as_deref(),
+            Some("Unsupported Runtime 'containerd'")
+        );
         book.on_created();
-        assert_eq!(book.starting_failed, None);
+        assert!(book.starting_failed.is_none());
         assert!(book.created);
     }
 
@@ -477,7 +499,7 @@ mod tests {
 
     #[test]
     fn issue_13_only_the_expected_agent_answers_for_a_dependency() {
-        let mut observed = Observed::new("agent_A", vec!["podman".into()]);
+        let mut observed = Observed::new("agent_A", vec![RuntimeKind::Podman]);
         let running = ExecutionState::Running(RunningSubstate::Ok);
         let succeeded = ExecutionState::Succeeded(ank_schemas::SucceededSubstate::Ok);
         let on_b = InstanceId::compute("db", "agent_B", "podman", "image: x", &[]);
@@ -524,7 +546,7 @@ mod tests {
 
     #[test]
     fn own_workloads_answer_from_what_this_agent_reported_not_from_the_bus() {
-        let mut observed = Observed::new("agent_A", vec!["podman".into()]);
+        let mut observed = Observed::new("agent_A", vec![RuntimeKind::Podman]);
         let waiting = ExecutionState::Pending(PendingSubstate::WaitingToStart);
         observed.set_peer_state(
             "db",
@@ -572,7 +594,7 @@ mod tests {
         let running = RuntimeInstance {
             instance: "w.abc.a".into(),
             id: None,
-            runtime: "podman".into(),
+            runtime: RuntimeKind::Podman,
             state: RawState::Running,
             container_ids: vec!["c1".into()],
             general_options: Vec::new(),

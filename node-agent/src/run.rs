@@ -17,11 +17,14 @@ use tokio::time::sleep_until;
 
 use ank_bus::{BusError, ConnectOptions, Message, Session, SessionEvent, TlsFiles, WatchEvent};
 use ank_schemas::{
-    AgentSnapshot, AgentStatus, ExecutionState, Liveness, LogRequest, Topic, WorkloadStatePayload,
+    AgentSnapshot, AgentStatus, ExecutionState, Liveness, LogRequest, RuntimeKind, Topic,
+    WorkloadStatePayload,
 };
 
 use crate::config::AgentConfig;
-use crate::execute::{self, OpOutcome, Runtimes};
+use crate::desired::DesiredSet;
+use crate::dispatch::{OpError, Runtimes};
+use crate::execute::{self, OpOutcome};
 use crate::log_streams::LogStreams;
 use crate::observed::{InstanceTarget, Observed, PeerState, RuntimeInstance};
 use crate::publish::{now_rfc3339, Publisher, VERSION};
@@ -53,13 +56,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let runtimes = Arc::new(Runtimes {
         podman: config
             .runtimes
-            .iter()
-            .any(|r| r == "podman")
+            .contains(&RuntimeKind::Podman)
             .then(|| PodmanRuntime::new(cli.clone(), &config.name)),
         kube: config
             .runtimes
-            .iter()
-            .any(|r| r == "podman-kube")
+            .contains(&RuntimeKind::PodmanKube)
             .then(|| PodmanKubeRuntime::new(cli.clone(), &config.name)),
         io_folder,
     });
@@ -67,7 +68,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         state: Liveness::Online,
         epoch: ank_bus::new_epoch(),
         version: VERSION.to_owned(),
-        runtimes: config.runtimes.clone(),
+        runtimes: config.runtimes.iter().map(ToString::to_string).collect(),
         tags: config.tags.clone(),
         resources: None,
         observed_generation: None,
@@ -243,7 +244,7 @@ struct Listing {
     seq: u64,
     /// When it was started: a failure counts from there.
     started: Instant,
-    by_runtime: Vec<(String, Result<Vec<ObservedInstance>, String>)>,
+    by_runtime: Vec<(RuntimeKind, Result<Vec<ObservedInstance>, OpError>)>,
 }
 
 struct Agent {
@@ -255,7 +256,7 @@ struct Agent {
     watched_peers: BTreeSet<(String, String)>,
     publisher: Publisher,
     observed: Observed,
-    snapshot: Option<AgentSnapshot>,
+    snapshot: Option<DesiredSet>,
     runtimes: Arc<Runtimes>,
     ops: JoinSet<OpOutcome>,
     listings: JoinSet<Listing>,
@@ -422,6 +423,7 @@ impl Agent {
             workloads = snapshot.workloads.len(),
             "snapshot"
         );
+        let snapshot = DesiredSet::new(snapshot);
         self.observed.remember_snapshot(&snapshot);
         self.snapshot = Some(snapshot);
     }
@@ -581,7 +583,7 @@ impl Agent {
             .snapshot
             .iter()
             .flat_map(|s| s.workloads.values())
-            .flat_map(|w| w.expected_instances.iter());
+            .flat_map(|w| w.desired.expected_instances.iter());
         let from_books = self
             .observed
             .books

@@ -392,7 +392,7 @@ pub fn workload(
 ) -> DesiredWorkload {
     DesiredWorkload {
         instance_id: InstanceId::compute(name, agent, runtime, config, &files),
-        runtime: runtime.into(),
+        runtime: runtime.parse().expect("a runtime name"),
         runtime_config: config.into(),
         restart_policy: policy,
         dependencies: BTreeMap::new(),

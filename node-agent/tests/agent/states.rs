@@ -87,7 +87,7 @@ async fn bad_runtime_configs_and_unknown_runtimes_are_starting_failed_with_the_r
     let state = ctl
         .wait_for(&name, "unknown", "Pending(StartingFailed)")
         .await;
-    assert_eq!(state.additional_info, "Unsupported runtime 'containerd'");
+    assert_eq!(state.additional_info, "Unsupported Runtime 'containerd'");
     agent.stop().await;
 }
 
