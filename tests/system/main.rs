@@ -27,6 +27,8 @@ mod names_and_sizes;
 mod podman_smoke;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.
 mod recovery;
+/// A manifest mixing runtimes: each agent refuses only what it cannot run (issue 16 point 2).
+mod runtimes;
 /// A plain MQTT reader sees the states `ank get workloads` prints.
 mod third_party;
 /// Updates: a new runtimeConfig recreates, new tags do not.
