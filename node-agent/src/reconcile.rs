@@ -27,22 +27,21 @@
 //! Tags, restartPolicy and dependencies are not part of the instance id, so changing them alone
 //! never replaces a container: the planner compares instance ids, never whole workloads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use ank_schemas::{
-    AddCondition, DeleteCondition, DesiredWorkload, ExecutionState, FailedSubstate, InstanceId,
-    PendingSubstate, RestartPolicy, RuntimeProblem, StoppingSubstate,
+    ExecutionState, FailedSubstate, InstanceId, PendingSubstate, RuntimeProblem, StoppingSubstate,
 };
 
 use crate::backoff;
+pub use crate::conditions::{unmet_add_conditions, unmet_delete_conditions};
 use crate::desired::{DesiredSet, Workload};
 use crate::hysteresis;
 use crate::observed::{
     Failure, InstanceTarget, Observed, RuntimeInstance, WorkloadBook, WorkloadReport,
 };
-use crate::runtime::RawState;
 use crate::state_map;
 
 /// The additionalInfo of a create the agent just triggered (Ankaios' text).
@@ -171,59 +170,6 @@ pub fn start_problem(workload: &Workload, observed: &Observed) -> Option<String>
         Err(problem) => Some(problem.to_string()),
         Ok(_) => None,
     }
-}
-
-fn add_condition_name(condition: AddCondition) -> &'static str {
-    match condition {
-        AddCondition::Running => "ADD_COND_RUNNING",
-        AddCondition::Succeeded => "ADD_COND_SUCCEEDED",
-        AddCondition::Failed => "ADD_COND_FAILED",
-    }
-}
-
-fn delete_condition_name(condition: DeleteCondition) -> &'static str {
-    match condition {
-        DeleteCondition::Running => "DEL_COND_RUNNING",
-        DeleteCondition::NotPendingNorRunning => "DEL_COND_NOT_PENDING_NOR_RUNNING",
-    }
-}
-
-/// The dependencies whose add condition the expected instance does not meet, as
-/// `name (CONDITION)`. A dependency that is not in the desired state, or whose agent has not said
-/// anything about the expected instance, is not met.
-pub fn unmet_add_conditions(desired: &DesiredWorkload, observed: &Observed) -> Vec<String> {
-    desired
-        .dependencies
-        .iter()
-        .filter(|(name, condition)| {
-            let state = desired
-                .expected_instances
-                .get(*name)
-                .and_then(|expected| observed.answer_for(name, expected, true));
-            !state.is_some_and(|state| condition.is_met_by(&state))
-        })
-        .map(|(name, condition)| format!("{name} ({})", add_condition_name(*condition)))
-        .collect()
-}
-
-/// The dependents that keep a workload from being deleted: those whose agent reports a state
-/// (of any of its instances: an old one still counts) that does not meet the delete condition.
-/// A dependent not in the desired state, or without a state, meets it.
-pub fn unmet_delete_conditions(
-    conditions: &BTreeMap<String, DeleteCondition>,
-    expected_instances: &BTreeMap<String, InstanceId>,
-    observed: &Observed,
-) -> Vec<String> {
-    conditions
-        .iter()
-        .filter(|(name, condition)| {
-            let state = expected_instances
-                .get(*name)
-                .and_then(|expected| observed.answer_for(name, expected, false));
-            state.is_some_and(|state| !condition.is_met_by(&state))
-        })
-        .map(|(name, condition)| format!("{name} ({})", delete_condition_name(*condition)))
-        .collect()
 }
 
 /// When a failed attempt may be retried.
@@ -495,112 +441,10 @@ impl Planner<'_> {
             self.report(name, id, Said::new(WAITING_TO_START, info), true);
         }
     }
-
-    /// Adoption of the desired instance found without a book: see the module docs for why an
-    /// instance that already ended is adopted too, unlike Ankaios §4.2.
-    fn adopt(
-        &mut self,
-        name: &str,
-        workload: &Arc<Workload>,
-        current: &RuntimeInstance,
-        unmet: &[String],
-    ) {
-        let id = workload.instance_id();
-        let mapped = state_map::map(&current.state);
-        let keep = matches!(
-            mapped.state,
-            ExecutionState::Running(_)
-                | ExecutionState::Succeeded(_)
-                | ExecutionState::Failed(FailedSubstate::ExecFailed)
-        );
-        if keep {
-            let said = Said {
-                exit_code: mapped.exit_code,
-                ..Said::new(mapped.state, mapped.info)
-            };
-            self.report(name, id, said, true);
-            self.actions.push(Action::Adopt {
-                workload: name.to_owned(),
-                instance: id.clone(),
-            });
-        } else {
-            // Unknown, stopping, never started, or a kube set not all there: replace, ignoring
-            // delete conditions (the old one is not a managed workload); the create honours
-            // add conditions.
-            let then = unmet.is_empty().then_some(workload);
-            self.remove(name, current, None, then);
-        }
-    }
-
-    /// A managed instance: report what podman says and apply the restart policy.
-    fn managed(
-        &mut self,
-        name: &str,
-        workload: &Arc<Workload>,
-        current: &RuntimeInstance,
-        book: &WorkloadBook,
-    ) {
-        let desired = &workload.desired;
-        let id = &desired.instance_id;
-        if matches!(current.state, RawState::Stopping(_)) {
-            // Nobody asked it to stop (a requested stop is reported by the delete itself), so
-            // it is exiting on its own: podman shows `stopped` for a few hundred milliseconds
-            // before `exited`. Reporting it would flash Stopping(Stopping) on every exit;
-            // the next look brings the exit code.
-            return;
-        }
-        let mapped = state_map::map(&current.state);
-        let state = mapped.state;
-        let said = Said {
-            exit_code: mapped.exit_code,
-            ..Said::new(state, mapped.info).restarts(book.restart_count)
-        };
-        self.report(name, id, said, true);
-
-        if current.provisional {
-            // Known from a podman event only; a listing confirms it before anything is done.
-            return;
-        }
-        let policy = desired.restart_policy;
-        let succeeded = matches!(state, ExecutionState::Succeeded(_));
-        let exec_failed = state == ExecutionState::Failed(FailedSubstate::ExecFailed);
-        let restart = match policy {
-            RestartPolicy::Never => false,
-            RestartPolicy::OnFailure => exec_failed,
-            RestartPolicy::Always => exec_failed || succeeded,
-        };
-        if !restart {
-            return;
-        }
-        // Our improvement on Ankaios §3.1: the first restart is immediate, a crash loop backs
-        // off (docs/agent.md). Restarts ignore dependencies.
-        let streak = backoff::effective_streak(book.crash_streak, current.ran_for);
-        if let Some(last) = book.last_restart_at {
-            let due = last + backoff::restart_delay(streak);
-            if self.now < due {
-                self.wake_at(due);
-                return;
-            }
-        }
-        let policy_restart = Some(streak.saturating_add(1));
-        self.actions.push(if succeeded {
-            // The same container again (`podman start`; kube: down then play).
-            Action::Restart {
-                workload: name.to_owned(),
-                desired: Arc::clone(workload),
-                policy_restart,
-            }
-        } else {
-            // A failed container is replaced by a new one.
-            Action::Replace {
-                workload: name.to_owned(),
-                old: current.target(),
-                desired: Arc::clone(workload),
-                policy_restart,
-            }
-        });
-    }
 }
+
+#[path = "reconcile_existing.rs"]
+mod existing;
 
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
