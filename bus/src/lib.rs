@@ -31,6 +31,7 @@ mod retained;
 mod session;
 mod topic_match;
 
+pub use backoff::{doubled, Backoff};
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
 pub use log_limit::{excerpt, excerpt_bytes};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use ank_schemas::{name_problem, RuntimeKind, Topics, DEFAULT_PREFIX};
+use ank_schemas::{name_problem, parse_tag, RuntimeKind, Topics, DEFAULT_PREFIX};
 
 use crate::log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 
@@ -102,13 +102,6 @@ pub struct AgentArgs {
     /// The most log streams one client may have on this agent at once [default: 8]
     #[arg(long, value_name = "N", env = "ANK_AGENT_MAX_LOG_STREAMS_PER_CLIENT")]
     pub max_log_streams_per_client: Option<usize>,
-}
-
-fn parse_tag(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(format!("`{text}` is not KEY=VALUE")),
-    }
 }
 
 /// The TOML config file; every key is optional.

@@ -21,6 +21,8 @@ use crate::resources::Sampler;
 use crate::runner::Runner;
 use crate::runtime::{PodmanCli, PodmanKubeRuntime, PodmanRuntime};
 
+/// The shortest wait before the first connect is retried.
+const CONNECT_RETRY_MIN: Duration = Duration::from_millis(200);
 /// The first connect is retried with delays growing to this (the broker may start later).
 const CONNECT_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -118,7 +120,9 @@ async fn connect(
     options: ConnectOptions,
     birth: ank_bus::Birth,
 ) -> Result<(Session, ank_bus::Incoming)> {
-    let mut delay = Duration::from_millis(200);
+    // The bus's backoff, with jitter: agents of a fleet that start before their broker do not
+    // knock all at once.
+    let mut backoff = ank_bus::Backoff::new(CONNECT_RETRY_MIN, CONNECT_RETRY_MAX);
     loop {
         match Session::connect(options.clone(), Some(birth.clone())).await {
             Ok(connected) => return Ok(connected),
@@ -129,9 +133,9 @@ async fn connect(
                 | BusError::ClientCertificateRefused { .. }
                 | BusError::BrokerCertificateRefused { .. }),
             ) => {
+                let delay = backoff.next_delay(&mut rand::rng());
                 tracing::warn!(%error, "retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(CONNECT_RETRY_MAX);
             }
             Err(error) => return Err(error).context("connecting to the broker"),
         }

@@ -22,6 +22,7 @@
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
 //! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
+//! - `tag_arg`: the `KEY=VALUE` tag of command lines.
 //! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
 #![warn(missing_docs)]
 
@@ -44,6 +45,7 @@ mod shown_state;
 mod state;
 mod subscriptions;
 mod suggest;
+mod tag_arg;
 pub mod topics;
 mod validation;
 pub mod yaml;
@@ -79,6 +81,7 @@ pub use state::{
     ExecutionState, FailedSubstate, PendingSubstate, RunningSubstate, StateFilter, StateKind,
     StoppingSubstate, SucceededSubstate, UnknownState,
 };
+pub use tag_arg::parse_tag;
 pub use topics::{PrefixError, Topic, Topics, DEFAULT_PREFIX};
 pub use validation::{
     dependency_cycles, is_valid_filter_mask, is_valid_workload_pattern, validate,
