@@ -16,6 +16,7 @@ use tokio::time::sleep_until;
 
 use ank_bus::{Incoming, Session, SessionEvent, Watch, WatchEvent};
 
+use crate::boot::Boot;
 use crate::config::AgentConfig;
 use crate::inbox::{self, Inbound};
 use crate::log_streams::LogStreams;
@@ -47,6 +48,8 @@ pub struct Agent {
     pub sampler: Sampler,
     /// How often the session connected (a reconnect republishes our states).
     pub connects: u64,
+    /// The boot to record once the runner settled after start (`boot.rs`); `None` after.
+    pub boot: Option<Boot>,
 }
 
 /// Runs the loop until `shutdown` completes or the session ends.
@@ -111,6 +114,7 @@ pub async fn run_loop(
             _ = resources.tick() => agent.sample_resources().await,
         }
         agent.reconcile().await;
+        agent.record_boot();
     }
 
     tracing::info!("shutting down: workloads keep running");
@@ -241,6 +245,21 @@ impl Agent {
                 .await;
         }
         self.runner.prune();
+    }
+
+    /// Records the boot once what was found at start has been adopted or replaced; from then
+    /// on an ended instance counts as ours again.
+    fn record_boot(&mut self) {
+        if !self.runner.settled() {
+            return;
+        }
+        let Some(boot) = self.boot.take() else {
+            return;
+        };
+        if let Err(error) = boot.record() {
+            tracing::warn!(%error, "cannot record the boot id; the next start counts as a reboot");
+        }
+        self.runner.observed.rebooted = false;
     }
 
     async fn sample_resources(&mut self) {

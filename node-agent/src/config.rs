@@ -91,6 +91,10 @@ pub struct AgentArgs {
     /// The podman program to run [default: podman]
     #[arg(long, value_name = "PROGRAM", env = "ANK_AGENT_PODMAN")]
     pub podman: Option<PathBuf>,
+    /// Where the kernel's boot id is read, to tell a device restart from an agent-only restart
+    /// (hidden: tests point it at a file of their own to simulate a reboot; issue 16)
+    #[arg(long, value_name = "FILE", env = "ANK_AGENT_BOOT_ID_FILE", hide = true)]
+    pub boot_id_file: Option<PathBuf>,
     /// MQTT keep-alive in whole seconds: a frozen or cut-off agent shows as `AgentDisconnected`
     /// after about 1.5 times this [default: 10]
     #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_KEEP_ALIVE")]
@@ -159,6 +163,8 @@ pub struct AgentConfig {
     pub resync_interval: Duration,
     /// The podman program.
     pub podman: PathBuf,
+    /// Where the current boot id is read (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id_file: PathBuf,
     /// MQTT keep-alive; the broker declares the agent lost after about 1.5 times this.
     pub keep_alive: Duration,
     /// Caps on concurrent log streams, per agent and per client.
@@ -304,6 +310,9 @@ impl AgentArgs {
                 .podman
                 .or(file.podman)
                 .unwrap_or_else(|| PathBuf::from("podman")),
+            boot_id_file: self
+                .boot_id_file
+                .unwrap_or_else(|| PathBuf::from(crate::boot::BOOT_ID_PATH)),
             keep_alive: match self.keep_alive.or(file.keep_alive) {
                 // MQTT carries the keep-alive as a 16-bit number of seconds.
                 Some(s @ 1..=65_535) => Duration::from_secs(s),

@@ -38,6 +38,7 @@ pub mod runtime;
 mod agent_loop;
 mod backoff;
 mod book;
+mod boot;
 mod conditions;
 mod config;
 mod desired;

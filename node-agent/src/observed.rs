@@ -35,6 +35,9 @@ pub struct Observed {
     pub peer_states: BTreeMap<String, BTreeMap<String, PeerState>>,
     /// Agents whose status is not `online`: their workloads count as `AgentDisconnected`.
     pub offline_agents: BTreeSet<String>,
+    /// The device restarted since the agent last ran (`boot.rs`): an ended instance found
+    /// without a book is replaced, not adopted, so services run again after a reboot.
+    pub rebooted: bool,
     /// Why the runtimes could not be listed, while no listing has succeeded since the agent
     /// started. The agent then knows nothing of existing containers, so it only reports.
     pub listing_error: Option<String>,

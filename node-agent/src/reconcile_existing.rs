@@ -26,12 +26,14 @@ impl Planner<'_> {
     ) {
         let id = workload.instance_id();
         let mapped = state_map::map(&current.state);
-        let keep = matches!(
+        // An ended instance is adopted only within one boot: after a device restart the
+        // services run again, as in Ankaios (issue 16 point 1).
+        let ended = matches!(
             mapped.state,
-            ExecutionState::Running(_)
-                | ExecutionState::Succeeded(_)
-                | ExecutionState::Failed(FailedSubstate::ExecFailed)
+            ExecutionState::Succeeded(_) | ExecutionState::Failed(FailedSubstate::ExecFailed)
         );
+        let running = matches!(mapped.state, ExecutionState::Running(_));
+        let keep = running || (ended && !self.observed.rebooted);
         if keep {
             let said = Said {
                 exit_code: mapped.exit_code,

@@ -298,6 +298,31 @@ fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
 }
 
 #[test]
+fn issue_16_after_a_reboot_ended_instances_are_replaced_honouring_add_conditions_running_ones_adopted(
+) {
+    // (found state, add conditions met, expected operations)
+    let table = [
+        (RawState::Exited { code: 0 }, true, vec!["replace"]),
+        (RawState::Exited { code: 0 }, false, vec!["delete"]),
+        (RawState::Exited { code: 2 }, true, vec!["replace"]),
+        (RawState::Running, true, vec!["adopt"]),
+    ];
+    for (state, met, expected_ops) in table {
+        let mut w = podman("w");
+        w.dependencies.insert("dep".into(), AddCondition::Running);
+        expect_on(&mut w.expected_instances, "dep", "agent_B");
+        let mut o = observed();
+        o.rebooted = true;
+        if met {
+            peer(&mut o, "dep", "agent_B", "Running(Ok)");
+        }
+        with_instance(&mut o, &w, state.clone());
+        let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+        assert_eq!(ops(&actions), expected_ops, "{state:?} met={met}");
+    }
+}
+
+#[test]
 fn an_adopted_instance_that_ended_follows_its_restart_policy_not_a_rerun() {
     // (policy, exit code, expected operations once adopted)
     let table = [

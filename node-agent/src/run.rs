@@ -84,12 +84,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     tracing::info!(agent = %config.name, broker = %config.broker, "agent online");
 
     let publisher = Publisher::new(session.clone(), config.topics.clone(), &config.name, status);
+    let boot = crate::boot::detect(&config.boot_id_file, &config.io_folder());
+    let mut runner = Runner::new(&config.name, config.runtimes.clone(), Arc::clone(&runtimes));
+    runner.observed.rebooted = boot.rebooted;
     let agent = Agent {
         session,
         watched_peers: BTreeSet::new(),
         logs: LogStreams::new(config.log_caps, Arc::clone(&runtimes), publisher.logs()),
         publisher,
-        runner: Runner::new(&config.name, config.runtimes.clone(), runtimes),
+        runner,
+        boot: Some(boot),
         sampler: Sampler::default(),
         connects: 0,
         config,

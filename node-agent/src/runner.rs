@@ -174,6 +174,12 @@ where
         Some(reports)
     }
 
+    /// Whether the agent has acted on a snapshot after its first listing and nothing is under
+    /// way: what it found at start is adopted or replaced by now.
+    pub fn settled(&self) -> bool {
+        self.lister.listed_once && self.snapshot.is_some() && self.ops.is_empty()
+    }
+
     /// The generation of the snapshot acted on, if any.
     pub fn generation(&self) -> Option<u64> {
         self.snapshot.as_ref().map(|s| s.generation)

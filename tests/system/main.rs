@@ -25,6 +25,8 @@ mod logs;
 mod names_and_sizes;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).
 mod podman_smoke;
+/// Device restarts: services run again, an agent-only restart re-runs nothing (issue 16 point 1).
+mod reboots;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.
 mod recovery;
 /// A manifest mixing runtimes: each agent refuses only what it cannot run (issue 16 point 2).
