@@ -275,10 +275,9 @@ fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
         ),
     ];
     for (runtime, state, met, expected_ops, expected_report) in table {
-        let mut w = if runtime == "podman" {
-            podman("w")
-        } else {
-            kube("w")
+        let mut w = match runtime.parse::<RuntimeKind>() {
+            Ok(RuntimeKind::PodmanKube) => kube("w"),
+            _ => podman("w"),
         };
         let mut o = observed();
         w.dependencies.insert("dep".into(), AddCondition::Running);
