@@ -1,22 +1,39 @@
-//! Reconnect delays: exponential with full jitter, so that a fleet of clients that lost the same
-//! broker does not reconnect in one burst (brokers drop many of thousands of simultaneous connects,
-//! see reference/mqtt-brokers.md). Pure: the caller sleeps.
+//! The workspace's one backoff: delays exponential with jitter, so that a fleet of clients that
+//! lost the same broker does not reconnect in one burst (brokers drop many of thousands of
+//! simultaneous connects, see reference/mqtt-brokers.md). The session's reconnects and the
+//! agent's first connect use [`Backoff`]; the agent's retry and restart policies use
+//! [`doubled`], the same arithmetic without a random number generator (issue 12). Pure: the
+//! caller sleeps.
 
 use std::time::Duration;
 
 use rand::Rng;
 
+/// `base · 2^exponent`, saturating at `cap`.
+pub fn doubled(base: Duration, exponent: u32, cap: Duration) -> Duration {
+    // 2^64 · 5 min still fits in u128 millis; the cap bounds the result anyway.
+    let factor = 1u128.checked_shl(exponent.min(64)).unwrap_or(u128::MAX);
+    let millis = base.as_millis().saturating_mul(factor);
+    if millis >= cap.as_millis() {
+        cap
+    } else {
+        // Below the cap, so it fits in u64.
+        Duration::from_millis(millis as u64)
+    }
+}
+
 /// The delay before each reconnect attempt: uniformly random between `min` and a ceiling that
 /// starts at twice `min`, doubles per failed attempt and stops at `max`.
 #[derive(Debug, Clone)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     min: Duration,
     max: Duration,
     attempt: u32,
 }
 
 impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+    /// Delays from `min` up to `max` (at least `min`).
+    pub fn new(min: Duration, max: Duration) -> Self {
         Self {
             min,
             max: max.max(min),
@@ -25,13 +42,12 @@ impl Backoff {
     }
 
     /// The ceiling of the next delay; grows with each call to [`Backoff::next_delay`].
-    pub(crate) fn ceiling(&self) -> Duration {
-        let factor = 2u32.saturating_pow(self.attempt.saturating_add(1).min(20));
-        self.min.saturating_mul(factor).min(self.max)
+    pub fn ceiling(&self) -> Duration {
+        doubled(self.min, self.attempt.saturating_add(1), self.max)
     }
 
     /// The next delay, drawn from `rng`.
-    pub(crate) fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
+    pub fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
         let ceiling = self.ceiling();
         self.attempt = self.attempt.saturating_add(1);
         if ceiling <= self.min {
@@ -41,7 +57,7 @@ impl Backoff {
     }
 
     /// Back to the shortest delays, after a successful connect.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.attempt = 0;
     }
 }

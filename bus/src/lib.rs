@@ -34,6 +34,7 @@ mod session;
 mod settings;
 mod topic_match;
 
+pub use backoff::{doubled, Backoff};
 pub use birth::{new_epoch, Birth};
 pub use error::BusError;
 pub use log_limit::{excerpt, excerpt_bytes};

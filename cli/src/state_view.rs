@@ -214,7 +214,7 @@ impl View {
         let mut runtimes = BTreeMap::new();
         for (agent, snapshot) in &self.snapshots {
             for (name, w) in &snapshot.workloads {
-                runtimes.insert((name.clone(), agent.clone()), w.runtime.clone());
+                runtimes.insert((name.clone(), agent.clone()), w.runtime.to_string());
             }
         }
         if let Some(desired) = &self.desired {

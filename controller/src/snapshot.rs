@@ -54,10 +54,17 @@ pub fn workload_sets(
                 (!peer.spec.agent.is_empty()).then(|| (other.clone(), peer.instance_id.clone()))
             })
             .collect();
-        sets.entry(agent.clone()).or_default().insert(
-            name.clone(),
-            DesiredWorkload::new(workload, conditions, expected),
-        );
+        match DesiredWorkload::new(workload, conditions, expected) {
+            Ok(desired) => {
+                sets.entry(agent.clone())
+                    .or_default()
+                    .insert(name.clone(), desired);
+            }
+            // Validation refuses such a runtime before anything is accepted; a state that got
+            // past it (a hand-edited state file) leaves that workload out rather than send an
+            // agent a snapshot it cannot read.
+            Err(invalid) => tracing::error!(workload = %name, %invalid, "workload left out"),
+        }
     }
     sets
 }

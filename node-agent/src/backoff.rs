@@ -3,7 +3,8 @@
 //! Ankaios §3.1, which restarts a crash loop immediately and forever).
 //!
 //! No clocks and no random numbers here: callers pass the attempt number and a pre-drawn jitter,
-//! so `reconcile::plan` stays deterministic and its tests need no time control.
+//! so `reconcile::plan` stays deterministic and its tests need no time control. The doubling is
+//! `ank_bus::doubled`, shared with the bus's reconnect [`ank_bus::Backoff`].
 
 use std::time::Duration;
 
@@ -23,18 +24,8 @@ pub const RESTART_CAP: Duration = Duration::from_secs(300);
 /// is immediate again.
 pub const RESTART_RESET_AFTER: Duration = Duration::from_secs(60);
 
-/// `base · 2^exponent`, saturating at `cap`.
-fn doubled(base: Duration, exponent: u32, cap: Duration) -> Duration {
-    // 2^32 · 500 ms overflows nothing in u128 millis; the cap bounds the result anyway.
-    let factor = 1u128.checked_shl(exponent.min(64)).unwrap_or(u128::MAX);
-    let millis = base.as_millis().saturating_mul(factor);
-    if millis >= cap.as_millis() {
-        cap
-    } else {
-        // Below the cap, so it fits in u64.
-        Duration::from_millis(millis as u64)
-    }
-}
+// The doubling is the workspace's one backoff arithmetic (`ank_bus::backoff`).
+use ank_bus::doubled;
 
 /// The delay before create retry number `retry` (0 for the first retry): full jitter, uniform in
 /// `[0, min(500 ms · 2^retry, 5 min)]`. `jitter` is a pre-drawn value in `[0, 1]`, clamped.

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use ank_bus::{ConnectArgs, ConnectFile, ConnectOptions, ConnectSettings, Program};
-use ank_schemas::{name_problem, Topics, KNOWN_RUNTIMES};
+use ank_schemas::{name_problem, parse_tag, RuntimeKind, Topics};
 
 use crate::log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 
@@ -76,6 +76,10 @@ pub struct AgentArgs {
     /// The podman program to run [default: podman]
     #[arg(long, value_name = "PROGRAM", env = "ANK_AGENT_PODMAN")]
     pub podman: Option<PathBuf>,
+    /// Where the kernel's boot id is read, to tell a device restart from an agent-only restart
+    /// (hidden: tests point it at a file of their own to simulate a reboot; issue 16)
+    #[arg(long, value_name = "FILE", env = "ANK_AGENT_BOOT_ID_FILE", hide = true)]
+    pub boot_id_file: Option<PathBuf>,
     /// MQTT keep-alive in whole seconds: a frozen or cut-off agent shows as `AgentDisconnected`
     /// after about 1.5 times this [default: 10]
     #[arg(long, value_name = "SECONDS", env = "ANK_AGENT_KEEP_ALIVE")]
@@ -87,13 +91,6 @@ pub struct AgentArgs {
     /// The most log streams one client may have on this agent at once [default: 8]
     #[arg(long, value_name = "N", env = "ANK_AGENT_MAX_LOG_STREAMS_PER_CLIENT")]
     pub max_log_streams_per_client: Option<usize>,
-}
-
-fn parse_tag(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(format!("`{text}` is not KEY=VALUE")),
-    }
 }
 
 /// The TOML config file; every key is optional.
@@ -128,7 +125,7 @@ pub struct AgentConfig {
     /// The base run folder (the agent uses `<run_folder>/<name>_io/`).
     pub run_folder: PathBuf,
     /// The runtimes to run.
-    pub runtimes: Vec<String>,
+    pub runtimes: Vec<RuntimeKind>,
     /// The agent's tags.
     pub tags: BTreeMap<String, String>,
     /// Resource measurement interval.
@@ -137,6 +134,8 @@ pub struct AgentConfig {
     pub resync_interval: Duration,
     /// The podman program.
     pub podman: PathBuf,
+    /// Where the current boot id is read (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id_file: PathBuf,
     /// MQTT keep-alive; the broker declares the agent lost after about 1.5 times this.
     pub keep_alive: Duration,
     /// Caps on concurrent log streams, per agent and per client.
@@ -251,21 +250,23 @@ impl AgentArgs {
         let runtimes = self
             .runtimes
             .or(file.runtimes)
-            .unwrap_or_else(|| KNOWN_RUNTIMES.iter().map(|r| (*r).to_owned()).collect());
+            .unwrap_or_else(|| RuntimeKind::KNOWN.iter().map(|r| r.to_string()).collect());
         let mut warnings = connect.warnings.clone();
         let mut enabled = Vec::new();
         let mut unknown = Vec::new();
         for runtime in runtimes {
-            let runtime = runtime.trim().to_owned();
-            if !KNOWN_RUNTIMES.contains(&runtime.as_str()) {
+            let name = runtime.trim().to_owned();
+            let Some(runtime) = RuntimeKind::parse(&name).ok().filter(RuntimeKind::is_known) else {
                 // As Ankaios: Ankaios' own ank-agent.conf lists `containerd`, which runs nowhere
                 // here; an unknown name is a warning, no runtime at all an error.
                 warnings.push(format!(
-                    "runtime `{runtime}` ignored: unknown here; known: {}",
-                    KNOWN_RUNTIMES.join(", ")
+                    "runtime `{name}` ignored: unknown here; known: {}",
+                    RuntimeKind::known_names()
                 ));
-                unknown.push(runtime);
-            } else if !enabled.contains(&runtime) {
+                unknown.push(name);
+                continue;
+            };
+            if !enabled.contains(&runtime) {
                 enabled.push(runtime);
             }
         }
@@ -317,6 +318,9 @@ impl AgentArgs {
                 .podman
                 .or(file.podman)
                 .unwrap_or_else(|| PathBuf::from("podman")),
+            boot_id_file: self
+                .boot_id_file
+                .unwrap_or_else(|| PathBuf::from(crate::boot::BOOT_ID_PATH)),
             keep_alive: match self.keep_alive.or(file.keep_alive) {
                 // MQTT carries the keep-alive as a 16-bit number of seconds.
                 Some(s @ 1..=65_535) => Duration::from_secs(s),
@@ -379,7 +383,7 @@ mod tests {
         assert_eq!(config.name, "from_flag");
         assert_eq!(config.broker, "mqtt://file:1883");
         assert_eq!(config.topics.prefix(), "file/prefix");
-        assert_eq!(config.runtimes, ["podman"]);
+        assert_eq!(config.runtimes, [RuntimeKind::Podman]);
         assert_eq!(config.resync_interval, Duration::from_secs(3));
         assert_eq!(config.resource_interval, DEFAULT_RESOURCE_INTERVAL);
         assert_eq!(config.keep_alive, Duration::from_secs(4));
@@ -473,7 +477,7 @@ location = 'on-car'
             "a gRPC URL is no broker"
         );
         assert_eq!(config.run_folder, PathBuf::from("/tmp/ankaios/"));
-        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(config.runtimes, RuntimeKind::KNOWN);
         assert_eq!(
             config.tags.get("location").map(String::as_str),
             Some("on-car")
@@ -525,7 +529,7 @@ key_pem_content = """-----BEGIN PRIVATE KEY-----"""
         let config = parse(&["-n", "agent_A"]).resolve(None).expect("valid");
         assert_eq!(config.broker, ank_bus::DEFAULT_BROKER);
         assert_eq!(config.topics.prefix(), ank_schemas::DEFAULT_PREFIX);
-        assert_eq!(config.runtimes, ["podman", "podman-kube"]);
+        assert_eq!(config.runtimes, RuntimeKind::KNOWN);
         assert_eq!(config.client_id(), "agent-agent_A");
         assert!(config.io_folder().ends_with("ankmq/agent_A_io"));
     }

@@ -1,21 +1,31 @@
 //! `ank-agent`: reconciles one node's desired workloads with podman (issue #5).
 //!
 //! The binary (`src/main.rs`) is a thin shell around [`run`]. Decisions are pure (`reconcile`),
-//! actions happen at the edge (`execute`, `publish`, `runtime`); docs/agent.md explains both.
+//! actions happen at the edge (`dispatch`, `publish`, `runtime`); docs/agent.md explains both.
+//! Only `runtime/` spells podman's command lines; runtimes are named by the contract crate's
+//! `RuntimeKind` everywhere else, and only `dispatch.rs` matches on it.
 //!
 //! Layout:
 //! - [`runtime`]: runtime connectors. The only code that spells `podman` or spawns a process;
 //!   it runs, restarts, observes and removes containers and reports raw podman facts
 //!   (`runtime/command.rs`, `podman.rs`, `podman_kube.rs`, `ps.rs`, `events.rs`).
-//! - `reconcile`: the pure decision, desired snapshot + [`Observed`] → [`Action`]s.
-//! - `observed`: what the planner knows besides the snapshot (runtime instances, bookkeeping,
-//!   reports, other agents' states).
+//! - `run`: wiring (connectors from the settings, the agent's folder, connect, subscribe).
+//! - `agent_loop`: the select loop, where every input source is one arm.
+//! - `inbox`: bus input decoded into typed values, or dropped.
+//! - `runner`: the agent's state without the bus: snapshot, [`Observed`], operations and
+//!   listings in flight; unit-tested with `fake_runtime` (tests only).
+//! - `listing`: when to list podman and how a listing merges ("a newer look wins", "a busy
+//!   instance is left alone"), and provisional exits from events.
+//! - `desired`: each snapshot workload checked once against its runtime ([`Workload`]).
+//! - `dispatch`: the one place a runtime kind meets its connector; specs, files, [`OpError`].
+//! - `execute`: booking: actions → operations, and their outcomes → the books.
+//! - `reconcile` (with `reconcile_existing`): the pure decision, desired + [`Observed`] →
+//!   [`Action`]s; `conditions`: which add/delete conditions are unmet.
+//! - `observed`, `book`: what the planner knows besides the snapshot; one workload's memory.
 //! - `state_map`: podman's raw state → execution state and additionalInfo text.
 //! - `backoff`: create-retry and restart delays, pure arithmetic.
 //! - `hysteresis`: which state reports a stopping workload ignores.
 //! - `config`: flags, environment and TOML file → [`AgentConfig`].
-//! - `run`: the loop: bus and podman in, plan, execute, publish.
-//! - `execute`: actions → runtime connector calls, and their outcomes → bookkeeping.
 //! - `log_streams`: who may stream which logs until when (leases, caps); `log_pump`: one
 //!   `podman logs` turned into events (issue 14).
 //! - `publish`: the only publisher (workload states, status, log streams).
@@ -25,10 +35,20 @@
 
 pub mod runtime;
 
+mod agent_loop;
 mod backoff;
+mod book;
+mod boot;
+mod conditions;
 mod config;
+mod desired;
+mod dispatch;
 mod execute;
+#[cfg(test)]
+mod fake_runtime;
 mod hysteresis;
+mod inbox;
+mod listing;
 mod log_pump;
 mod log_streams;
 mod observed;
@@ -36,12 +56,15 @@ mod publish;
 mod reconcile;
 mod resources;
 mod run;
+mod runner;
 mod state_map;
 mod workload_files;
 
 pub use backoff::{create_retry_delay, effective_streak, restart_delay};
 pub use config::{AgentArgs, AgentConfig};
-pub use execute::{OpFailure, OpOutcome, Runtimes};
+pub use desired::{DesiredSet, Workload};
+pub use dispatch::{OpError, Runtimes};
+pub use execute::{OpFailure, OpOutcome};
 pub use hysteresis::accepts as hysteresis_accepts;
 pub use log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 pub use observed::{

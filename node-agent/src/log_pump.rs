@@ -14,10 +14,10 @@ use ank_schemas::{ClientId, InstanceId, LogEvent, StopReason};
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
 
-use crate::execute::Runtimes;
+use crate::dispatch::Runtimes;
 use crate::observed::InstanceTarget;
 use crate::publish::LogPublisher;
-use crate::runtime::{CommandError, LogOptions, RuntimeConnector, RuntimeError, Source};
+use crate::runtime::{CommandError, LogOptions, Source};
 
 /// The longest line published; longer ones are cut (a car's broker has payload limits).
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -84,20 +84,9 @@ async fn pump(job: &StreamJob) -> StopReason {
     let Some(target) = &job.target else {
         return StopReason::InstanceGone;
     };
-    let reference = target.to_ref();
-    let opened = match target.runtime.as_str() {
-        "podman-kube" => match &job.runtimes.kube {
-            Some(kube) => kube.logs(&reference, &job.options).await,
-            None => return StopReason::InstanceGone,
-        },
-        _ => match &job.runtimes.podman {
-            Some(podman) => podman.logs(&reference, &job.options).await,
-            None => return StopReason::InstanceGone,
-        },
-    };
-    let mut stream = match opened {
+    let mut stream = match job.runtimes.logs(target, &job.options).await {
         Ok(stream) => stream,
-        Err(RuntimeError::NotFound { .. }) => return StopReason::InstanceGone,
+        Err(error) if error.is_gone() => return StopReason::InstanceGone,
         Err(error) => {
             tracing::warn!(instance = %target.instance, %error, "logs unavailable");
             job.error(error.to_string()).await;

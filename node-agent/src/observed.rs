@@ -8,9 +8,12 @@
 //! are passed in.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ank_schemas::{AgentSnapshot, DeleteCondition, ExecutionState, InstanceId};
+use ank_schemas::{ExecutionState, InstanceId, RuntimeKind};
+
+pub use crate::book::{Failure, Operation, WorkloadBook};
+use crate::desired::DesiredSet;
 
 use crate::runtime::{labels, InstanceRef, ObservedInstance, RawState};
 
@@ -19,8 +22,8 @@ use crate::runtime::{labels, InstanceRef, ObservedInstance, RawState};
 pub struct Observed {
     /// This agent's name.
     pub agent: String,
-    /// The runtimes this agent runs (`podman`, `podman-kube`).
-    pub runtimes: Vec<String>,
+    /// The runtimes this agent runs.
+    pub runtimes: Vec<RuntimeKind>,
     /// The runtimes' instances owned by this agent, by full instance id text.
     pub instances: BTreeMap<String, RuntimeInstance>,
     /// The agent's memory per workload name.
@@ -32,6 +35,9 @@ pub struct Observed {
     pub peer_states: BTreeMap<String, BTreeMap<String, PeerState>>,
     /// Agents whose status is not `online`: their workloads count as `AgentDisconnected`.
     pub offline_agents: BTreeSet<String>,
+    /// The device restarted since the agent last ran (`boot.rs`): an ended instance found
+    /// without a book is replaced, not adopted, so services run again after a reboot.
+    pub rebooted: bool,
     /// Why the runtimes could not be listed, while no listing has succeeded since the agent
     /// started. The agent then knows nothing of existing containers, so it only reports.
     pub listing_error: Option<String>,
@@ -44,8 +50,8 @@ pub struct RuntimeInstance {
     pub instance: String,
     /// The parsed instance id, `None` if the label is not one (such an instance is an orphan).
     pub id: Option<InstanceId>,
-    /// The runtime that runs it (`podman`, `podman-kube`).
-    pub runtime: String,
+    /// The runtime that runs it.
+    pub runtime: RuntimeKind,
     /// Its state (for several containers, the worst).
     pub state: RawState,
     /// Its container ids.
@@ -63,7 +69,7 @@ pub struct RuntimeInstance {
 
 impl RuntimeInstance {
     /// The planner's view of an instance a connector found.
-    pub fn from_observed(found: &ObservedInstance, runtime: &str) -> Self {
+    pub fn from_observed(found: &ObservedInstance, runtime: &RuntimeKind) -> Self {
         let ran_for = found
             .containers
             .iter()
@@ -74,12 +80,14 @@ impl RuntimeInstance {
                 _ => None,
             })
             .max();
+        // The label names the connector that made it; one that does not read as a runtime
+        // (edited by hand) leaves the lister's.
         let runtime = found
             .containers
             .iter()
             .find_map(|c| c.label(labels::RUNTIME))
-            .unwrap_or(runtime)
-            .to_owned();
+            .and_then(|label| RuntimeKind::parse(label).ok())
+            .unwrap_or_else(|| runtime.clone());
         Self {
             instance: found.instance.clone(),
             id: found.instance.parse().ok(),
@@ -140,7 +148,7 @@ pub struct InstanceTarget {
     /// The full instance id text.
     pub instance: String,
     /// The runtime that runs it.
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     /// podman's `generalOptions` for it.
     pub general_options: Vec<String>,
 }
@@ -164,134 +172,6 @@ pub struct PeerState {
     pub state: ExecutionState,
 }
 
-/// A runtime operation the agent started and has not finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// Creating a new instance.
-    Create,
-    /// Running an ended instance again.
-    Restart,
-    /// Removing an old instance, then creating the new one.
-    Replace,
-    /// Removing an instance.
-    Delete,
-}
-
-/// A create or delete that failed and will be retried.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    /// How many attempts failed in a row (1 after the first failure).
-    pub attempt: u32,
-    /// When the last one failed.
-    pub failed_at: Instant,
-    /// The pre-drawn jitter in `[0, 1]` for the next delay (see `backoff::create_retry_delay`,
-    /// which both retries use).
-    pub jitter: f64,
-    /// The error of the last failure.
-    pub error: String,
-}
-
-/// What the agent remembers about one workload between plans. Created when the agent first acts
-/// on (or adopts) an instance; an instance found in podman without a book was found, not
-/// managed, which is what the adoption table (Ankaios §4.2) keys on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkloadBook {
-    /// The instance these facts are about. A desired instance with another id starts afresh,
-    /// which is how an update cancels retries and resets the restart count.
-    pub instance: InstanceId,
-    /// Whether the instance exists in the runtime as far as the agent did it: created, adopted
-    /// or restarted, and not deleted since. Absent from podman while `created` means Lost.
-    pub created: bool,
-    /// How often the restart policy restarted it.
-    pub restart_count: u32,
-    /// Restarts in a row without a long run (see `backoff::effective_streak`).
-    pub crash_streak: u32,
-    /// When the restart policy last restarted it.
-    pub last_restart_at: Option<Instant>,
-    /// The failed create to retry, if any.
-    pub create_failure: Option<Failure>,
-    /// The failed delete to retry, if any (`Stopping(DeleteFailed)` meanwhile).
-    pub delete_failure: Option<Failure>,
-    /// A failure retrying cannot fix (`Pending(StartingFailed)`), with its reason.
-    pub starting_failed: Option<String>,
-    /// The operation running now; the planner leaves the workload alone until it ends.
-    pub in_flight: Option<Operation>,
-    /// The workload's delete conditions from the last snapshot that had it, kept so a workload
-    /// removed from the snapshot still waits for its dependents.
-    pub delete_conditions: BTreeMap<String, DeleteCondition>,
-    /// The instances the controller expected of those dependents, from the same snapshot.
-    pub expected_instances: BTreeMap<String, InstanceId>,
-}
-
-impl WorkloadBook {
-    /// A fresh book for `instance`.
-    pub fn new(instance: InstanceId) -> Self {
-        Self {
-            instance,
-            created: false,
-            restart_count: 0,
-            crash_streak: 0,
-            last_restart_at: None,
-            create_failure: None,
-            delete_failure: None,
-            starting_failed: None,
-            in_flight: None,
-            delete_conditions: BTreeMap::new(),
-            expected_instances: BTreeMap::new(),
-        }
-    }
-
-    /// The instance now exists (created, adopted or a replacement created).
-    pub fn on_created(&mut self) {
-        self.created = true;
-        self.create_failure = None;
-        self.starting_failed = None;
-    }
-
-    /// A create failed. A retryable failure schedules a retry with the pre-drawn `jitter`; any
-    /// other makes the workload `Pending(StartingFailed)` for good.
-    pub fn on_create_failed(&mut self, error: String, retryable: bool, now: Instant, jitter: f64) {
-        self.created = false;
-        if !retryable {
-            self.create_failure = None;
-            self.starting_failed = Some(error);
-            return;
-        }
-        let attempt = self.create_failure.as_ref().map_or(0, |f| f.attempt) + 1;
-        self.create_failure = Some(Failure {
-            attempt,
-            failed_at: now,
-            jitter,
-            error,
-        });
-    }
-
-    /// The restart policy restarted it; `streak` is the crash streak the restart counted.
-    pub fn on_restarted(&mut self, now: Instant, streak: u32) {
-        self.created = true;
-        self.restart_count = self.restart_count.saturating_add(1);
-        self.crash_streak = streak;
-        self.last_restart_at = Some(now);
-    }
-
-    /// The instance was removed from the runtime.
-    pub fn on_deleted(&mut self) {
-        self.created = false;
-        self.delete_failure = None;
-    }
-
-    /// Removing the instance failed; it is retried after a jittered delay.
-    pub fn on_delete_failed(&mut self, error: String, now: Instant, jitter: f64) {
-        let attempt = self.delete_failure.as_ref().map_or(0, |f| f.attempt) + 1;
-        self.delete_failure = Some(Failure {
-            attempt,
-            failed_at: now,
-            jitter,
-            error,
-        });
-    }
-}
-
 /// One state report, as the agent publishes it (without the publisher's timestamp).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadReport {
@@ -313,7 +193,7 @@ pub struct WorkloadReport {
 
 impl Observed {
     /// An empty view for `agent` running `runtimes`.
-    pub fn new(agent: impl Into<String>, runtimes: Vec<String>) -> Self {
+    pub fn new(agent: impl Into<String>, runtimes: Vec<RuntimeKind>) -> Self {
         Self {
             agent: agent.into(),
             runtimes,
@@ -329,8 +209,8 @@ impl Observed {
     }
 
     /// Replaces every instance of `runtime` with a fresh listing.
-    pub fn set_runtime_listing(&mut self, runtime: &str, found: &[ObservedInstance]) {
-        self.instances.retain(|_, i| i.runtime != runtime);
+    pub fn set_runtime_listing(&mut self, runtime: &RuntimeKind, found: &[ObservedInstance]) {
+        self.instances.retain(|_, i| i.runtime != *runtime);
         for instance in found {
             let instance = RuntimeInstance::from_observed(instance, runtime);
             self.instances.insert(instance.instance.clone(), instance);
@@ -341,7 +221,7 @@ impl Observed {
     pub fn set_instance(
         &mut self,
         instance: &str,
-        runtime: &str,
+        runtime: &RuntimeKind,
         found: Option<&ObservedInstance>,
     ) {
         match found {
@@ -357,8 +237,9 @@ impl Observed {
 
     /// Keeps each workload's latest delete conditions in its book (see
     /// [`WorkloadBook::delete_conditions`]).
-    pub fn remember_snapshot(&mut self, snapshot: &AgentSnapshot) {
-        for (name, desired) in &snapshot.workloads {
+    pub fn remember_snapshot(&mut self, snapshot: &DesiredSet) {
+        for (name, workload) in &snapshot.workloads {
+            let desired = &workload.desired;
             if let Some(book) = self.books.get_mut(name) {
                 book.delete_conditions = desired.delete_conditions.clone();
                 book.expected_instances = desired.expected_instances.clone();
@@ -440,163 +321,5 @@ impl Observed {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ank_schemas::{PendingSubstate, RunningSubstate};
-
-    fn id(name: &str) -> InstanceId {
-        InstanceId::compute(name, "agent_A", "podman", "image: x", &[])
-    }
-
-    #[test]
-    fn create_failures_count_attempts_and_a_non_retryable_one_is_final() {
-        let now = Instant::now();
-        let mut book = WorkloadBook::new(id("w"));
-        book.on_create_failed("pull failed".into(), true, now, 0.5);
-        book.on_create_failed("pull failed again".into(), true, now, 0.25);
-        let failure = book.create_failure.clone().expect("retry scheduled");
-        assert_eq!((failure.attempt, failure.jitter), (2, 0.25));
-        assert_eq!(failure.error, "pull failed again");
-        book.on_create_failed("bad spec".into(), false, now, 0.0);
-        assert_eq!(book.create_failure, None);
-        assert_eq!(book.starting_failed.as_deref(), Some("bad spec"));
-        book.on_created();
-        assert_eq!(book.starting_failed, None);
-        assert!(book.created);
-    }
-
-    #[test]
-    fn restarts_count_and_remember_their_streak() {
-        let now = Instant::now();
-        let mut book = WorkloadBook::new(id("w"));
-        book.on_restarted(now, 1);
-        book.on_restarted(now, 2);
-        assert_eq!((book.restart_count, book.crash_streak), (2, 2));
-        assert_eq!(book.last_restart_at, Some(now));
-    }
-
-    #[test]
-    fn issue_13_only_the_expected_agent_answers_for_a_dependency() {
-        let mut observed = Observed::new("agent_A", vec!["podman".into()]);
-        let running = ExecutionState::Running(RunningSubstate::Ok);
-        let succeeded = ExecutionState::Succeeded(ank_schemas::SucceededSubstate::Ok);
-        let on_b = InstanceId::compute("db", "agent_B", "podman", "image: x", &[]);
-        let forged = InstanceId::compute("db", "agent_C", "podman", "image: x", &[]);
-        observed.set_peer_state(
-            "db",
-            "agent_C",
-            Some(PeerState {
-                instance: forged,
-                state: succeeded,
-            }),
-        );
-        assert_eq!(
-            observed.answer_for("db", &on_b, true),
-            None,
-            "agent_C's state of agent_B's workload is ignored"
-        );
-        observed.set_peer_state(
-            "db",
-            "agent_B",
-            Some(PeerState {
-                instance: on_b.clone(),
-                state: running,
-            }),
-        );
-        assert_eq!(observed.answer_for("db", &on_b, true), Some(running));
-        observed.offline_agents.insert("agent_B".into());
-        assert_eq!(
-            observed.answer_for("db", &on_b, true),
-            Some(ExecutionState::AgentDisconnected)
-        );
-        let newer = InstanceId::compute("db", "agent_B", "podman", "image: y", &[]);
-        assert_eq!(
-            observed.answer_for("db", &newer, true),
-            None,
-            "the state of an older instance does not count for the expected one"
-        );
-        assert_eq!(
-            observed.answer_for("db", &newer, false),
-            Some(ExecutionState::AgentDisconnected),
-            "unless any instance of that agent counts (delete conditions)"
-        );
-    }
-
-    #[test]
-    fn own_workloads_answer_from_what_this_agent_reported_not_from_the_bus() {
-        let mut observed = Observed::new("agent_A", vec!["podman".into()]);
-        let waiting = ExecutionState::Pending(PendingSubstate::WaitingToStart);
-        observed.set_peer_state(
-            "db",
-            "agent_A",
-            Some(PeerState {
-                instance: id("db"),
-                state: ExecutionState::Running(RunningSubstate::Ok),
-            }),
-        );
-        assert_eq!(
-            observed.answer_for("db", &id("db"), true),
-            None,
-            "own echo ignored"
-        );
-        observed.record_report(WorkloadReport {
-            workload: "db".into(),
-            instance: id("db"),
-            state: waiting,
-            info: String::new(),
-            restart_count: 0,
-            exit_code: None,
-            observed_generation: 1,
-        });
-        assert_eq!(observed.answer_for("db", &id("db"), true), Some(waiting));
-    }
-
-    #[test]
-    fn clearing_our_own_topic_forgets_the_removed_report() {
-        let mut observed = Observed::new("agent_A", vec![]);
-        observed.record_report(WorkloadReport {
-            workload: "w".into(),
-            instance: id("w"),
-            state: ExecutionState::Removed,
-            info: String::new(),
-            restart_count: 0,
-            exit_code: None,
-            observed_generation: 1,
-        });
-        observed.set_peer_state("w", "agent_A", None);
-        assert!(observed.reported.is_empty());
-    }
-
-    #[test]
-    fn a_died_event_of_the_only_container_is_a_provisional_exit() {
-        let running = RuntimeInstance {
-            instance: "w.abc.a".into(),
-            id: None,
-            runtime: "podman".into(),
-            state: RawState::Running,
-            container_ids: vec!["c1".into()],
-            general_options: Vec::new(),
-            ran_for: None,
-            started_at: Some(1_000),
-            provisional: false,
-        };
-        let mut exited = running.clone();
-        assert!(exited.record_exit("c1", 3, 1_090));
-        assert_eq!(exited.state, RawState::Exited { code: 3 });
-        assert_eq!(exited.ran_for, Some(Duration::from_secs(90)));
-        assert!(exited.provisional);
-
-        let mut other = running.clone();
-        assert!(!other.record_exit("c2", 3, 1_090), "another container");
-        assert_eq!(other, running);
-        let mut pod = RuntimeInstance {
-            container_ids: vec!["c1".into(), "c2".into()],
-            ..running.clone()
-        };
-        assert!(
-            !pod.record_exit("c1", 3, 1_090),
-            "a pod's state is the worst of all"
-        );
-        assert_eq!(pod.state, RawState::Running);
-    }
-}
+#[path = "observed_tests.rs"]
+mod tests;

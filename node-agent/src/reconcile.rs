@@ -27,20 +27,21 @@
 //! Tags, restartPolicy and dependencies are not part of the instance id, so changing them alone
 //! never replaces a container: the planner compares instance ids, never whole workloads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ank_schemas::{
-    AddCondition, AgentSnapshot, DeleteCondition, DesiredWorkload, ExecutionState, FailedSubstate,
-    InstanceId, PendingSubstate, RestartPolicy, RuntimeConfig, StoppingSubstate, KNOWN_RUNTIMES,
+    ExecutionState, FailedSubstate, InstanceId, PendingSubstate, RuntimeProblem, StoppingSubstate,
 };
 
 use crate::backoff;
+pub use crate::conditions::{unmet_add_conditions, unmet_delete_conditions};
+use crate::desired::{DesiredSet, Workload};
 use crate::hysteresis;
 use crate::observed::{
     Failure, InstanceTarget, Observed, RuntimeInstance, WorkloadBook, WorkloadReport,
 };
-use crate::runtime::RawState;
 use crate::state_map;
 
 /// The additionalInfo of a create the agent just triggered (Ankaios' text).
@@ -64,7 +65,7 @@ pub enum Action {
         /// The workload's name.
         workload: String,
         /// What to create.
-        desired: DesiredWorkload,
+        desired: Arc<Workload>,
     },
     /// Run the ended instance again: `podman start` of the same container (`podman`), down then
     /// play (`podman-kube`).
@@ -72,7 +73,7 @@ pub enum Action {
         /// The workload's name.
         workload: String,
         /// The instance to restart.
-        desired: DesiredWorkload,
+        desired: Arc<Workload>,
         /// For a restart-policy restart, the crash streak to record (it counts in
         /// `restartCount`); `None` for an adoption restart, which does not count.
         policy_restart: Option<u32>,
@@ -85,7 +86,7 @@ pub enum Action {
         /// The instance to remove first.
         old: InstanceTarget,
         /// The instance to create after.
-        desired: DesiredWorkload,
+        desired: Arc<Workload>,
         /// As in [`Action::Restart`].
         policy_restart: Option<u32>,
     },
@@ -101,7 +102,7 @@ pub enum Action {
 }
 
 /// Decides what to do now. See the module documentation for the rules.
-pub fn plan(desired: &AgentSnapshot, observed: &Observed, now: Instant) -> Vec<Action> {
+pub fn plan(desired: &DesiredSet, observed: &Observed, now: Instant) -> Vec<Action> {
     let mut planner = Planner {
         desired,
         observed,
@@ -117,7 +118,7 @@ pub fn plan(desired: &AgentSnapshot, observed: &Observed, now: Instant) -> Vec<A
         for (name, workload) in &desired.workloads {
             planner.report(
                 name,
-                &workload.instance_id,
+                workload.instance_id(),
                 Said::new(FAILED_UNKNOWN, info.clone()),
                 true,
             );
@@ -135,7 +136,7 @@ pub fn plan(desired: &AgentSnapshot, observed: &Observed, now: Instant) -> Vec<A
 }
 
 /// Every workload name the planner has to look at, sorted.
-fn workload_names(desired: &AgentSnapshot, observed: &Observed) -> BTreeSet<String> {
+fn workload_names(desired: &DesiredSet, observed: &Observed) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = desired.workloads.keys().cloned().collect();
     names.extend(
         observed
@@ -155,80 +156,20 @@ fn workload_names(desired: &AgentSnapshot, observed: &Observed) -> BTreeSet<Stri
     names
 }
 
-/// Why a desired workload cannot be started whatever is retried, if it cannot.
-pub fn start_problem(desired: &DesiredWorkload, observed: &Observed) -> Option<String> {
-    let runtime = desired.runtime.as_str();
-    if !KNOWN_RUNTIMES.contains(&runtime) {
-        return Some(format!("Unsupported runtime '{runtime}'"));
-    }
-    if !observed.runtimes.iter().any(|r| r == runtime) {
-        return Some(format!(
+/// Why a desired workload cannot be started whatever is retried, if it cannot: what its
+/// runtime said of it when the snapshot arrived (`desired.rs`), or a runtime this agent does not
+/// run. Ankaios reports these as `Pending(StartingFailed)`; so do we.
+pub fn start_problem(workload: &Workload, observed: &Observed) -> Option<String> {
+    let runtime = &workload.desired.runtime;
+    match &workload.ready {
+        Err(problem @ RuntimeProblem::Unsupported(_)) => Some(problem.to_string()),
+        _ if !observed.runtimes.contains(runtime) => Some(format!(
             "The runtime '{runtime}' is not enabled on agent '{}'",
             observed.agent
-        ));
+        )),
+        Err(problem) => Some(problem.to_string()),
+        Ok(_) => None,
     }
-    if let Err(error) = RuntimeConfig::parse(runtime, &desired.runtime_config) {
-        return Some(format!("Could not parse the runtimeConfig: {error}"));
-    }
-    if runtime == "podman-kube" && !desired.files.is_empty() {
-        return Some(
-            "Workload files are not supported by the podman-kube runtime; use a ConfigMap".into(),
-        );
-    }
-    None
-}
-
-fn add_condition_name(condition: AddCondition) -> &'static str {
-    match condition {
-        AddCondition::Running => "ADD_COND_RUNNING",
-        AddCondition::Succeeded => "ADD_COND_SUCCEEDED",
-        AddCondition::Failed => "ADD_COND_FAILED",
-    }
-}
-
-fn delete_condition_name(condition: DeleteCondition) -> &'static str {
-    match condition {
-        DeleteCondition::Running => "DEL_COND_RUNNING",
-        DeleteCondition::NotPendingNorRunning => "DEL_COND_NOT_PENDING_NOR_RUNNING",
-    }
-}
-
-/// The dependencies whose add condition the expected instance does not meet, as
-/// `name (CONDITION)`. A dependency that is not in the desired state, or whose agent has not said
-/// anything about the expected instance, is not met.
-pub fn unmet_add_conditions(desired: &DesiredWorkload, observed: &Observed) -> Vec<String> {
-    desired
-        .dependencies
-        .iter()
-        .filter(|(name, condition)| {
-            let state = desired
-                .expected_instances
-                .get(*name)
-                .and_then(|expected| observed.answer_for(name, expected, true));
-            !state.is_some_and(|state| condition.is_met_by(&state))
-        })
-        .map(|(name, condition)| format!("{name} ({})", add_condition_name(*condition)))
-        .collect()
-}
-
-/// The dependents that keep a workload from being deleted: those whose agent reports a state
-/// (of any of its instances: an old one still counts) that does not meet the delete condition.
-/// A dependent not in the desired state, or without a state, meets it.
-pub fn unmet_delete_conditions(
-    conditions: &BTreeMap<String, DeleteCondition>,
-    expected_instances: &BTreeMap<String, InstanceId>,
-    observed: &Observed,
-) -> Vec<String> {
-    conditions
-        .iter()
-        .filter(|(name, condition)| {
-            let state = expected_instances
-                .get(*name)
-                .and_then(|expected| observed.answer_for(name, expected, false));
-            state.is_some_and(|state| !condition.is_met_by(&state))
-        })
-        .map(|(name, condition)| format!("{name} ({})", delete_condition_name(*condition)))
-        .collect()
 }
 
 /// When a failed attempt may be retried.
@@ -238,7 +179,7 @@ fn retry_deadline(failure: &Failure) -> Instant {
 }
 
 struct Planner<'a> {
-    desired: &'a AgentSnapshot,
+    desired: &'a DesiredSet,
     observed: &'a Observed,
     now: Instant,
     actions: Vec<Action>,
@@ -285,7 +226,7 @@ impl Planner<'_> {
         }
         let instances: Vec<&RuntimeInstance> = self.observed.instances_of(name).collect();
         match self.desired.workloads.get(name) {
-            Some(desired) => self.desired_workload(name, desired, book, &instances),
+            Some(workload) => self.desired_workload(name, workload, book, &instances),
             None => self.removed_workload(name, book, &instances),
         }
     }
@@ -337,7 +278,7 @@ impl Planner<'_> {
         name: &str,
         old: &RuntimeInstance,
         book: Option<&WorkloadBook>,
-        then: Option<&DesiredWorkload>,
+        then: Option<&Arc<Workload>>,
     ) {
         let failure = book
             .filter(|b| Some(&b.instance) == old.id.as_ref())
@@ -356,7 +297,7 @@ impl Planner<'_> {
             Some(desired) => Action::Replace {
                 workload: name.to_owned(),
                 old: old.target(),
-                desired: desired.clone(),
+                desired: Arc::clone(desired),
                 policy_restart: None,
             },
             None => Action::Delete {
@@ -413,16 +354,20 @@ impl Planner<'_> {
     fn desired_workload(
         &mut self,
         name: &str,
-        desired: &DesiredWorkload,
+        workload: &Arc<Workload>,
         book: Option<&WorkloadBook>,
         instances: &[&RuntimeInstance],
     ) {
+        let desired = &workload.desired;
         let id = &desired.instance_id;
         let id_text = id.to_string();
         let current = instances.iter().find(|i| i.instance == id_text).copied();
         let my_book = book.filter(|b| b.instance == *id);
-        let problem = start_problem(desired, self.observed)
-            .or_else(|| my_book.and_then(|b| b.starting_failed.clone()));
+        let problem = start_problem(workload, self.observed).or_else(|| {
+            my_book
+                .and_then(|b| b.starting_failed.as_ref())
+                .map(|e| e.to_string())
+        });
         let unmet = unmet_add_conditions(desired, self.observed);
 
         // 1. Old instances first: at most once.
@@ -441,7 +386,7 @@ impl Planner<'_> {
                 }
             }
             let create_now = current.is_none() && problem.is_none() && unmet.is_empty();
-            self.remove(name, old, book, create_now.then_some(desired));
+            self.remove(name, old, book, create_now.then_some(workload));
             return;
         }
 
@@ -456,8 +401,8 @@ impl Planner<'_> {
         // 3. The desired instance exists.
         if let Some(current) = current {
             match my_book {
-                None => self.adopt(name, desired, current, &unmet),
-                Some(book) => self.managed(name, desired, current, book),
+                None => self.adopt(name, workload, current, &unmet),
+                Some(book) => self.managed(name, workload, current, book),
             }
             return;
         }
@@ -477,7 +422,7 @@ impl Planner<'_> {
                 if self.now >= deadline {
                     self.actions.push(Action::Create {
                         workload: name.to_owned(),
-                        desired: desired.clone(),
+                        desired: Arc::clone(workload),
                     });
                 } else {
                     self.wake_at(deadline);
@@ -489,118 +434,17 @@ impl Planner<'_> {
             self.report(name, id, Said::new(STARTING, TRIGGERED_INFO), true);
             self.actions.push(Action::Create {
                 workload: name.to_owned(),
-                desired: desired.clone(),
+                desired: Arc::clone(workload),
             });
         } else {
             let info = format!("Waiting for dependencies: {}", unmet.join(", "));
             self.report(name, id, Said::new(WAITING_TO_START, info), true);
         }
     }
-
-    /// Adoption of the desired instance found without a book: see the module docs for why an
-    /// instance that already ended is adopted too, unlike Ankaios §4.2.
-    fn adopt(
-        &mut self,
-        name: &str,
-        desired: &DesiredWorkload,
-        current: &RuntimeInstance,
-        unmet: &[String],
-    ) {
-        let id = &desired.instance_id;
-        let mapped = state_map::map(&current.state);
-        let keep = matches!(
-            mapped.state,
-            ExecutionState::Running(_)
-                | ExecutionState::Succeeded(_)
-                | ExecutionState::Failed(FailedSubstate::ExecFailed)
-        );
-        if keep {
-            let said = Said {
-                exit_code: mapped.exit_code,
-                ..Said::new(mapped.state, mapped.info)
-            };
-            self.report(name, id, said, true);
-            self.actions.push(Action::Adopt {
-                workload: name.to_owned(),
-                instance: id.clone(),
-            });
-        } else {
-            // Unknown, stopping, never started, or a kube set not all there: replace, ignoring
-            // delete conditions (the old one is not a managed workload); the create honours
-            // add conditions.
-            let then = unmet.is_empty().then_some(desired);
-            self.remove(name, current, None, then);
-        }
-    }
-
-    /// A managed instance: report what podman says and apply the restart policy.
-    fn managed(
-        &mut self,
-        name: &str,
-        desired: &DesiredWorkload,
-        current: &RuntimeInstance,
-        book: &WorkloadBook,
-    ) {
-        let id = &desired.instance_id;
-        if matches!(current.state, RawState::Stopping(_)) {
-            // Nobody asked it to stop (a requested stop is reported by the delete itself), so
-            // it is exiting on its own: podman shows `stopped` for a few hundred milliseconds
-            // before `exited`. Reporting it would flash Stopping(Stopping) on every exit;
-            // the next look brings the exit code.
-            return;
-        }
-        let mapped = state_map::map(&current.state);
-        let state = mapped.state;
-        let said = Said {
-            exit_code: mapped.exit_code,
-            ..Said::new(state, mapped.info).restarts(book.restart_count)
-        };
-        self.report(name, id, said, true);
-
-        if current.provisional {
-            // Known from a podman event only; a listing confirms it before anything is done.
-            return;
-        }
-        let policy = desired.restart_policy;
-        let succeeded = matches!(state, ExecutionState::Succeeded(_));
-        let exec_failed = state == ExecutionState::Failed(FailedSubstate::ExecFailed);
-        let restart = match policy {
-            RestartPolicy::Never => false,
-            RestartPolicy::OnFailure => exec_failed,
-            RestartPolicy::Always => exec_failed || succeeded,
-        };
-        if !restart {
-            return;
-        }
-        // Our improvement on Ankaios §3.1: the first restart is immediate, a crash loop backs
-        // off (docs/agent.md). Restarts ignore dependencies.
-        let streak = backoff::effective_streak(book.crash_streak, current.ran_for);
-        if let Some(last) = book.last_restart_at {
-            let due = last + backoff::restart_delay(streak);
-            if self.now < due {
-                self.wake_at(due);
-                return;
-            }
-        }
-        let policy_restart = Some(streak.saturating_add(1));
-        self.actions.push(if succeeded {
-            // The same container again (`podman start`; kube: down then play).
-            Action::Restart {
-                workload: name.to_owned(),
-                desired: desired.clone(),
-                policy_restart,
-            }
-        } else {
-            // A failed container is replaced by a new one.
-            Action::Replace {
-                workload: name.to_owned(),
-                old: current.target(),
-                desired: desired.clone(),
-                policy_restart,
-            }
-        });
-    }
 }
+
+#[path = "reconcile_existing.rs"]
+mod existing;
 
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]

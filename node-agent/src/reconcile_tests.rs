@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use ank_schemas::{
     AddCondition, AgentSnapshot, ControlInterfaceAccess, DeleteCondition, DesiredWorkload,
-    ExecutionState, FileContent, InstanceId, RestartPolicy, WorkloadFile,
+    ExecutionState, FileContent, InstanceId, RestartPolicy, RuntimeKind, WorkloadFile,
 };
 
 use super::*;
+use crate::dispatch::OpError;
 use crate::observed::{Operation, PeerState};
 use crate::runtime::RawState;
 
@@ -17,7 +18,7 @@ const AGENT: &str = "agent_A";
 fn workload(name: &str, runtime: &str, config: &str) -> DesiredWorkload {
     DesiredWorkload {
         instance_id: InstanceId::compute(name, AGENT, runtime, config, &[]),
-        runtime: runtime.into(),
+        runtime: RuntimeKind::parse(runtime).expect("a runtime name"),
         runtime_config: config.into(),
         restart_policy: RestartPolicy::Never,
         dependencies: BTreeMap::new(),
@@ -41,25 +42,26 @@ fn kube(name: &str) -> DesiredWorkload {
     )
 }
 
-fn snapshot(workloads: &[&DesiredWorkload]) -> AgentSnapshot {
-    AgentSnapshot {
+/// The typed snapshot of `workloads`, as the agent reads it when it arrives.
+fn snapshot(workloads: &[&DesiredWorkload]) -> DesiredSet {
+    DesiredSet::new(AgentSnapshot {
         generation: 7,
         workloads: workloads
             .iter()
             .map(|w| (w.instance_id.workload.clone(), (*w).clone()))
             .collect(),
-    }
+    })
 }
 
 fn observed() -> Observed {
-    Observed::new(AGENT, vec!["podman".into(), "podman-kube".into()])
+    Observed::new(AGENT, RuntimeKind::KNOWN.to_vec())
 }
 
-fn instance_of(id: &InstanceId, runtime: &str, state: RawState) -> RuntimeInstance {
+fn instance_of(id: &InstanceId, runtime: &RuntimeKind, state: RawState) -> RuntimeInstance {
     RuntimeInstance {
         instance: id.to_string(),
         id: Some(id.clone()),
-        runtime: runtime.into(),
+        runtime: runtime.clone(),
         state,
         container_ids: vec!["c0ffee".into()],
         general_options: Vec::new(),
@@ -72,6 +74,22 @@ fn instance_of(id: &InstanceId, runtime: &str, state: RawState) -> RuntimeInstan
 fn with_instance(observed: &mut Observed, w: &DesiredWorkload, state: RawState) {
     let i = instance_of(&w.instance_id, &w.runtime, state);
     observed.instances.insert(i.instance.clone(), i);
+}
+
+/// A runtime failure that a retry may fix.
+fn retryable(reason: &str) -> Arc<OpError> {
+    Arc::new(OpError::Runtime(crate::runtime::RuntimeError::Parse {
+        command: "podman".into(),
+        reason: reason.into(),
+    }))
+}
+
+/// A file that could not be written: not retried (Ankaios §1.6).
+fn unwritable(path: &str) -> Arc<OpError> {
+    Arc::new(OpError::Files(crate::workload_files::FileError {
+        path: path.into(),
+        source: std::io::Error::other("disk full"),
+    }))
 }
 
 /// A book saying the agent created `w` and manages it.
@@ -257,10 +275,9 @@ fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
         ),
     ];
     for (runtime, state, met, expected_ops, expected_report) in table {
-        let mut w = if runtime == "podman" {
-            podman("w")
-        } else {
-            kube("w")
+        let mut w = match runtime.parse::<RuntimeKind>() {
+            Ok(RuntimeKind::PodmanKube) => kube("w"),
+            _ => podman("w"),
         };
         let mut o = observed();
         w.dependencies.insert("dep".into(), AddCondition::Running);
@@ -276,6 +293,31 @@ fn adoption_keeps_running_and_ended_instances_and_replaces_the_rest() {
             expected_report,
             "{runtime} {state:?} met={met}"
         );
+    }
+}
+
+#[test]
+fn issue_16_after_a_reboot_ended_instances_are_replaced_honouring_add_conditions_running_ones_adopted(
+) {
+    // (found state, add conditions met, expected operations)
+    let table = [
+        (RawState::Exited { code: 0 }, true, vec!["replace"]),
+        (RawState::Exited { code: 0 }, false, vec!["delete"]),
+        (RawState::Exited { code: 2 }, true, vec!["replace"]),
+        (RawState::Running, true, vec!["adopt"]),
+    ];
+    for (state, met, expected_ops) in table {
+        let mut w = podman("w");
+        w.dependencies.insert("dep".into(), AddCondition::Running);
+        expect_on(&mut w.expected_instances, "dep", "agent_B");
+        let mut o = observed();
+        o.rebooted = true;
+        if met {
+            peer(&mut o, "dep", "agent_B", "Running(Ok)");
+        }
+        with_instance(&mut o, &w, state.clone());
+        let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+        assert_eq!(ops(&actions), expected_ops, "{state:?} met={met}");
     }
 }
 
@@ -321,7 +363,7 @@ fn a_found_instance_with_a_changed_hash_is_replaced_ignoring_delete_conditions()
             ..
         } => {
             assert_eq!(target.instance, old.instance_id.to_string());
-            assert_eq!(desired.instance_id, new.instance_id);
+            assert_eq!(desired.instance_id(), &new.instance_id);
         }
         other => panic!("expected a replace, got {other:?}"),
     }
@@ -351,7 +393,11 @@ fn an_orphan_found_in_podman_is_deleted_directly_and_its_topic_cleared_after() {
 #[test]
 fn an_unparsable_instance_label_is_an_orphan_deleted_without_reports() {
     let mut o = observed();
-    let mut i = instance_of(&podman("x").instance_id, "podman", RawState::Running);
+    let mut i = instance_of(
+        &podman("x").instance_id,
+        &RuntimeKind::Podman,
+        RawState::Running,
+    );
     i.instance = "not-an-instance".into();
     i.id = None;
     o.instances.insert(i.instance.clone(), i);
@@ -654,12 +700,15 @@ fn lost_and_starting_failed_workloads_never_restart() {
 
     let mut o = observed();
     let mut book = WorkloadBook::new(w.instance_id.clone());
-    book.on_create_failed("bad mount".into(), false, Instant::now(), 0.0);
+    book.on_create_failed(unwritable("/x"), Instant::now(), 0.0);
     o.books.insert("w".into(), book);
     let actions = plan(&snapshot(&[&w]), &o, Instant::now());
     assert_eq!(ops(&actions), Vec::<&str>::new());
     assert_eq!(reports(&actions), ["Pending(StartingFailed)"]);
-    assert_eq!(report_of(&actions, "w").info, "bad mount");
+    assert_eq!(
+        report_of(&actions, "w").info,
+        "Could not write the workload file /x: disk full"
+    );
 }
 
 #[test]
@@ -744,15 +793,18 @@ fn a_failed_create_is_retried_after_the_jittered_delay_it_reports() {
     let t0 = Instant::now();
     let mut o = observed();
     let mut book = WorkloadBook::new(w.instance_id.clone());
-    book.on_create_failed("image pull failed".into(), true, t0, 0.5);
-    book.on_create_failed("image pull failed".into(), true, t0, 0.5);
+    book.on_create_failed(retryable("image pull failed"), t0, 0.5);
+    book.on_create_failed(retryable("image pull failed"), t0, 0.5);
     o.books.insert("w".into(), book);
     // Retry 2 (n = 1): uniform in [0, 1 s]; jitter 0.5 → 500 ms.
     let due = t0 + Duration::from_millis(500);
     let waiting = plan(&snapshot(&[&w]), &o, t0);
     assert_eq!(ops(&waiting), ["retry_at"]);
     assert!(waiting.contains(&Action::RetryAt(due)));
-    assert_eq!(report_of(&waiting, "w").info, "Retry 2: image pull failed");
+    assert_eq!(
+        report_of(&waiting, "w").info,
+        "Retry 2: unexpected output from `podman`: image pull failed"
+    );
     assert_eq!(
         report_of(&waiting, "w").state.to_string(),
         "Pending(Starting)"
@@ -767,7 +819,7 @@ fn an_update_or_a_delete_cancels_a_pending_create_retry() {
     let t0 = Instant::now();
     let mut o = observed();
     let mut book = WorkloadBook::new(old.instance_id.clone());
-    book.on_create_failed("boom".into(), true, t0, 1.0);
+    book.on_create_failed(retryable("boom"), t0, 1.0);
     o.books.insert("w".into(), book);
     let updated = plan(&snapshot(&[&new]), &o, t0);
     assert_eq!(ops(&updated), ["create"], "the new instance starts at once");
@@ -789,7 +841,7 @@ fn non_retryable_problems_report_starting_failed_with_the_reason() {
         (
             workload("w", "containerd", "image: x"),
             vec!["podman"],
-            "Unsupported runtime 'containerd'",
+            "Unsupported Runtime 'containerd'",
         ),
         (
             podman("w"),
@@ -813,7 +865,8 @@ fn non_retryable_problems_report_starting_failed_with_the_reason() {
         ),
     ];
     for (w, runtimes, reason) in table {
-        let o = Observed::new(AGENT, runtimes.into_iter().map(String::from).collect());
+        let runtimes = runtimes.into_iter().map(|r| r.parse().expect("a runtime"));
+        let o = Observed::new(AGENT, runtimes.collect());
         let actions = plan(&snapshot(&[&w]), &o, Instant::now());
         assert_eq!(ops(&actions), Vec::<&str>::new(), "{reason}");
         assert_eq!(reports(&actions), ["Pending(StartingFailed)"], "{reason}");
@@ -854,10 +907,13 @@ fn a_failed_delete_reports_delete_failed_and_is_retried_later() {
     let t0 = Instant::now();
     let mut o = observed();
     with_instance(&mut o, &w, RawState::Running);
-    managed(&mut o, &w).on_delete_failed("device busy".into(), t0, 1.0);
+    managed(&mut o, &w).on_delete_failed(retryable("device busy"), t0, 1.0);
     let waiting = plan(&snapshot(&[]), &o, t0);
     assert_eq!(reports(&waiting), ["Stopping(DeleteFailed)"]);
-    assert_eq!(report_of(&waiting, "w").info, "Retry 1: device busy");
+    assert_eq!(
+        report_of(&waiting, "w").info,
+        "Retry 1: unexpected output from `podman`: device busy"
+    );
     assert!(waiting.contains(&Action::RetryAt(t0 + Duration::from_millis(500))));
     let retry = plan(&snapshot(&[]), &o, t0 + Duration::from_millis(500));
     assert_eq!(ops(&retry), ["delete"]);

@@ -9,10 +9,9 @@
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use ank_schemas::{DesiredWorkload, FileContent, InstanceId};
-use base64::Engine;
+use ank_schemas::{FileBytes, InstanceId};
 
 use crate::runtime::podman::FileMount;
 
@@ -21,29 +20,16 @@ const FOLDER_MODE: u32 = 0o700;
 /// Mode of a workload file: readable by the container's user, whoever it is.
 const FILE_MODE: u32 = 0o644;
 
-/// Why a workload's files could not be written; none of these is fixed by retrying.
+/// Why a workload's files could not be written; not fixed by retrying (Ankaios §1.6). The mount
+/// points and contents were checked when the snapshot arrived (`check_for_runtime`).
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    /// The mount point is relative or has `.`/`..` components.
-    #[error("Invalid mount point '{0}': it must be absolute, without '.' or '..'")]
-    MountPoint(String),
-    /// `binaryData` is not standard base64.
-    #[error("binaryData of '{mount_point}' is not base64: {reason}")]
-    Base64 {
-        /// Whose data.
-        mount_point: String,
-        /// The decoder's complaint.
-        reason: base64::DecodeError,
-    },
-    /// The host refused a folder or a file.
-    #[error("Could not write the workload file {}: {source}", path.display())]
-    Write {
-        /// What was being written.
-        path: PathBuf,
-        /// Why it failed.
-        #[source]
-        source: std::io::Error,
-    },
+#[error("Could not write the workload file {}: {source}", path.display())]
+pub struct FileError {
+    /// What was being written.
+    pub path: PathBuf,
+    /// Why it failed.
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// Creates the agent's io folder (and the run folder above it) at start, 0700, so `--help` can
@@ -64,33 +50,14 @@ pub fn instance_folder(io: &Path, id: &InstanceId) -> PathBuf {
 }
 
 /// Writes the workload's files under `<instance folder>/files/<mount point>` and returns their
-/// mounts.
-pub fn write(io: &Path, desired: &DesiredWorkload) -> Result<Vec<FileMount>, FileError> {
-    let files_root = instance_folder(io, &desired.instance_id).join("files");
+/// mounts. The mount points are absolute without `.`/`..` components (checked by the contract
+/// crate's `check_mount_point`), so every file lands inside the instance folder.
+pub fn write(io: &Path, id: &InstanceId, files: &[FileBytes]) -> Result<Vec<FileMount>, FileError> {
+    let files_root = instance_folder(io, id).join("files");
     let mut mounts = Vec::new();
-    for file in &desired.files {
-        let relative = Path::new(&file.mount_point);
-        if !relative.is_absolute()
-            || relative
-                .components()
-                .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-        {
-            return Err(FileError::MountPoint(file.mount_point.clone()));
-        }
+    for file in files {
         let host_path = files_root.join(file.mount_point.trim_start_matches('/'));
-        let bytes = match &file.content {
-            FileContent::Data(text) => text.clone().into_bytes(),
-            FileContent::BinaryData(b64) => {
-                let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(compact)
-                    .map_err(|reason| FileError::Base64 {
-                        mount_point: file.mount_point.clone(),
-                        reason,
-                    })?
-            }
-        };
-        write_one(&host_path, &bytes).map_err(|source| FileError::Write {
+        write_one(&host_path, &file.bytes).map_err(|source| FileError {
             path: host_path.clone(),
             source,
         })?;

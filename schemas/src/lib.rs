@@ -12,18 +12,23 @@
 //! - `yaml_tree`: a parsed document whose nodes know their lines, for `parse`.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
 //! - `render`: Handlebars rendering of the templated fields, the `indent` partial.
+//! - `runtime_kind`: [`RuntimeKind`], the runtimes as a type (unknown ones kept as data).
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
+//! - `runtime_check`: what a runtime requires of a workload, judged by its agent.
+//! - `files`: the workload-file rules both the controller and the agent apply.
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
 //! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
+//! - `tag_arg`: the `KEY=VALUE` tag of command lines.
 //! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
 #![warn(missing_docs)]
 
 mod conditions;
 mod field_mask;
+mod files;
 mod instance_id;
 pub mod json;
 pub mod json_schema;
@@ -33,11 +38,14 @@ mod names;
 mod parse;
 mod payloads;
 mod render;
+mod runtime_check;
 mod runtime_config;
+mod runtime_kind;
 mod shown_state;
 mod state;
 mod subscriptions;
 mod suggest;
+mod tag_arg;
 pub mod topics;
 mod validation;
 pub mod yaml;
@@ -45,6 +53,7 @@ mod yaml_tree;
 
 pub use conditions::{AddCondition, DeleteCondition};
 pub use field_mask::{select, update, FieldMask, MaskError};
+pub use files::{check_mount_point, file_bytes, FileProblem};
 pub use instance_id::{InstanceId, InvalidInstanceId};
 pub use log_time::{parse_log_time, LogTime, LogTimeError, MAX_LOG_DURATION, MAX_LOG_TIME_LEN};
 pub use manifest::{
@@ -64,14 +73,15 @@ pub use payloads::{
     LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES, MAX_REQUEST_ID_LEN,
 };
 pub use render::{render, render_workload, RenderedWorkload};
-pub use runtime_config::{
-    PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError, KNOWN_RUNTIMES,
-};
+pub use runtime_check::{check_for_runtime, FileBytes, RuntimeProblem, RuntimeReady};
+pub use runtime_config::{PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError};
+pub use runtime_kind::RuntimeKind;
 pub use shown_state::shown_state;
 pub use state::{
     ExecutionState, FailedSubstate, PendingSubstate, RunningSubstate, StateFilter, StateKind,
     StoppingSubstate, SucceededSubstate, UnknownState,
 };
+pub use tag_arg::parse_tag;
 pub use topics::{PrefixError, Topic, Topics, DEFAULT_PREFIX};
 pub use validation::{
     dependency_cycles, is_valid_filter_mask, is_valid_workload_pattern, validate,

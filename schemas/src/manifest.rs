@@ -68,7 +68,8 @@ impl Manifest {
 pub struct WorkloadSpec {
     /// The agent that runs the workload; `""` means not scheduled. Templated. The key is required.
     pub agent: String,
-    /// The runtime: `podman` or `podman-kube`.
+    /// The runtime: `podman`, `podman-kube`, or any valid name an agent may run (as the user
+    /// wrote it; validation reads it into a [`crate::RuntimeKind`]).
     pub runtime: String,
     /// The runtime's configuration, a YAML document in a string. Templated. Surrounding whitespace
     /// is trimmed on reading, as Ankaios does.

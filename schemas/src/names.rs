@@ -75,7 +75,7 @@ pub struct InvalidName {
 }
 
 impl InvalidName {
-    fn with_problem(what: &'static str, text: &str, problem: String) -> Self {
+    pub(crate) fn with_problem(what: &'static str, text: &str, problem: String) -> Self {
         let mut shown: String = text
             .chars()
             .take(SHOWN_CHARS)

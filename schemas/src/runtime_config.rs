@@ -10,12 +10,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::runtime_kind::RuntimeKind;
 use crate::suggest::closest;
 use crate::yaml::{self, Limits, YamlError};
-
-/// The runtimes ankmq runs. Ankaios also knows `containerd`; we refuse it at validation rather
-/// than accept a workload that no agent can start.
-pub const KNOWN_RUNTIMES: [&str; 2] = ["podman", "podman-kube"];
 
 /// A parsed runtimeConfig.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,9 +62,9 @@ pub struct PodmanKubeConfig {
 /// Why a runtimeConfig was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuntimeConfigError {
-    /// The runtime is not one ankmq runs.
+    /// The runtime is not one ankmq runs, so no runtimeConfig of it can be read here.
     #[error("unknown runtime '{0}'")]
-    UnknownRuntime(String),
+    UnknownRuntime(RuntimeKind),
     /// The text is not YAML, or is beyond a bound of `yaml.rs`.
     #[error("runtimeConfig: {0}")]
     Yaml(YamlError),
@@ -111,7 +108,7 @@ impl RuntimeConfigError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RuntimeConfigError::UnknownRuntime(_) => {
-                Some(format!("one of {}", KNOWN_RUNTIMES.join(", ")))
+                Some(format!("one of {}", RuntimeKind::known_names()))
             }
             RuntimeConfigError::UnknownKey {
                 suggestion: Some(s),
@@ -146,23 +143,22 @@ const KUBE_KEYS: &[(&str, &str)] = &[
 ];
 
 fn keys_of(runtime: &str) -> &'static [(&'static str, &'static str)] {
-    if runtime == "podman-kube" {
-        KUBE_KEYS
-    } else {
-        PODMAN_KEYS
+    match RuntimeKind::parse(runtime) {
+        Ok(RuntimeKind::PodmanKube) => KUBE_KEYS,
+        _ => PODMAN_KEYS,
     }
 }
 
 impl RuntimeConfig {
     /// Parses `text` as the runtimeConfig of `runtime`.
-    pub fn parse(runtime: &str, text: &str) -> Result<RuntimeConfig, RuntimeConfigError> {
+    pub fn parse(runtime: &RuntimeKind, text: &str) -> Result<RuntimeConfig, RuntimeConfigError> {
         match runtime {
-            "podman" => {
+            RuntimeKind::Podman => {
                 let value = normalized("podman", PODMAN_KEYS, text)?;
                 let config: PodmanConfig = from_value("podman", value)?;
                 Ok(RuntimeConfig::Podman(config))
             }
-            "podman-kube" => {
+            RuntimeKind::PodmanKube => {
                 let value = normalized("podman-kube", KUBE_KEYS, text)?;
                 let config: PodmanKubeConfig = from_value("podman-kube", value)?;
                 check_kube_manifest(&config.manifest)?;
@@ -173,7 +169,7 @@ impl RuntimeConfig {
                 }
                 Ok(RuntimeConfig::PodmanKube(config))
             }
-            other => Err(RuntimeConfigError::UnknownRuntime(other.to_owned())),
+            other => Err(RuntimeConfigError::UnknownRuntime(other.clone())),
         }
     }
 }
@@ -275,7 +271,7 @@ mod tests {
     use super::*;
 
     fn podman(text: &str) -> Result<PodmanConfig, RuntimeConfigError> {
-        match RuntimeConfig::parse("podman", text)? {
+        match RuntimeConfig::parse(&RuntimeKind::Podman, text)? {
             RuntimeConfig::Podman(c) => Ok(c),
             other => panic!("{other:?}"),
         }
@@ -323,7 +319,9 @@ mod tests {
     #[test]
     fn kube_configs_need_a_manifest_of_kinds() {
         let ok = "manifest: |\n  kind: Pod\n  metadata: {name: web}\n  ---\n  kind: ConfigMap\nplayOptions: [--userns, host]\ncontrolInterfaceTarget: web/app";
-        let RuntimeConfig::PodmanKube(c) = RuntimeConfig::parse("podman-kube", ok).unwrap() else {
+        let RuntimeConfig::PodmanKube(c) =
+            RuntimeConfig::parse(&RuntimeKind::PodmanKube, ok).unwrap()
+        else {
             panic!()
         };
         assert_eq!(c.control_interface_target.as_deref(), Some("web/app"));
@@ -341,7 +339,7 @@ mod tests {
             ("manifest: 'kind: Pod'\nimage: x", "unknown key 'image'"),
         ];
         for (text, expected) in cases {
-            let err = RuntimeConfig::parse("podman-kube", text)
+            let err = RuntimeConfig::parse(&RuntimeKind::PodmanKube, text)
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
@@ -366,7 +364,7 @@ mod tests {
         // The kube manifest is a YAML string inside the YAML runtimeConfig.
         let kube = format!("kind: ConfigMap\ndata:\n  big: &big {big}\n  copies: [{copies}]\n");
         let text = format!("manifest: {}", serde_json::to_string(&kube).unwrap());
-        let err = RuntimeConfig::parse("podman-kube", &text).unwrap_err();
+        let err = RuntimeConfig::parse(&RuntimeKind::PodmanKube, &text).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("invalid podman-kube manifest: YAML aliases expand beyond 4 MiB"),
@@ -376,8 +374,9 @@ mod tests {
 
     #[test]
     fn unknown_runtimes_are_refused() {
-        let err = RuntimeConfig::parse("containerd", "image: x").unwrap_err();
-        assert_eq!(err, RuntimeConfigError::UnknownRuntime("containerd".into()));
+        let containerd = RuntimeKind::Other("containerd".into());
+        let err = RuntimeConfig::parse(&containerd, "image: x").unwrap_err();
+        assert_eq!(err, RuntimeConfigError::UnknownRuntime(containerd));
         assert_eq!(err.hint().as_deref(), Some("one of podman, podman-kube"));
     }
 }

@@ -3,21 +3,26 @@
 //!
 //! [`validate`] runs the rules on a parsed [`Manifest`]: names, config keys at any depth, config
 //! aliases, rendering (missing config keys, template errors), the rendered agent, access rule
-//! formats, files, the runtime and its runtimeConfig, and dependency cycles. Where we are
-//! stricter than Ankaios it says so beside the rule. Parse errors (`parse.rs`) use the same
-//! [`ValidationError`], so the CLI prints one list.
+//! formats, files, the runtime's name and the runtimeConfig of a runtime ankmq knows, and
+//! dependency cycles. Where we are stricter than Ankaios it says so beside the rule. Parse errors
+//! (`parse.rs`) use the same [`ValidationError`], so the CLI prints one list.
+//!
+//! Only what is invalid whatever agent runs the workload is refused here. What depends on the
+//! runtime (an unknown runtime, files on podman-kube, a kube control interface target) is the
+//! agent's to judge with `runtime_check.rs`, per workload, as Ankaios does (issue 16 point 2).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::files::{check_mount_point, file_bytes, FileProblem};
 use crate::manifest::{AccessRule, ConfigItem, FileContent, Manifest, WorkloadSpec};
 use crate::names::{is_name_char, name_problem, MAX_NAME_LEN};
 use crate::render::render_workload;
-use crate::runtime_config::{RuntimeConfig, KNOWN_RUNTIMES};
+use crate::runtime_config::{RuntimeConfig, RuntimeConfigError};
+use crate::runtime_kind::RuntimeKind;
 
 /// One problem of a manifest: where it is and what to do about it.
 ///
@@ -171,33 +176,22 @@ pub fn validate_workload(
         }
     }
     check_access_rules(name, spec, errors);
-    let known_runtime = KNOWN_RUNTIMES.contains(&spec.runtime.as_str());
-    // Stricter than Ankaios, which accepts any runtime and lets the agent report
-    // `Pending(StartingFailed)`: a workload no agent can run is refused up front.
-    if !known_runtime {
-        errors.push(
-            ValidationError::new(w, "runtime", format!("unknown runtime '{}'", spec.runtime))
-                .with_hint(format!("one of {}", KNOWN_RUNTIMES.join(", "))),
-        );
-    }
-    // Also refused at apply time rather than as `Pending(StartingFailed)` on the agent.
-    if spec.runtime == "podman-kube" && !spec.files.is_empty() {
-        errors.push(
-            ValidationError::new(
-                w,
-                "files",
-                "files are not supported by the podman-kube runtime",
-            )
-            .with_hint("put the content in a ConfigMap of the kube manifest"),
-        );
-    }
-    for (i, file) in spec.files.iter().enumerate() {
-        if let Some(problem) = mount_point_problem(&file.mount_point) {
+    // Any valid name is accepted, as in Ankaios: an agent that does not run the runtime reports
+    // the workload `Pending(StartingFailed)`, and the rest of the manifest runs.
+    let runtime = match RuntimeKind::parse(&spec.runtime) {
+        Ok(runtime) => Some(runtime),
+        Err(invalid) => {
             errors.push(ValidationError::new(
                 w,
-                format!("files[{i}].mountPoint"),
-                problem,
+                "runtime",
+                format!("the runtime name {}", invalid.problem),
             ));
+            None
+        }
+    };
+    for (i, file) in spec.files.iter().enumerate() {
+        if let Err(problem) = check_mount_point(&file.mount_point) {
+            errors.push(file_error(w, format!("files[{i}].mountPoint"), &problem));
         }
     }
     let rendered = match render_workload(name, spec, configs) {
@@ -217,46 +211,35 @@ pub fn validate_workload(
         }
     }
     for (i, file) in rendered.files.iter().enumerate() {
-        if let FileContent::BinaryData(data) = &file.content {
-            let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
-            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(compact) {
-                errors.push(
-                    ValidationError::new(
-                        w,
-                        format!("files[{i}].binaryData"),
-                        format!("not valid base64: {e}"),
-                    )
-                    .with_hint("standard base64 (RFC 4648) with padding"),
-                );
+        if matches!(file.content, FileContent::BinaryData(_)) {
+            if let Err(problem) = file_bytes(&file.mount_point, &file.content) {
+                errors.push(file_error(w, format!("files[{i}].binaryData"), &problem));
             }
         }
     }
-    if known_runtime {
-        match RuntimeConfig::parse(&rendered.runtime, &rendered.runtime_config) {
-            Ok(RuntimeConfig::PodmanKube(kube)) => {
-                // Stricter than Ankaios (which fails at start): a kube workload with allow rules
-                // needs the container that gets the control interface.
-                if !spec.control_interface_access.allow_rules.is_empty()
-                    && kube.control_interface_target.is_none()
-                {
-                    errors.push(
-                        ValidationError::new(
-                            w,
-                            "runtimeConfig",
-                            "a podman-kube workload with allowRules needs controlInterfaceTarget",
-                        )
-                        .with_hint("controlInterfaceTarget: <pod>/<container>"),
-                    );
-                }
-            }
-            Ok(RuntimeConfig::Podman(_)) => {}
-            Err(e) => {
-                let mut error = ValidationError::new(w, "runtimeConfig", e.to_string());
-                error.hint = e.hint();
-                errors.push(error);
-            }
+    // Stricter than Ankaios, which lets the agent report `Pending(StartingFailed)`: a runtimeConfig
+    // that the runtime it names cannot read fails on every agent, so it is refused with its line
+    // and a "did you mean" hint (README, "Where ankmq differs from Ankaios").
+    if let Some(runtime) = runtime.filter(RuntimeKind::is_known) {
+        if let Err(e) = RuntimeConfig::parse(&runtime, &rendered.runtime_config) {
+            errors.push(config_error(w, &e));
         }
     }
+}
+
+fn file_error(w: Option<&str>, field: String, problem: &FileProblem) -> ValidationError {
+    let message = match problem {
+        // The field already names the file.
+        FileProblem::Base64 { reason, .. } => format!("not valid base64: {reason}"),
+        other => other.to_string(),
+    };
+    ValidationError::new(w, field, message).with_hint(problem.hint())
+}
+
+fn config_error(w: Option<&str>, e: &RuntimeConfigError) -> ValidationError {
+    let mut error = ValidationError::new(w, "runtimeConfig", e.to_string());
+    error.hint = e.hint();
+    error
 }
 
 fn check_config_item(path: &str, key: &str, item: &ConfigItem, errors: &mut Vec<ValidationError>) {
@@ -350,25 +333,6 @@ pub fn is_valid_workload_pattern(pattern: &str) -> bool {
                 && pattern.len() <= MAX_NAME_LEN + 1
                 && before.chars().chain(after.chars()).all(is_name_char)
         }
-    }
-}
-
-/// Why `mount_point` is not an acceptable file location, or `None`.
-fn mount_point_problem(mount_point: &str) -> Option<String> {
-    if !mount_point.starts_with('/') {
-        Some(format!(
-            "mount point '{mount_point}' is not an absolute path"
-        ))
-    } else if mount_point.ends_with('/') {
-        Some(format!(
-            "mount point '{mount_point}' ends with `/`; it must name a file"
-        ))
-    } else if mount_point.split('/').any(|c| c == "." || c == "..") {
-        Some(format!(
-            "mount point '{mount_point}' contains a `.` or `..` component"
-        ))
-    } else {
-        None
     }
 }
 

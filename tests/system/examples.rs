@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use ank_schemas::yaml::{self, Limits};
 use ank_schemas::{
     parse_manifest, render, validate, FileContent, Manifest, RenderedWorkload, RuntimeConfig,
+    RuntimeKind,
 };
 use ank_system_tests::podman::workspace_root;
 use serde_json::Value;
@@ -95,13 +96,18 @@ fn accepted_examples() -> Vec<(String, Manifest, BTreeMap<String, RenderedWorklo
     accepted
 }
 
+/// The runtime an example names; every example names one as a valid name.
+fn kind(runtime: &str) -> RuntimeKind {
+    RuntimeKind::parse(runtime).unwrap_or_else(|e| panic!("an example's runtime: {e}"))
+}
+
 /// The rendered runtime configs of every example, as (file, workload, config).
 fn runtime_configs() -> Vec<(String, String, RuntimeConfig)> {
     let mut configs = Vec::new();
     for (file, _, rendered) in accepted_examples() {
         for (name, workload) in rendered {
             let spec = &workload.spec;
-            let config = RuntimeConfig::parse(&spec.runtime, &spec.runtime_config)
+            let config = RuntimeConfig::parse(&kind(&spec.runtime), &spec.runtime_config)
                 .unwrap_or_else(|e| panic!("{file}: {name}: runtimeConfig: {e}"));
             configs.push((file.clone(), name, config));
         }
@@ -186,11 +192,11 @@ fn podman_kube_runtime_configs_parse_as_kube_configs() {
     for (file, _, rendered) in accepted_examples() {
         for (name, workload) in rendered {
             let spec = &workload.spec;
-            if spec.runtime != "podman-kube" {
+            if kind(&spec.runtime) != RuntimeKind::PodmanKube {
                 continue;
             }
             kube_workloads += 1;
-            match RuntimeConfig::parse(&spec.runtime, &spec.runtime_config) {
+            match RuntimeConfig::parse(&kind(&spec.runtime), &spec.runtime_config) {
                 Ok(RuntimeConfig::PodmanKube(_)) => {}
                 other => panic!("{file}: {name}: expected a podman-kube config, got {other:?}"),
             }
@@ -241,7 +247,7 @@ fn the_indent_partial_puts_the_config_file_verbatim_into_the_config_map() {
     };
     let spec = &rendered["proxy_pod"].spec;
     let Ok(RuntimeConfig::PodmanKube(kube)) =
-        RuntimeConfig::parse(&spec.runtime, &spec.runtime_config)
+        RuntimeConfig::parse(&kind(&spec.runtime), &spec.runtime_config)
     else {
         panic!("configs.yaml: proxy_pod is not podman-kube");
     };
@@ -274,7 +280,7 @@ fn the_each_loop_renders_one_option_pair_per_list_item() {
         .expect("configs.yaml is an example");
     let spec = &rendered["templated_web"].spec;
     let Ok(RuntimeConfig::Podman(podman)) =
-        RuntimeConfig::parse(&spec.runtime, &spec.runtime_config)
+        RuntimeConfig::parse(&kind(&spec.runtime), &spec.runtime_config)
     else {
         panic!("configs.yaml: templated_web is not podman");
     };

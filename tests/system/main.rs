@@ -31,8 +31,12 @@ mod mutual_tls;
 mod names_and_sizes;
 /// The machine can run containers the way the project needs (runc, ulimits, local image).
 mod podman_smoke;
+/// Device restarts: services run again, an agent-only restart re-runs nothing (issue 16 point 1).
+mod reboots;
 /// kill -9 of an agent, the controller and the broker; an agent frozen with SIGSTOP.
 mod recovery;
+/// A manifest mixing runtimes: each agent refuses only what it cannot run (issue 16 point 2).
+mod runtimes;
 /// A plain MQTT reader sees the states `ank get workloads` prints.
 mod third_party;
 /// Updates: a new runtimeConfig recreates, new tags do not.

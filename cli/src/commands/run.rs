@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ank_schemas::{is_valid_agent, is_valid_name, RequestOp, WorkloadSpec};
+use ank_schemas::{is_valid_agent, is_valid_name, parse_tag, RequestOp, WorkloadSpec};
 use clap::{Args, Subcommand};
 
 use crate::change::{submit, Follow};
@@ -39,13 +39,6 @@ pub struct RunWorkloadArgs {
     /// A tag, key=value; repeat for several
     #[arg(long = "tags", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub tags: Vec<(String, String)>,
-}
-
-fn parse_tag(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("'{text}' is not key=value")),
-    }
 }
 
 /// Runs an `ank run` subcommand.

@@ -5,6 +5,8 @@
 //! Namespaced with `ankmq.` so they never clash with a user's labels. Unlike Ankaios' `name` and
 //! `agent` labels (ankaios-behaviour.md §4.2) these cannot be mistaken for someone else's.
 
+use ank_schemas::RuntimeKind;
+
 /// The full instance id (`<workload>.<hash>.<agent>`) the container belongs to.
 pub const INSTANCE: &str = "ankmq.instance";
 
@@ -29,13 +31,13 @@ pub const RUNTIME: &str = "ankmq.runtime";
 pub fn ownership(
     instance: &str,
     agent: &str,
-    runtime: &str,
+    runtime: &RuntimeKind,
     general_options: &[String],
 ) -> Vec<(&'static str, String)> {
     let mut labels = vec![
         (INSTANCE, instance.to_owned()),
         (AGENT, agent.to_owned()),
-        (RUNTIME, runtime.to_owned()),
+        (RUNTIME, runtime.to_string()),
     ];
     if !general_options.is_empty() {
         // A Vec<String> always serialises; the fallback only keeps this free of unwrap().

@@ -45,6 +45,8 @@ pub mod raw_state;
 
 use std::future::Future;
 
+use ank_schemas::RuntimeKind;
+
 pub use command::{CommandError, Line, LineStream, Source};
 pub use events::{ContainerEvent, EventWatcher, WatchItem};
 pub use podman::{PodmanRunSpec, PodmanRuntime};
@@ -183,8 +185,8 @@ pub trait RuntimeConnector: Send + Sync {
     /// What [`RuntimeConnector::create`] needs, built by the agent's `execute.rs`.
     type Spec: Send + Sync;
 
-    /// The runtime's name in manifests (`podman`, `podman-kube`).
-    fn name(&self) -> &'static str;
+    /// The runtime it runs.
+    fn kind(&self) -> RuntimeKind;
 
     /// Every instance this connector's agent owns, found by the `ankmq.agent` label with
     /// podman's default options, sorted by instance id.

@@ -13,6 +13,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ank_schemas::RuntimeKind;
+
 use super::command::StderrMode;
 use super::podman_cli::PodmanCli;
 use super::{labels, ps};
@@ -22,7 +24,7 @@ use super::{
 };
 
 /// The runtime name in manifests.
-pub const NAME: &str = "podman";
+pub const NAME: RuntimeKind = RuntimeKind::Podman;
 
 /// podman's default stop timeout, kept as ours (seconds before SIGKILL).
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -105,7 +107,7 @@ impl PodmanRuntime {
         // Our labels come after the user's options: for a repeated `--label` key the last wins,
         // so a manifest cannot hijack the ownership labels.
         for (key, value) in
-            labels::ownership(&spec.instance, &self.agent, NAME, &spec.general_options)
+            labels::ownership(&spec.instance, &self.agent, &NAME, &spec.general_options)
         {
             args.push(format!("--label={key}={value}"));
         }
@@ -223,12 +225,12 @@ pub(crate) async fn stream_logs(
 impl RuntimeConnector for PodmanRuntime {
     type Spec = PodmanRunSpec;
 
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> RuntimeKind {
         NAME
     }
 
     async fn list_instances(&self) -> Result<Vec<ObservedInstance>, RuntimeError> {
-        ps::instances_of(&self.cli, &self.agent, NAME).await
+        ps::instances_of(&self.cli, &self.agent, &NAME).await
     }
 
     async fn create(&self, spec: &PodmanRunSpec) -> Result<RuntimeId, RuntimeError> {

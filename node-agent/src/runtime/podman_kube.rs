@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ank_schemas::yaml::{self, Limits};
+use ank_schemas::RuntimeKind;
 use serde_json::{Map, Value};
 
 use super::podman::stream_logs;
@@ -33,7 +34,7 @@ use super::{
 };
 
 /// The runtime name in manifests.
-pub const NAME: &str = "podman-kube";
+pub const NAME: RuntimeKind = RuntimeKind::PodmanKube;
 
 /// Everything `podman kube play` needs for one workload instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +98,7 @@ impl PodmanKubeRuntime {
 
     /// The manifest with the ownership labels added to every Pod and Deployment template.
     pub fn labelled_manifest(&self, spec: &KubeSpec) -> Result<String, RuntimeError> {
-        let labels = labels::ownership(&spec.instance, &self.agent, NAME, &spec.general_options);
+        let labels = labels::ownership(&spec.instance, &self.agent, &NAME, &spec.general_options);
         label_manifest(&spec.manifest, &labels).map_err(|reason| RuntimeError::InvalidSpec {
             instance: spec.instance.clone(),
             reason,
@@ -283,12 +284,12 @@ pub fn parse_pod_ids(stdout: &str) -> Vec<String> {
 impl RuntimeConnector for PodmanKubeRuntime {
     type Spec = KubeSpec;
 
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> RuntimeKind {
         NAME
     }
 
     async fn list_instances(&self) -> Result<Vec<ObservedInstance>, RuntimeError> {
-        ps::instances_of(&self.cli, &self.agent, NAME).await
+        ps::instances_of(&self.cli, &self.agent, &NAME).await
     }
 
     async fn create(&self, spec: &KubeSpec) -> Result<RuntimeId, RuntimeError> {
@@ -392,7 +393,7 @@ spec:
 ";
 
     fn ours() -> Vec<(&'static str, String)> {
-        labels::ownership("web.h.agent", "agent", NAME, &[])
+        labels::ownership("web.h.agent", "agent", &NAME, &[])
     }
 
     fn docs(yaml: &str) -> Vec<Value> {
@@ -421,7 +422,7 @@ spec:
 
     #[test]
     fn general_options_label_survives_yaml_quoting() {
-        let labels = labels::ownership("i.h.a", "a", NAME, &["--log-level".into(), "info".into()]);
+        let labels = labels::ownership("i.h.a", "a", &NAME, &["--log-level".into(), "info".into()]);
         let out = label_manifest(POD_WITH_CONFIGMAP, &labels).expect("labels");
         let value = &docs(&out)[1]["metadata"]["labels"]["ankmq.general-options"];
         assert_eq!(value.as_str(), Some(r#"["--log-level","info"]"#));

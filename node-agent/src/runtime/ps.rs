@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use ank_schemas::RuntimeKind;
 use serde::Deserialize;
 
 use super::labels;
@@ -116,15 +117,15 @@ pub fn parse(json: &str) -> Result<Vec<ContainerFacts>, serde_json::Error> {
 pub async fn instances_of(
     cli: &PodmanCli,
     agent: &str,
-    runtime: &str,
+    runtime: &RuntimeKind,
 ) -> Result<Vec<ObservedInstance>, RuntimeError> {
     let facts = list(cli, &[], labels::AGENT, agent).await?;
     Ok(group_by_instance(facts)
         .into_iter()
         .filter(|i| {
-            i.containers
-                .iter()
-                .all(|c| c.label(labels::RUNTIME) == Some(runtime))
+            i.containers.iter().all(|c| {
+                c.label(labels::RUNTIME).map(RuntimeKind::parse) == Some(Ok(runtime.clone()))
+            })
         })
         .collect())
 }
@@ -273,7 +274,8 @@ mod tests {
         assert!(kube
             .containers
             .iter()
-            .all(|c| c.label(labels::RUNTIME) == Some("podman-kube")));
+            .all(|c| c.label(labels::RUNTIME).map(RuntimeKind::parse)
+                == Some(Ok(RuntimeKind::PodmanKube))));
         assert_eq!(kube.pods().len(), 1);
     }
 

@@ -21,13 +21,16 @@ async fn without_a_snapshot_the_agent_changes_nothing() {
     })
     .await;
     // Longer than a resync, so podman was listed at least twice.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(the_container(&existing.instance_id), before);
-    assert_eq!(
-        ctl.state(&name, "existing"),
-        None,
-        "nothing reported either"
-    );
+    holds_for(
+        "the container untouched and unreported",
+        Duration::from_secs(5),
+        || {
+            let now = the_container(&existing.instance_id);
+            let reported = ctl.state(&name, "existing");
+            (now == before && reported.is_none(), (now, reported))
+        },
+    )
+    .await;
     agent.stop().await;
 }
 

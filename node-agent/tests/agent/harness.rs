@@ -372,6 +372,29 @@ pub async fn eventually<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() 
     }
 }
 
+/// Polls `check` every 100 ms for the whole of `period` and panics at the first look where it
+/// does not hold: the "nothing happens" half of a test, checked all along rather than once
+/// after a sleep. Returns the last value.
+pub async fn holds_for<T: std::fmt::Debug>(
+    what: &str,
+    period: Duration,
+    mut check: impl FnMut() -> (bool, T),
+) -> T {
+    let start = Instant::now();
+    loop {
+        let (holds, value) = check();
+        assert!(
+            holds,
+            "{what} stopped holding after {:?}: {value:?}",
+            start.elapsed()
+        );
+        if start.elapsed() >= period {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A `podman` workload running `sh -c script` in the test image.
 pub fn shell(name: &str, agent: &str, script: &str, policy: RestartPolicy) -> DesiredWorkload {
     let config = format!(
@@ -392,7 +415,7 @@ pub fn workload(
 ) -> DesiredWorkload {
     DesiredWorkload {
         instance_id: InstanceId::compute(name, agent, runtime, config, &files),
-        runtime: runtime.into(),
+        runtime: runtime.parse().expect("a runtime name"),
         runtime_config: config.into(),
         restart_policy: policy,
         dependencies: BTreeMap::new(),

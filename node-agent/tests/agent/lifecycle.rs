@@ -91,15 +91,19 @@ async fn an_agent_killed_and_restarted_adopts_its_containers_without_restarting_
         (online, status)
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = the_container(&w.instance_id);
-    assert_eq!(after, before, "same container, not restarted");
-    assert_eq!(
-        ctl.state(&name, "svc")
-            .map(|s| s.state.to_string())
-            .as_deref(),
-        Some("Running(Ok)")
-    );
+    holds_for(
+        "the same container, Running(Ok)",
+        Duration::from_secs(3),
+        || {
+            let after = the_container(&w.instance_id);
+            let state = ctl.state(&name, "svc").map(|s| s.state.to_string());
+            (
+                after == before && state.as_deref() == Some("Running(Ok)"),
+                (after, state),
+            )
+        },
+    )
+    .await;
     eprintln!("adoption checked {:?} after the restart", started.elapsed());
 }
 

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use ank_schemas::RestartPolicy;
 
 use crate::harness::*;
@@ -56,8 +58,15 @@ async fn never_leaves_a_failed_workload_failed() {
     ctl.publish(&name, &[&w]).await;
     ctl.wait_for(&name, "once", "Failed(ExecFailed)").await;
     let first = the_container(&w.instance_id);
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(the_container(&w.instance_id), first);
-    assert_eq!(ctl.state(&name, "once").map(|s| s.restart_count), Some(0));
+    holds_for(
+        "the failed container to stay",
+        Duration::from_secs(3),
+        || {
+            let now = the_container(&w.instance_id);
+            let restarts = ctl.state(&name, "once").map(|s| s.restart_count);
+            (now == first && restarts == Some(0), (now, restarts))
+        },
+    )
+    .await;
     agent.stop().await;
 }

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use ank_schemas::{FileContent, RestartPolicy, WorkloadFile};
 
 use crate::harness::*;
@@ -41,14 +43,19 @@ async fn a_container_removed_by_hand_is_failed_lost() {
     ank_system_tests::podman::run(&["rm", "-f", "-t", "0", &id]).expect("removed by hand");
     ctl.wait_for(&name, "w", "Failed(Lost)").await;
     // Lost never restarts, whatever the policy.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert!(containers(&w.instance_id).is_empty());
-    assert_eq!(
-        ctl.state(&name, "w")
-            .map(|s| s.state.to_string())
-            .as_deref(),
-        Some("Failed(Lost)")
-    );
+    holds_for(
+        "Failed(Lost) without a new container",
+        Duration::from_secs(3),
+        || {
+            let found = containers(&w.instance_id);
+            let state = ctl.state(&name, "w").map(|s| s.state.to_string());
+            (
+                found.is_empty() && state.as_deref() == Some("Failed(Lost)"),
+                (found, state),
+            )
+        },
+    )
+    .await;
     agent.stop().await;
 }
 
@@ -87,7 +94,7 @@ async fn bad_runtime_configs_and_unknown_runtimes_are_starting_failed_with_the_r
     let state = ctl
         .wait_for(&name, "unknown", "Pending(StartingFailed)")
         .await;
-    assert_eq!(state.additional_info, "Unsupported runtime 'containerd'");
+    assert_eq!(state.additional_info, "Unsupported Runtime 'containerd'");
     agent.stop().await;
 }
 

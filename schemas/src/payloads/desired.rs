@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::conditions::{AddCondition, DeleteCondition};
 use crate::instance_id::InstanceId;
 use crate::manifest::{ControlInterfaceAccess, Manifest, RestartPolicy, WorkloadFile};
+use crate::names::InvalidName;
 use crate::render::RenderedWorkload;
+use crate::runtime_kind::RuntimeKind;
 
 /// `{p}/state/desired`: the unrendered desired state, for `ank get state` and dashboards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -40,8 +42,9 @@ pub struct AgentSnapshot {
 pub struct DesiredWorkload {
     /// The instance to run.
     pub instance_id: InstanceId,
-    /// `podman` or `podman-kube`.
-    pub runtime: String,
+    /// The runtime; a name the agent does not run is kept, and reported by it as the workload's
+    /// `Pending(StartingFailed)`. A name that is not a valid name fails the decode.
+    pub runtime: RuntimeKind,
     /// The rendered runtimeConfig.
     pub runtime_config: String,
     /// The restart policy.
@@ -73,16 +76,16 @@ pub struct DesiredWorkload {
 
 impl DesiredWorkload {
     /// The desired form of a rendered workload, with the delete conditions computed by the
-    /// controller.
+    /// controller. Fails only for a runtime that is not a valid name, which validation refuses.
     pub fn new(
         rendered: &RenderedWorkload,
         delete_conditions: BTreeMap<String, DeleteCondition>,
         expected_instances: BTreeMap<String, InstanceId>,
-    ) -> Self {
+    ) -> Result<Self, InvalidName> {
         let spec = &rendered.spec;
-        Self {
+        Ok(Self {
             instance_id: rendered.instance_id.clone(),
-            runtime: spec.runtime.clone(),
+            runtime: RuntimeKind::parse(&spec.runtime)?,
             runtime_config: spec.runtime_config.clone(),
             restart_policy: spec.restart_policy,
             dependencies: spec.dependencies.clone(),
@@ -91,6 +94,6 @@ impl DesiredWorkload {
             control_interface_access: spec.control_interface_access.clone(),
             delete_conditions,
             expected_instances,
-        }
+        })
     }
 }

@@ -1,0 +1,290 @@
+//! Claims about the loop's decisions, driven through [`Runner`] with a fake runtime: creation
+//! after the first listing, the listing merge, provisional exits, restarts and pruning.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ank_schemas::{
+    AgentSnapshot, ControlInterfaceAccess, DesiredWorkload, InstanceId, RestartPolicy, RuntimeKind,
+};
+
+use super::*;
+use crate::fake_runtime::{FakeRuntime, FakeState};
+use crate::listing::Listing;
+use crate::observed::Operation;
+use crate::runtime::{ContainerEvent, RawState};
+
+const AGENT: &str = "agent_A";
+
+type FakeRunner = Runner<FakeRuntime<PodmanRunSpec>, FakeRuntime<KubeSpec>>;
+
+/// A runner with a fake podman (and a fake kube nobody uses), and the fake podman's memory.
+fn fake_runner() -> (FakeRunner, Arc<Mutex<FakeState>>) {
+    let podman = FakeRuntime::new(RuntimeKind::Podman, AGENT);
+    let state = Arc::clone(&podman.state);
+    let runtimes = Arc::new(Runtimes {
+        podman: Some(podman),
+        kube: Some(FakeRuntime::new(RuntimeKind::PodmanKube, AGENT)),
+        io_folder: std::env::temp_dir().join("ank-runner-tests-unused"),
+    });
+    let runner = Runner::new(AGENT, RuntimeKind::KNOWN.to_vec(), runtimes);
+    (runner, state)
+}
+
+fn workload(name: &str, policy: RestartPolicy) -> DesiredWorkload {
+    let config = "image: localhost/img";
+    DesiredWorkload {
+        instance_id: InstanceId::compute(name, AGENT, "podman", config, &[]),
+        runtime: RuntimeKind::Podman,
+        runtime_config: config.into(),
+        restart_policy: policy,
+        dependencies: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        files: Vec::new(),
+        control_interface_access: ControlInterfaceAccess::default(),
+        delete_conditions: BTreeMap::new(),
+        expected_instances: BTreeMap::new(),
+    }
+}
+
+fn snapshot(generation: u64, workloads: &[&DesiredWorkload]) -> AgentSnapshot {
+    AgentSnapshot {
+        generation,
+        workloads: workloads
+            .iter()
+            .map(|w| (w.instance_id.workload.clone(), (*w).clone()))
+            .collect(),
+    }
+}
+
+fn calls(state: &Arc<Mutex<FakeState>>) -> Vec<String> {
+    let state = state.lock().expect("the fake's lock");
+    state
+        .calls
+        .iter()
+        .filter(|c| *c != "list")
+        .cloned()
+        .collect()
+}
+
+fn states(reports: &[WorkloadReport]) -> Vec<String> {
+    reports
+        .iter()
+        .map(|r| format!("{} {}", r.workload, r.state))
+        .collect()
+}
+
+/// Lists and merges once.
+async fn list(runner: &mut FakeRunner) {
+    runner.start_listing();
+    let listing = runner
+        .listings
+        .join_next()
+        .await
+        .expect("a listing")
+        .expect("no panic");
+    runner.on_listing(listing);
+}
+
+/// Finishes every operation in flight.
+async fn finish_ops(runner: &mut FakeRunner) {
+    while let Some(done) = runner.ops.join_next().await {
+        runner.on_op_done(done.expect("no panic"));
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_done_before_the_first_listing_then_the_workload_is_created_and_reported() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(3, &[&w]));
+    assert_eq!(runner.plan(Instant::now()), None, "not listed yet");
+    list(&mut runner).await;
+    let first = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&first), ["w Pending(Starting)"]);
+    finish_ops(&mut runner).await;
+    assert_eq!(calls(&fake), [format!("create {}", w.instance_id)]);
+    let then = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&then), ["w Running(Ok)"]);
+    assert_eq!(then[0].observed_generation, 3);
+    assert_eq!(runner.plan(Instant::now()), Some(Vec::new()), "said once");
+}
+
+#[tokio::test]
+async fn a_died_event_is_reported_at_once_but_restarted_only_after_a_listing_confirms_it() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::OnFailure);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    finish_ops(&mut runner).await;
+    runner.plan(Instant::now());
+    let instance = w.instance_id.to_string();
+    let died = ContainerEvent {
+        id: format!("c-{instance}"),
+        name: instance.clone(),
+        status: "died".into(),
+        exit_code: Some(2),
+        labels: BTreeMap::from([("ankmq.instance".to_owned(), instance.clone())]),
+        pod: None,
+        time: String::new(),
+    };
+    runner.on_container_event(&died);
+    let provisional = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&provisional), ["w Failed(ExecFailed)"]);
+    assert!(runner.ops.is_empty(), "no restart on an event alone");
+    assert!(
+        runner.lister.due.is_some(),
+        "a listing is scheduled to confirm it"
+    );
+
+    fake.lock()
+        .expect("lock")
+        .instances
+        .insert(instance.clone(), RawState::Exited { code: 2 });
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    finish_ops(&mut runner).await;
+    // A failed container is replaced by a new one (ON_FAILURE), counted in restartCount.
+    assert_eq!(
+        calls(&fake),
+        [
+            format!("create {instance}"),
+            format!("delete {instance}"),
+            format!("create {instance}")
+        ]
+    );
+    let after = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&after), ["w Running(Ok)"]);
+    assert_eq!(after[0].restart_count, 1);
+}
+
+#[tokio::test]
+async fn a_listing_older_than_an_operations_look_or_about_a_busy_workload_changes_nothing() {
+    let (mut runner, _fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    finish_ops(&mut runner).await;
+    let instance = w.instance_id.to_string();
+    assert!(runner.observed.instances.contains_key(&instance));
+
+    // A listing that started before the operation's look says the instance is not there.
+    let older = Listing {
+        seq: 1,
+        started: Instant::now(),
+        by_runtime: vec![(RuntimeKind::Podman, Ok(Vec::new()))],
+    };
+    runner.on_listing(older);
+    assert!(
+        runner.observed.instances.contains_key(&instance),
+        "the newer look wins"
+    );
+
+    // A fresh listing while an operation is busy with the workload leaves it alone too.
+    let seq = runner.lister.begin();
+    runner
+        .observed
+        .books
+        .get_mut("w")
+        .expect("a book")
+        .in_flight = Some(Operation::Delete);
+    let busy = Listing {
+        seq,
+        started: Instant::now(),
+        by_runtime: vec![(RuntimeKind::Podman, Ok(Vec::new()))],
+    };
+    runner.on_listing(busy);
+    assert!(
+        runner.observed.instances.contains_key(&instance),
+        "busy: left alone"
+    );
+
+    // Once idle, a newer listing is believed.
+    runner
+        .observed
+        .books
+        .get_mut("w")
+        .expect("a book")
+        .in_flight = None;
+    let seq = runner.lister.begin();
+    runner.on_listing(Listing {
+        seq,
+        started: Instant::now(),
+        by_runtime: vec![(RuntimeKind::Podman, Ok(Vec::new()))],
+    });
+    assert!(!runner.observed.instances.contains_key(&instance));
+    let lost = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&lost), ["w Failed(Lost)"]);
+}
+
+#[tokio::test]
+async fn a_removed_workload_is_deleted_cleared_and_forgotten_once_its_echo_is_gone() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Always);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    finish_ops(&mut runner).await;
+    runner.plan(Instant::now());
+
+    runner.on_snapshot(snapshot(2, &[]));
+    let leaving = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&leaving), ["w Stopping(RequestedAtRuntime)"]);
+    finish_ops(&mut runner).await;
+    let gone = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&gone), ["w Removed"]);
+    assert!(calls(&fake).contains(&format!("delete {}", w.instance_id)));
+    assert!(
+        runner.observed.books.is_empty(),
+        "a Removed forgets the book"
+    );
+
+    // The `Removed` memory stays while our own retained state is still echoed, then goes.
+    let echo = crate::observed::PeerState {
+        instance: w.instance_id.clone(),
+        state: "Running(Ok)".parse().expect("a state"),
+    };
+    runner.observed.set_peer_state("w", AGENT, Some(echo));
+    runner.prune();
+    assert!(runner.observed.reported.contains_key("w"));
+    runner.observed.set_peer_state("w", AGENT, None);
+    runner.prune();
+    assert!(runner.observed.reported.is_empty());
+}
+
+#[tokio::test]
+async fn a_first_listing_that_keeps_failing_is_reported_after_the_grace_only() {
+    let (mut runner, _fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    let failed = |started| Listing {
+        seq: 1,
+        started,
+        by_runtime: vec![(
+            RuntimeKind::Podman,
+            Err(crate::dispatch::OpError::Runtime(RuntimeError::Parse {
+                command: "podman ps".into(),
+                reason: "garbage".into(),
+            })),
+        )],
+    };
+    runner.on_listing(failed(Instant::now()));
+    assert_eq!(
+        runner.plan(Instant::now()),
+        None,
+        "within the grace: silent"
+    );
+    assert!(runner.lister.due.is_some(), "tried again soon");
+
+    // Failing since longer than the grace (counted from the first failed listing's start).
+    let (mut late, _fake) = fake_runner();
+    late.on_snapshot(snapshot(1, &[&w]));
+    let long_ago = Instant::now() - crate::listing::LISTING_GRACE - Duration::from_millis(1);
+    late.on_listing(failed(long_ago));
+    let reports = late.plan(Instant::now()).expect("reported");
+    assert_eq!(states(&reports), ["w Failed(Unknown)"]);
+    assert!(reports[0].info.contains("garbage"), "{}", reports[0].info);
+}
