@@ -16,6 +16,7 @@
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
+//! - [`control_interface`]: Ankaios' control interface: protobuf messages, framing, access rules.
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
 //! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod conditions;
+pub mod control_interface;
 mod field_mask;
 mod instance_id;
 pub mod json;

@@ -13,6 +13,7 @@
 //! {p}/agents/{agent}/workloads/{workload}/state
 //! {p}/agents/{agent}/logs/requests
 //! {p}/agents/{agent}/logs/{clientId}
+//! {p}/agents/{agent}/requests
 //! {p}/requests
 //! {p}/responses/{clientId}
 //! {p}/events
@@ -90,6 +91,11 @@ pub enum Topic {
         agent: String,
         /// The client that asked for them.
         client_id: ClientId,
+    },
+    /// `{p}/agents/{agent}/requests`: control-interface requests only that agent may write.
+    AgentRequests {
+        /// The agent asking on behalf of one of its workloads.
+        agent: String,
     },
     /// `{p}/requests`
     Requests,
@@ -180,6 +186,18 @@ impl Topics {
         format!("{}/requests", self.prefix)
     }
 
+    /// `{p}/agents/{agent}/requests`: the requests agent `agent` makes on behalf of its
+    /// workloads (control interface). Only that agent may write it, so the controller knows
+    /// who asks without trusting the payload.
+    pub fn agent_requests(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/requests", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/requests`: every agent's control-interface requests (controller).
+    pub fn all_agent_requests(&self) -> String {
+        self.agent_requests("+")
+    }
+
     /// `{p}/responses/{clientId}`: the controller's answers to one client.
     pub fn responses(&self, client_id: &ClientId) -> String {
         format!("{}/responses/{client_id}", self.prefix)
@@ -267,6 +285,9 @@ impl Topics {
             ["agents", agent, "status"] if is_name(agent) => Topic::AgentStatus {
                 agent: (*agent).to_owned(),
             },
+            ["agents", agent, "requests"] if is_name(agent) => Topic::AgentRequests {
+                agent: (*agent).to_owned(),
+            },
             ["agents", agent, "logs", "requests"] if is_name(agent) => Topic::LogRequests {
                 agent: (*agent).to_owned(),
             },
@@ -326,6 +347,10 @@ mod tests {
             (t.controller_status(), Topic::ControllerStatus),
             (t.desired_state(), Topic::DesiredState),
             (t.requests(), Topic::Requests),
+            (
+                t.agent_requests("a"),
+                Topic::AgentRequests { agent: "a".into() },
+            ),
             (t.events(), Topic::Events),
             (t.sync(&cli()), Topic::Sync { client_id: cli() }),
             (t.responses(&cli()), Topic::Responses { client_id: cli() }),
