@@ -415,7 +415,13 @@ impl Runtimes {
                 container_name: id.short(),
                 image: c.image,
                 general_options: c.general_options,
-                command_options: c.command_options,
+                // Control interface (issue 15): the FIFO folder's mount, after the user's options.
+                command_options: crate::control_interface::with_mount(
+                    &self.io_folder,
+                    desired,
+                    c.command_options,
+                )
+                .map_err(not_retryable)?,
                 command_args: c.command_args,
                 // Not retried (Ankaios: `Pending(StartingFailed)`).
                 mounts: workload_files::write(&self.io_folder, desired)

@@ -21,12 +21,14 @@
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
 //! - `workload_files`: the agent's private folders and the workload files in them.
+//! - `control_interface`: Ankaios' control interface, the FIFO server for SDK apps (issue 15).
 #![warn(missing_docs)]
 
 pub mod runtime;
 
 mod backoff;
 mod config;
+mod control_interface;
 mod execute;
 mod hysteresis;
 mod log_pump;

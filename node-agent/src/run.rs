@@ -21,6 +21,7 @@ use ank_schemas::{
 };
 
 use crate::config::AgentConfig;
+use crate::control_interface::{BusBackend, ControlInterfaces};
 use crate::execute::{self, OpOutcome, Runtimes};
 use crate::log_streams::LogStreams;
 use crate::observed::{InstanceTarget, Observed, PeerState, RuntimeInstance};
@@ -99,7 +100,13 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     tracing::info!(agent = %config.name, broker = %config.broker, "agent online");
 
     let publisher = Publisher::new(session.clone(), config.topics.clone(), &config.name, status);
+    // Control interface (issue 15): one FIFO server per instance with allow rules.
+    let control = ControlInterfaces::new(
+        config.io_folder(),
+        BusBackend::new(session.clone(), topics.agent_requests(&config.name)),
+    );
     let mut agent = Agent {
+        control,
         session,
         watched_peers: BTreeSet::new(),
         logs: LogStreams::new(config.log_caps, Arc::clone(&runtimes), publisher.logs()),
@@ -248,6 +255,8 @@ struct Listing {
 
 struct Agent {
     config: AgentConfig,
+    /// Control-interface sessions, following the snapshot (issue 15).
+    control: ControlInterfaces<BusBackend>,
     /// For subscriptions; publishing goes through `publisher`.
     session: Session,
     /// (agent, workload) of every other agent's state topic subscribed because a condition of
@@ -423,6 +432,7 @@ impl Agent {
             "snapshot"
         );
         self.observed.remember_snapshot(&snapshot);
+        self.control.on_snapshot(&snapshot);
         self.snapshot = Some(snapshot);
     }
 

@@ -15,6 +15,7 @@
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
+//! - [`state_diff`]: what changed between two CompleteStates, as Ankaios' events.
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
 //! - [`control_interface`]: Ankaios' control interface: protobuf messages, framing, access rules.
 //! - `conditions`: add/delete conditions and when a state meets them.
@@ -38,6 +39,7 @@ mod render;
 mod runtime_config;
 mod shown_state;
 mod state;
+pub mod state_diff;
 mod subscriptions;
 mod suggest;
 pub mod topics;
