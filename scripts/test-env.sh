@@ -26,6 +26,8 @@ install_packages \
   openssl \
   podman-compose
 install_python_packages paho-mqtt==2.2.0
+# The control-interface tests run the unchanged Ankaios SDK inside workloads, from its own folder.
+install_python_packages_into "$env_dir/ankaios-sdk" ankaios-sdk==1.0.1
 
 prove_container_runs
 prove_kube_play
@@ -34,6 +36,7 @@ prove_mosquitto
 PYTHONPATH="$env_dir/python" python3 -c 'import paho.mqtt.client' 2>/dev/null \
   || die "the Python package paho-mqtt does not import from $env_dir/python"
 proved "python3 $(python3 -c 'import sys; print(sys.version.split()[0])') imports paho-mqtt from .test-env/python"
+prove_ankaios_python_sdk
 
 cat > "$env_dir/env" <<ENV
 # Written by scripts/test-env.sh. Source it: . .test-env/env
@@ -41,5 +44,6 @@ export CONTAINERS_CONF="$env_dir/containers.conf"
 export ANK_TEST_IMAGE="$machine_image"
 export ANK_TEST_MOSQUITTO=/usr/sbin/mosquitto
 export ANK_TEST_PYTHONPATH="$env_dir/python"
+export ANK_TEST_ANKAIOS_SDK="$env_dir/ankaios-sdk"
 ENV
 log "ready: podman with runc ($machine_ulimits), image $machine_image, Mosquitto, python clients in .test-env/python"

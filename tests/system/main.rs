@@ -6,6 +6,8 @@ mod cli;
 mod compose;
 /// Configs with templating, and files mounted into containers.
 mod configs_files;
+/// Ankaios' control interface with the real SDKs inside workloads (issue 15).
+mod control_interface;
 /// Dependencies across two agents: add conditions and delete conditions.
 mod dependencies;
 /// Every manifest in examples/ parses, validates and renders, with the local image only.

@@ -1,0 +1,244 @@
+//! The Ankaios control interface with the real, unchanged SDKs inside real podman workloads
+//! (issue 15): the PyPI `ankaios-sdk` 1.0.1 runs in the test image with the host's Python
+//! mounted read-only (reference/control-interface.md §4 (b)), talks to its agent over the FIFOs,
+//! and through it to the controller on the agent's own request topic.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ank_system_tests::poll::wait_for;
+use ank_system_tests::{on_both_brokers, Cluster};
+use anyhow::{bail, Context, Result};
+
+/// The probe app, written into the cluster's folder and mounted into the workload.
+const PYTHON_PROBE: &str = include_str!("python_probe.py");
+
+/// Where scripts/test-env.sh installed the SDK (`pip install --target`).
+fn python_sdk() -> Result<PathBuf> {
+    let dir = std::env::var_os("ANK_TEST_ANKAIOS_SDK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            ank_system_tests::podman::workspace_root().join(".test-env/ankaios-sdk")
+        });
+    if !dir.join("ankaios_sdk").is_dir() {
+        bail!(
+            "the Ankaios Python SDK is missing at {} (ANK_TEST_ANKAIOS_SDK): run scripts/test-env.sh",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// The `commandOptions` that run the host's Python in the busybox test image, with the SDK.
+fn python_options(
+    sdk: &std::path::Path,
+    probe_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> String {
+    let mut options: Vec<String> = [
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    options.push("-v".into());
+    options.push(format!("{}:/opt/sdk:ro", sdk.display()));
+    options.push("-v".into());
+    options.push(format!("{}:/opt/probe:ro", probe_dir.display()));
+    options.push("-e".into());
+    options.push("PYTHONPATH=/opt/sdk".into());
+    for (key, value) in env {
+        options.push("-e".into());
+        options.push(format!("{key}={value}"));
+    }
+    serde_json::to_string(&options).unwrap_or_default()
+}
+
+/// Applies the Python probe as workload `sdkapp` on agent A, allowed to manage `helper` and to
+/// read workload states.
+fn start_python_probe(c: &mut Cluster) -> Result<()> {
+    let sdk = python_sdk()?;
+    let probe_dir = c.dir().join("probe");
+    std::fs::create_dir_all(&probe_dir)?;
+    std::fs::write(probe_dir.join("probe.py"), PYTHON_PROBE)?;
+    let image = ank_system_tests::podman::test_image();
+    let options = python_options(
+        &sdk,
+        &probe_dir,
+        &[("HELPER_AGENT", c.b()), ("HELPER_IMAGE", &image)],
+    );
+    let manifest = format!(
+        r#"
+apiVersion: v1
+workloads:
+  sdkapp:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.helper"]
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/probe.py"]
+"#
+    );
+    c.apply(&manifest, &[])?.expect_ok()?;
+    Ok(())
+}
+
+/// The container log of `workload` on `agent`.
+fn log_of(c: &Cluster, agent: &str, workload: &str) -> Result<String> {
+    let container = c.container(agent, workload)?;
+    let out = ank_system_tests::podman::run(&["logs", &container.id])?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// Waits until the probe printed `line_prefix`, failing at once on a `FAIL` step.
+fn wait_probe_line(c: &Cluster, prefix: &str, within: Duration) -> Result<String> {
+    let a = c.a().to_owned();
+    wait_for(&format!("the SDK app to print `{prefix}`"), within, || {
+        let log = log_of(c, &a, "sdkapp")?;
+        if let Some(fail) = log
+            .lines()
+            .find(|l| l.starts_with("STEP") && l.contains(" FAIL "))
+        {
+            bail!("the SDK app failed a step: {fail}\n--- its log ---\n{log}");
+        }
+        Ok(log
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned))
+    })
+    .map_err(|e| {
+        let log = log_of(c, &a, "sdkapp").unwrap_or_default();
+        e.context(format!("--- the SDK app's log ---\n{log}"))
+    })
+}
+
+on_both_brokers! {
+    /// Connect, get state, apply a workload that then runs in podman, see its state, be refused
+    /// a write and a read outside the rules, get an event, delete the workload.
+    fn issue_15_the_python_sdk_manages_a_helper_workload_within_its_rules(c) {
+        start_python_probe(c)?;
+        let long = Duration::from_secs(90);
+        wait_probe_line(c, "STEP connect ok", long)?;
+        wait_probe_line(c, "STEP get_state ok", long)?;
+        let apply = wait_probe_line(c, "STEP apply ok", long)?;
+        let b = c.b().to_owned();
+        if !apply.contains("helper.") || !apply.contains(&b) {
+            bail!("apply did not name the new instance `helper.<id>.{b}`: {apply}");
+        }
+        wait_probe_line(c, "STEP running ok", long)?;
+        // It really runs in podman, on agent B.
+        let helper = c.container(&b, "helper")?;
+        anyhow::ensure!(helper.state == "running", "helper is {}", helper.state);
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
+        wait_probe_line(c, "STEP see_state ok", long)?;
+        wait_probe_line(c, "STEP refused_write ok", long)?;
+        wait_probe_line(c, "STEP refused_read ok", long)?;
+        anyhow::ensure!(
+            c.containers(&b, "forbidden")?.is_empty(),
+            "the refused workload was started"
+        );
+        wait_probe_line(c, "STEP first_event ok", long)?;
+        wait_probe_line(c, "STEP delete ok", long)?;
+        wait_probe_line(c, "STEP delete_event ok", long)?;
+        wait_probe_line(c, "STEPS done", long)?;
+        c.wait_gone("helper")?;
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// Agent kill -9 and restart: the SDK app, adopted with its container, keeps working
+    /// without being restarted.
+    fn issue_15_the_python_sdk_keeps_working_after_its_agent_is_killed_and_restarted(c) {
+        start_python_probe(c)?;
+        wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
+        let a = c.a().to_owned();
+        let container = c.container(&a, "sdkapp")?;
+        c.kill_agent(&a)?;
+        c.start_agent(&a)?;
+        let seen = log_of(c, &a, "sdkapp")?;
+        let before = seen.lines().filter(|l| l.starts_with("ALIVE")).count();
+        wait_for("the SDK app to be served again after the restart", Duration::from_secs(60), || {
+            let log = log_of(c, &a, "sdkapp")?;
+            let ok_after = log
+                .lines()
+                .filter(|l| l.starts_with("ALIVE"))
+                .skip(before)
+                .filter(|l| l.ends_with(" ok"))
+                .count();
+            Ok((ok_after >= 3).then_some(()))
+        })?;
+        let again = c.container(&a, "sdkapp")?;
+        anyhow::ensure!(again.id == container.id, "the SDK app's container was recreated");
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// Only workloads with allow rules get the FIFO folder; deny rules alone give nothing.
+    fn issue_15_a_workload_without_allow_rules_has_no_control_interface(c) {
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  plain:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      denyRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["desiredState"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "if [ -e /run/ankaios/control_interface ]; then echo ci-present; else echo ci-absent; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+  allowed:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "if [ -p /run/ankaios/control_interface/input ] && [ -p /run/ankaios/control_interface/output ]; then echo ci-present; else echo ci-absent; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+"#,
+            &[],
+        )?
+        .expect_ok()?;
+        let a = c.a().to_owned();
+        for (workload, expected) in [("plain", "ci-absent"), ("allowed", "ci-present")] {
+            wait_for(&format!("{workload} to say {expected}"), Duration::from_secs(60), || {
+                let log = log_of(c, &a, workload)?;
+                if log.contains("ci-present") || log.contains("ci-absent") {
+                    if !log.contains(expected) {
+                        bail!("{workload} printed {log:?}, expected {expected}");
+                    }
+                    return Ok(Some(()));
+                }
+                Ok(None)
+            })
+            .context(workload.to_owned())?;
+        }
+        Ok(())
+    }
+}
