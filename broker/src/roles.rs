@@ -115,7 +115,18 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             // Control interface (issue 15): only this agent writes its request topic, so the
             // controller knows which agent asks on behalf of which of its workloads.
             (Write, t.agent_requests(name)),
-        ],
+            // Logs for its workloads' control interface: it asks any agent, as `ank logs` does,
+            // and reads only the streams addressed to its own client id.
+            (Write, t.log_requests("+")),
+        ]
+        .into_iter()
+        // The agent's main client id is its username, valid because the name is.
+        .chain(
+            ank_schemas::ClientId::new(&agent_username(name))
+                .ok()
+                .map(|own| (Read, t.log_streams_to(&own))),
+        )
+        .collect(),
         Role::CliUser => vec![
             (Write, t.requests()),
             (Write, t.log_requests("+")),
@@ -185,6 +196,21 @@ mod tests {
             ("agent-a", "a", true, t.agent_requests("a"), true),
             ("agent-a", "a", true, t.agent_requests("b"), false),
             ("agent-a", "a", false, t.agent_requests("a"), false),
+            ("agent-a", "a", true, t.log_requests("b"), true),
+            (
+                "agent-a",
+                "a",
+                false,
+                t.log_stream("b", &cid("agent-a")),
+                true,
+            ),
+            (
+                "agent-a",
+                "a",
+                false,
+                t.log_stream("b", &cid("cli-1")),
+                false,
+            ),
             ("agent-a", "a", true, t.responses(&cid("a")), false),
             ("agent-a", "a", true, t.sync(&cid("a")), true),
             ("agent-a", "a", true, t.sync(&cid("b")), false),

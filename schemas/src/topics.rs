@@ -176,6 +176,12 @@ impl Topics {
         format!("{}/agents/{agent}/logs/+", self.prefix)
     }
 
+    /// Filter `{p}/agents/+/logs/{clientId}`: the log streams of every agent to one client (an
+    /// agent reading logs for its workloads' control interface).
+    pub fn log_streams_to(&self, client_id: &ClientId) -> String {
+        self.log_stream("+", client_id)
+    }
+
     /// Filter `{p}/agents/+/logs/+`: every log stream of every agent. For ACLs.
     pub fn all_log_streams(&self) -> String {
         format!("{}/agents/+/logs/+", self.prefix)
