@@ -103,8 +103,20 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     // Control interface (issue 15): one FIFO server per instance with allow rules.
     let control = ControlInterfaces::new(
         config.io_folder(),
-        BusBackend::new(session.clone(), topics.agent_requests(&config.name)),
+        BusBackend::new(
+            session.clone(),
+            topics.clone(),
+            &config.name,
+            ank_schemas::ClientId::new(&config.client_id()).context("the agent's client id")?,
+        ),
     );
+    let own_logs = ank_schemas::ClientId::new(&config.client_id())
+        .map(|own| topics.log_streams_to(&own))
+        .context("the agent's client id")?;
+    session
+        .subscribe(&own_logs)
+        .await
+        .with_context(|| format!("subscribing to {own_logs}"))?;
     let mut agent = Agent {
         control,
         session,
@@ -347,6 +359,10 @@ impl Agent {
                     }
                 };
                 self.observed.set_peer_state(&workload, &agent, state);
+            }
+            // Control interface (issue 15): logs for a workload's LogsRequest.
+            Topic::LogStream { client_id, .. } if client_id.as_str() == self.config.client_id() => {
+                self.control.on_log_event(&message.payload)
             }
             Topic::LogRequests { agent } if agent == self.config.name => {
                 match serde_json::from_slice::<LogRequest>(&message.payload) {

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ank_bus::Session;
-use ank_schemas::{RequestOp, Response, ResponseOutcome};
+use ank_schemas::{ClientId, LogRequest, RequestOp, Response, ResponseOutcome, Topics};
 
 /// How long a request may take: the SDKs give up after 5 s, so a later answer is useless.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,20 +20,39 @@ pub trait Backend: Clone + Send + Sync + 'static {
         workload: &str,
         op: RequestOp,
     ) -> impl Future<Output = Result<ResponseOutcome, String>> + Send;
+
+    /// Sends a log request to agent `agent` (as `ank logs` does).
+    fn publish_log_request(
+        &self,
+        agent: &str,
+        request: &LogRequest,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// The client id log streams for this agent are addressed to.
+    fn log_client_id(&self) -> ClientId;
 }
 
 /// The real backend: the agent's MQTT session.
 #[derive(Clone)]
 pub struct BusBackend {
     session: Session,
+    topics: Topics,
     /// `{p}/agents/<agent>/requests`.
     topic: String,
+    /// The session's own client id.
+    client_id: ClientId,
 }
 
 impl BusBackend {
-    /// Requests go to `topic`, the agent's own request topic.
-    pub fn new(session: Session, topic: String) -> Self {
-        Self { session, topic }
+    /// Requests go to agent `agent`'s own request topic under `topics`; log streams come to
+    /// `client_id`, the session's own.
+    pub fn new(session: Session, topics: Topics, agent: &str, client_id: ClientId) -> Self {
+        Self {
+            session,
+            topic: topics.agent_requests(agent),
+            topics,
+            client_id,
+        }
     }
 }
 
@@ -64,5 +83,17 @@ impl Backend for BusBackend {
         let response: Response = serde_json::from_slice(&reply)
             .map_err(|e| format!("unreadable answer from the controller: {e}"))?;
         Ok(response.outcome)
+    }
+
+    async fn publish_log_request(&self, agent: &str, request: &LogRequest) -> Result<(), String> {
+        let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        self.session
+            .publish(&self.topics.log_requests(agent), payload, false)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn log_client_id(&self) -> ClientId {
+        self.client_id.clone()
     }
 }

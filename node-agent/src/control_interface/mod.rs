@@ -12,11 +12,13 @@
 //! - `fifo.rs`: the FIFO folder on the host.
 //! - `session.rs`: one workload's session (handshake, requests, bounds).
 //! - `events.rs`: event subscriptions.
+//! - `logs.rs`: log campaigns, through the agents' log topics as `ank logs` does.
 //! - `backend.rs`: the way to the controller, behind a trait for host-side tests.
 
 mod backend;
 mod events;
 pub mod fifo;
+mod logs;
 mod session;
 #[cfg(test)]
 mod session_tests;
@@ -30,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use backend::{Backend, BusBackend};
+pub use logs::LogRoutes;
 pub use session::{serve, SessionConfig};
 
 /// The control-interface sessions of one agent, keyed by instance id.
@@ -37,6 +40,7 @@ pub struct ControlInterfaces<B: Backend> {
     io: PathBuf,
     backend: B,
     servers: BTreeMap<String, Server>,
+    logs: LogRoutes,
 }
 
 /// One running session; dropping it ends the session (the FIFOs stay, for a restart).
@@ -58,6 +62,20 @@ impl<B: Backend> ControlInterfaces<B> {
             io,
             backend,
             servers: BTreeMap::new(),
+            logs: LogRoutes::default(),
+        }
+    }
+
+    /// A log event that arrived on `{p}/agents/<a>/logs/<this agent's client id>`: for a
+    /// campaign of one of the sessions. Unreadable payloads are logged briefly and dropped.
+    pub fn on_log_event(&self, payload: &[u8]) {
+        match serde_json::from_slice::<ank_schemas::LogEvent>(payload) {
+            Ok(event) => self.logs.deliver(event),
+            Err(error) => ank_bus::warn_limited!(
+                "control interface logs",
+                error = %ank_bus::excerpt(&error),
+                "unreadable log event ignored",
+            ),
         }
     }
 
@@ -107,6 +125,7 @@ impl<B: Backend> ControlInterfaces<B> {
                 workload: workload.to_owned(),
                 backend: self.backend.clone(),
                 rules: rx,
+                logs: self.logs.clone(),
             };
             let name = workload.to_owned();
             let task = tokio::spawn(async move {

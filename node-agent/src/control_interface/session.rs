@@ -32,11 +32,14 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use super::backend::Backend;
 use super::events;
+use super::logs::{self, LogRoutes};
 
 /// Requests of one workload being answered at once; more are refused at once.
 pub const MAX_PENDING_REQUESTS: usize = 16;
 /// Event subscriptions of one workload.
 pub const MAX_EVENT_SUBSCRIPTIONS: usize = 4;
+/// Log campaigns of one workload.
+pub const MAX_LOG_CAMPAIGNS: usize = 4;
 /// The longest request id answered (the SDKs use 36-character UUIDs).
 pub const MAX_REQUEST_ID_LEN: usize = 256;
 /// Frames queued for the workload; when it does not read, later ones are dropped.
@@ -74,6 +77,8 @@ pub struct SessionConfig<B> {
     pub backend: B,
     /// The workload's current access rules.
     pub rules: watch::Receiver<ControlInterfaceAccess>,
+    /// Where the agent delivers log streams.
+    pub logs: LogRoutes,
 }
 
 /// Serves one workload until the task is aborted (its instance left the snapshot or the agent
@@ -96,6 +101,8 @@ pub async fn serve<B: Backend>(config: SessionConfig<B>) -> std::io::Result<()> 
         pending: JoinSet::new(),
         streams: JoinSet::new(),
         subscriptions: HashMap::new(),
+        log_routes: config.logs,
+        log_campaigns: HashMap::new(),
     };
     let mut reader = FrameReader::new(MAX_FRAME_LEN);
     let mut buf = vec![0u8; READ_CHUNK];
@@ -192,6 +199,9 @@ struct Session<B> {
     streams: JoinSet<()>,
     /// Request id → the task sending its events.
     subscriptions: HashMap<String, AbortHandle>,
+    log_routes: LogRoutes,
+    /// Request id → the cancel of its log campaign (a closed sender: the campaign ended).
+    log_campaigns: HashMap<String, tokio::sync::oneshot::Sender<()>>,
 }
 
 impl<B: Backend> Session<B> {
@@ -311,14 +321,31 @@ impl<B: Backend> Session<B> {
                 );
             }
             Req::LogsCancelRequest(_) => {
+                if let Some(cancel) = self.log_campaigns.remove(&id) {
+                    let _ = cancel.send(());
+                }
                 self.out
                     .respond(&id, Resp::LogsCancelAccepted(proto::LogsCancelAccepted {}));
             }
-            Req::LogsRequest(_) => {
-                self.out.error(
-                    &id,
-                    "logs are not available through ankmq's control interface yet",
-                );
+            Req::LogsRequest(r) => {
+                self.log_campaigns.retain(|_, c| !c.is_closed());
+                if self.log_campaigns.len() >= MAX_LOG_CAMPAIGNS {
+                    self.out.error(
+                        &id,
+                        format!("at most {MAX_LOG_CAMPAIGNS} log requests per workload at once"),
+                    );
+                    return;
+                }
+                let (cancel, cancelled) = tokio::sync::oneshot::channel();
+                self.streams.spawn(logs::run(
+                    self.backend.clone(),
+                    self.log_routes.clone(),
+                    id.clone(),
+                    r,
+                    self.out.clone(),
+                    cancelled,
+                ));
+                self.log_campaigns.insert(id, cancel);
             }
             Req::CompleteStateRequest(r) if r.subscribe_for_events => {
                 if self.subscriptions.len() >= MAX_EVENT_SUBSCRIPTIONS {

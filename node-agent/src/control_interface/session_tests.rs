@@ -10,8 +10,8 @@ use ank_schemas::control_interface::proto::{
 };
 use ank_schemas::control_interface::{encode_frame, FrameReader, MAX_FRAME_LEN};
 use ank_schemas::{
-    AccessRule, ControlInterfaceAccess, InstanceId, ReadWriteEnum, RequestOp, ResponseBody,
-    ResponseOutcome, StateRule,
+    AccessRule, ClientId, ControlInterfaceAccess, InstanceId, LogRequest, ReadWriteEnum, RequestOp,
+    ResponseBody, ResponseOutcome, StateRule,
 };
 use prost::Message as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,6 +37,14 @@ impl Backend for FakeController {
             complete_state: serde_json::json!({"workloadStates": {"agent_A": {"app": {
                 "abc": {"state": "Running", "subState": "Ok", "additionalInfo": ""}}}}}),
         }))
+    }
+
+    async fn publish_log_request(&self, _agent: &str, _request: &LogRequest) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn log_client_id(&self) -> ClientId {
+        ClientId::new("agent-agent_A").unwrap()
     }
 }
 
@@ -69,6 +77,7 @@ impl Client {
             workload: "app".into(),
             backend: controller.clone(),
             rules: rx,
+            logs: super::LogRoutes::default(),
         };
         let server = tokio::spawn(async move {
             let _keep = _tx;
