@@ -24,7 +24,8 @@ install_packages \
   busybox-static \
   mosquitto mosquitto-clients \
   openssl \
-  podman-compose
+  podman-compose \
+  protobuf-compiler
 install_python_packages paho-mqtt==2.2.0
 # The control-interface tests run the unchanged Ankaios SDK inside workloads, from its own folder.
 install_python_packages_into "$env_dir/ankaios-sdk" ankaios-sdk==1.0.1
@@ -37,6 +38,8 @@ PYTHONPATH="$env_dir/python" python3 -c 'import paho.mqtt.client' 2>/dev/null \
   || die "the Python package paho-mqtt does not import from $env_dir/python"
 proved "python3 $(python3 -c 'import sys; print(sys.version.split()[0])') imports paho-mqtt from .test-env/python"
 prove_ankaios_python_sdk
+command -v protoc >/dev/null || die "protoc is missing (package protobuf-compiler): the Ankaios Rust SDK's build script needs it"
+proved "$(protoc --version) for the Ankaios Rust SDK's build script (tests/examples/rust_sdk_probe.rs)"
 
 cat > "$env_dir/env" <<ENV
 # Written by scripts/test-env.sh. Source it: . .test-env/env

@@ -87,6 +87,8 @@ workloads:
         - type: StateRule
           operation: Read
           filterMasks: ["workloadStates"]
+        - type: LogRule
+          workloadNames: ["help*"]
     runtimeConfig: |
       image: $IMAGE
       commandOptions: {options}
@@ -95,6 +97,24 @@ workloads:
     );
     c.apply(&manifest, &[])?.expect_ok()?;
     Ok(())
+}
+
+/// The Rust SDK probe (`tests/examples/rust_sdk_probe.rs`), which `cargo test` builds beside
+/// the test executable.
+fn rust_probe() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the test executable is not in target/<profile>/deps")?;
+    let probe = profile.join("examples").join("rust_sdk_probe");
+    if !probe.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build -p ank-system-tests --examples`",
+            probe.display()
+        );
+    }
+    Ok(probe)
 }
 
 /// The container log of `workload` on `agent`.
@@ -110,9 +130,15 @@ fn log_of(c: &Cluster, agent: &str, workload: &str) -> Result<String> {
 
 /// Waits until the probe printed `line_prefix`, failing at once on a `FAIL` step.
 fn wait_probe_line(c: &Cluster, prefix: &str, within: Duration) -> Result<String> {
+    wait_line_of(c, "sdkapp", prefix, within)
+}
+
+/// Waits until workload `workload` on agent A printed `line_prefix`, failing at once on a `FAIL`
+/// step.
+fn wait_line_of(c: &Cluster, workload: &str, prefix: &str, within: Duration) -> Result<String> {
     let a = c.a().to_owned();
-    wait_for(&format!("the SDK app to print `{prefix}`"), within, || {
-        let log = log_of(c, &a, "sdkapp")?;
+    wait_for(&format!("{workload} to print `{prefix}`"), within, || {
+        let log = log_of(c, &a, workload)?;
         if let Some(fail) = log
             .lines()
             .find(|l| l.starts_with("STEP") && l.contains(" FAIL "))
@@ -125,14 +151,15 @@ fn wait_probe_line(c: &Cluster, prefix: &str, within: Duration) -> Result<String
             .map(str::to_owned))
     })
     .map_err(|e| {
-        let log = log_of(c, &a, "sdkapp").unwrap_or_default();
+        let log = log_of(c, &a, workload).unwrap_or_default();
         e.context(format!("--- the SDK app's log ---\n{log}"))
     })
 }
 
 on_both_brokers! {
-    /// Connect, get state, apply a workload that then runs in podman, see its state, be refused
-    /// a write and a read outside the rules, get an event, delete the workload.
+    /// Connect, get state, apply a workload that then runs in podman (on the other agent), see its
+    /// state, read its logs, be refused logs, a write and a read outside the rules, get an
+    /// event, delete the workload.
     fn issue_15_the_python_sdk_manages_a_helper_workload_within_its_rules(c) {
         start_python_probe(c)?;
         let long = Duration::from_secs(90);
@@ -149,6 +176,8 @@ on_both_brokers! {
         anyhow::ensure!(helper.state == "running", "helper is {}", helper.state);
         std::fs::write(c.dir().join("probe/continue"), b"")?;
         wait_probe_line(c, "STEP see_state ok", long)?;
+        wait_probe_line(c, "STEP logs ok", long)?;
+        wait_probe_line(c, "STEP refused_logs ok", long)?;
         wait_probe_line(c, "STEP refused_write ok", long)?;
         wait_probe_line(c, "STEP refused_read ok", long)?;
         anyhow::ensure!(
@@ -169,6 +198,8 @@ on_both_brokers! {
     /// without being restarted.
     fn issue_15_the_python_sdk_keeps_working_after_its_agent_is_killed_and_restarted(c) {
         start_python_probe(c)?;
+        // This scenario does not look at the helper: the probe need not wait for it.
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
         wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
         let a = c.a().to_owned();
         let container = c.container(&a, "sdkapp")?;
@@ -239,6 +270,58 @@ workloads:
             })
             .context(workload.to_owned())?;
         }
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// The unchanged crate `ankaios_sdk` 1.1.x, built into a small program that runs inside a
+    /// workload: connect (Hello "1.1.0"), apply a workload, get state, be refused a read.
+    fn issue_15_the_rust_sdk_connects_applies_and_reads_state(c) {
+        let probe = rust_probe()?;
+        let image = ank_system_tests::podman::test_image();
+        let mut options: Vec<String> = [
+            "-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        options.push("-v".into());
+        options.push(format!("{}:/opt/probe/rust_sdk_probe:ro", probe.display()));
+        for (key, value) in [("HELPER_AGENT", c.b()), ("HELPER_IMAGE", image.as_str())] {
+            options.push("-e".into());
+            options.push(format!("{key}={value}"));
+        }
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  rustapp:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.rhelper", "workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {}
+      commandArgs: ["/opt/probe/rust_sdk_probe"]
+"#,
+            serde_json::to_string(&options)?
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        wait_line_of(c, "rustapp", "STEP connect ok", long)?;
+        let b = c.b().to_owned();
+        let apply = wait_line_of(c, "rustapp", "STEP apply ok", long)?;
+        anyhow::ensure!(apply.contains("rhelper.") && apply.contains(&b), "{apply}");
+        wait_line_of(c, "rustapp", "STEP get_state ok", long)?;
+        wait_line_of(c, "rustapp", "STEP refused_read ok", long)?;
+        wait_line_of(c, "rustapp", "STEPS done", long)?;
+        c.wait_state("rhelper", "Running(Ok)")?;
+        anyhow::ensure!(!c.containers(&b, "rhelper")?.is_empty(), "rhelper does not run on {b}");
         Ok(())
     }
 }

@@ -48,7 +48,7 @@ agent = os.environ["HELPER_AGENT"]
 image = os.environ["HELPER_IMAGE"]
 helper_config = (
     f"image: {image}\n"
-    "commandArgs: [\"sh\", \"-c\", \"echo helper-says-hi; trap 'exit 0' TERM; sleep 3600 & wait\"]\n"
+    "commandArgs: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do echo helper-says-hi; sleep 0.3; done\"]\n"
 )
 
 
@@ -92,6 +92,22 @@ with Ankaios() as ank:
 
     step("test_looked", test_looked)
     step("see_state", lambda: str(ank.get_workload_states_for_name("helper").get_as_list()[0].execution_state.state))
+    def logs():
+        instance = ank.get_workload_states_for_name("helper").get_as_list()[0].workload_instance_name
+        # follow: the SDK registers its log callback only after the acceptance, so entries that
+        # come at once may be dropped by the SDK itself (reference/control-interface.md §1.5).
+        campaign = ank.request_logs([instance], follow=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            entry = campaign.queue.get(timeout=30)
+            if "helper-says-hi" in str(entry):
+                ank.stop_receiving_logs(campaign)
+                return str(entry)
+        raise AssertionError("no log line of the helper")
+
+    step("logs", logs)
+    step("refused_logs", refused(lambda: ank.request_logs(
+        [ank.get_workload_states_for_name("sdkapp").get_as_list()[0].workload_instance_name])))
     step("refused_write", refused(lambda: ank.apply_workload(helper("forbidden"))))
     step("refused_read", refused(lambda: ank.get_state(["desiredState.configs"])))
     events = step("register_event", lambda: ank.register_event(["desiredState.workloads.helper"]))
