@@ -442,6 +442,30 @@ pub fn answer(outcome: ResponseOutcome) -> Resp {
     }
 }
 
+/// How long a frame waits for the workload to take the previous one out of the pipe.
+const PACING_LIMIT: Duration = Duration::from_secs(1);
+
+/// Waits (bounded) until the pipe holds no unread bytes. The Python SDK reads a non-blocking FIFO
+/// through a buffered reader and handles one frame per `select()` wake-up, so a frame that
+/// arrives in the same read as the one before sits in its buffer until more bytes come: an
+/// answer sent right after another (a `LogsCancelAccepted` after a burst of log lines) would time
+/// out. One frame in the pipe at a time gives each frame its own wake-up.
+async fn wait_until_read(sender: &pipe::Sender) {
+    use std::os::fd::AsRawFd;
+    let fd = sender.as_raw_fd();
+    let deadline = tokio::time::Instant::now() + PACING_LIMIT;
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the pointer, which outlives the call; `fd`
+        // is the open write end of the FIFO (Linux answers FIONREAD on either end of a pipe).
+        let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+        if rc != 0 || unread == 0 || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Writes queued frames to the `input` FIFO, opening it lazily (it needs the workload's reader)
 /// and again after the workload closed it; a frame that cannot be written in time is dropped.
 async fn write_loop(path: PathBuf, mut frames: mpsc::Receiver<Vec<u8>>) {
@@ -460,6 +484,7 @@ async fn write_loop(path: PathBuf, mut frames: mpsc::Receiver<Vec<u8>>) {
                 }
             }
             let Some(s) = sender.as_mut() else { continue };
+            wait_until_read(s).await;
             match tokio::time::timeout(WRITE_TIMEOUT, s.write_all(&frame)).await {
                 Ok(Ok(())) => {
                     written = true;

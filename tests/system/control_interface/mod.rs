@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 
 /// The probe app, written into the cluster's folder and mounted into the workload.
 const PYTHON_PROBE: &str = include_str!("python_probe.py");
+/// A client that speaks the wire format by hand, badly on purpose.
+const RAW_CLIENT: &str = include_str!("raw_client.py");
 
 /// Where scripts/test-env.sh installed the SDK (`pip install --target`).
 fn python_sdk() -> Result<PathBuf> {
@@ -66,6 +68,7 @@ fn start_python_probe(c: &mut Cluster) -> Result<()> {
     let probe_dir = c.dir().join("probe");
     std::fs::create_dir_all(&probe_dir)?;
     std::fs::write(probe_dir.join("probe.py"), PYTHON_PROBE)?;
+    std::fs::write(probe_dir.join("raw_client.py"), RAW_CLIENT)?;
     let image = ank_system_tests::podman::test_image();
     let options = python_options(
         &sdk,
@@ -322,6 +325,68 @@ workloads:
         wait_line_of(c, "rustapp", "STEPS done", long)?;
         c.wait_state("rhelper", "Running(Ok)")?;
         anyhow::ensure!(!c.containers(&b, "rhelper")?.is_empty(), "rhelper does not run on {b}");
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// A Hello of another major and a garbage one are closed with the reason, a valid one is
+    /// accepted; 1 MiB of random bytes then neither stops the agent nor the SDK app beside it,
+    /// and the hostile client's next Hello is accepted again.
+    fn issue_15_bad_hellos_are_closed_with_a_reason_and_random_bytes_stop_nothing(c) {
+        start_python_probe(c)?;
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
+        wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
+        let probe_dir = c.dir().join("probe");
+        let options = python_options(&python_sdk()?, &probe_dir, &[]);
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  raw:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/raw_client.py"]
+"#
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        let a = c.a().to_owned();
+        let closed = wait_line_of(c, "raw", "accepted", long)
+            .and_then(|_| log_of(c, &a, "raw"))?;
+        for version in ["0.7.0", "garbage"] {
+            let reason = format!(
+                "closed: Unsupported protocol version '{version}'. Currently supported '1'"
+            );
+            anyhow::ensure!(closed.contains(&reason), "no `{reason}` in:\n{closed}");
+        }
+        wait_line_of(c, "raw", "garbage-sent", long)?;
+        let before = log_of(c, &a, "sdkapp")?
+            .lines()
+            .filter(|l| l.starts_with("ALIVE"))
+            .count();
+        wait_line_of(c, "raw", "reaccepted", long)?;
+        // The SDK app beside it is still served, and the agent still runs workloads.
+        wait_for("the SDK app to be served after the garbage", long, || {
+            let log = log_of(c, &a, "sdkapp")?;
+            let ok = log
+                .lines()
+                .filter(|l| l.starts_with("ALIVE"))
+                .skip(before)
+                .filter(|l| l.ends_with(" ok"))
+                .count();
+            Ok((ok >= 3).then_some(()))
+        })?;
+        c.apply(&ank_system_tests::manifests::long_running("after"), &[])?
+            .expect_ok()?;
         Ok(())
     }
 }
