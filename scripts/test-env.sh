@@ -25,8 +25,10 @@ install_packages \
   mosquitto mosquitto-clients \
   openssl \
   podman-compose \
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core protobuf-compiler
 install_python_packages paho-mqtt==2.2.0
+# The control-interface tests run the unchanged Ankaios SDK inside workloads, from its own folder.
+install_python_packages_into "$env_dir/ankaios-sdk" ankaios-sdk==1.0.1
 
 prove_container_runs
 prove_kube_play
@@ -41,6 +43,9 @@ prove_playwright "$root/dashboard"
 PYTHONPATH="$env_dir/python" python3 -c 'import paho.mqtt.client' 2>/dev/null \
   || die "the Python package paho-mqtt does not import from $env_dir/python"
 proved "python3 $(python3 -c 'import sys; print(sys.version.split()[0])') imports paho-mqtt from .test-env/python"
+prove_ankaios_python_sdk
+command -v protoc >/dev/null || die "protoc is missing (package protobuf-compiler): the Ankaios Rust SDK's build script needs it"
+proved "$(protoc --version) for the Ankaios Rust SDK's build script (tests/examples/rust_sdk_probe.rs)"
 
 cat > "$env_dir/env" <<ENV
 # Written by scripts/test-env.sh. Source it: . .test-env/env
@@ -48,5 +53,6 @@ export CONTAINERS_CONF="$env_dir/containers.conf"
 export ANK_TEST_IMAGE="$machine_image"
 export ANK_TEST_MOSQUITTO=/usr/sbin/mosquitto
 export ANK_TEST_PYTHONPATH="$env_dir/python"
+export ANK_TEST_ANKAIOS_SDK="$env_dir/ankaios-sdk"
 ENV
 log "ready: podman with runc ($machine_ulimits), image $machine_image, Mosquitto, chromium, the built dashboard, python clients in .test-env/python"

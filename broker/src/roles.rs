@@ -107,6 +107,7 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (Write, t.all_responses()),
             (Write, t.events()),
             (Read, t.requests()),
+            (Read, t.all_agent_requests()),
             (Read, t.all_agent_statuses()),
             (Read, t.all_workload_states()),
         ],
@@ -121,7 +122,21 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (Read, t.all_agent_statuses()),
             (Read, t.log_requests(name)),
             (Write, t.agent_log_streams(name)),
-        ],
+            // Control interface (issue 15): only this agent writes its request topic, so the
+            // controller knows which agent asks on behalf of which of its workloads.
+            (Write, t.agent_requests(name)),
+            // Logs for its workloads' control interface: it asks any agent, as `ank logs` does,
+            // and reads only the streams addressed to its own client id.
+            (Write, t.log_requests("+")),
+        ]
+        .into_iter()
+        // The agent's main client id is its username, valid because the name is.
+        .chain(
+            ank_schemas::ClientId::new(&agent_username(name))
+                .ok()
+                .map(|own| (Read, t.log_streams_to(&own))),
+        )
+        .collect(),
         Role::CliUser => vec![
             (Write, t.requests()),
             (Write, t.log_requests("+")),
@@ -202,6 +217,24 @@ mod tests {
             ("agent-a", "a", true, t.agent_desired("b"), false),
             ("agent-a", "a", true, t.controller_status(), false),
             ("agent-a", "a", true, t.requests(), false),
+            ("agent-a", "a", true, t.agent_requests("a"), true),
+            ("agent-a", "a", true, t.agent_requests("b"), false),
+            ("agent-a", "a", false, t.agent_requests("a"), false),
+            ("agent-a", "a", true, t.log_requests("b"), true),
+            (
+                "agent-a",
+                "a",
+                false,
+                t.log_stream("b", &cid("agent-a")),
+                true,
+            ),
+            (
+                "agent-a",
+                "a",
+                false,
+                t.log_stream("b", &cid("cli-1")),
+                false,
+            ),
             ("agent-a", "a", true, t.responses(&cid("a")), false),
             ("agent-a", "a", true, t.sync(&cid("a")), true),
             ("agent-a", "a", true, t.sync(&cid("b")), false),
@@ -228,6 +261,8 @@ mod tests {
             ("controller", "ctl", true, t.responses(&cid("cli-1")), true),
             ("controller", "ctl", true, t.agent_status("a"), false),
             ("controller", "ctl", false, t.requests(), true),
+            ("controller", "ctl", false, t.all_agent_requests(), true),
+            ("alice", "cli-1", true, t.agent_requests("a"), false),
             ("alice", "cli-1", true, t.agent_desired("a"), false),
             ("alice", "cli-1", true, t.controller_status(), false),
             // a CLI user writes requests, reads state and only its own responses

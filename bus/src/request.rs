@@ -118,6 +118,18 @@ impl Session {
         build: impl FnOnce(&str, &str) -> Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, BusError> {
+        let requests = self.shared.opts.topics.requests();
+        self.request_on(&requests, build, timeout).await
+    }
+
+    /// [`Session::request`] on another request topic, e.g. an agent's own
+    /// `{p}/agents/<agent>/requests` (control interface); answers come back the same way.
+    pub async fn request_on(
+        &self,
+        requests: &str,
+        build: impl FnOnce(&str, &str) -> Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, BusError> {
         let replies = &self.shared.replies;
         replies
             .subscribed
@@ -138,8 +150,7 @@ impl Session {
             id: id.clone(),
         };
         let payload = build(&id, self.shared.client_id.as_str());
-        let requests = self.shared.opts.topics.requests();
-        self.publish(&requests, payload, false).await?;
+        self.publish(requests, payload, false).await?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(BusError::Closed),

@@ -134,6 +134,7 @@ impl Context {
                         id: id.to_owned(),
                         reply_to,
                         expires_at_ms: Some(now_ms().saturating_add(expires_in)),
+                        on_behalf_of: None,
                         op,
                     };
                     serde_json::to_vec(&request).unwrap_or_default()

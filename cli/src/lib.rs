@@ -11,7 +11,7 @@
 //! - `state_view.rs`: retained topics → instances and the CompleteState (pure).
 //! - `wait.rs`: when a change is finished (pure); `live.rs`: drawing the wait.
 //! - `change.rs`: the common flow of every change.
-//! - `state_diff.rs`: the events of `ank get events` (pure).
+//! - `state_diff`: the events of `ank get events`, from `ank_schemas::state_diff` (pure).
 //! - `output/`: tables, rows and YAML/JSON documents, rendered to any `impl Write`.
 //! - `outage.rs`: telling the user that a live command lost the broker, and since when.
 //! - `ui.rs`: stdout for data, stderr for status; `error.rs`: exit codes and messages.
@@ -26,7 +26,7 @@ pub mod live;
 pub mod outage;
 pub mod output;
 pub mod settings;
-pub mod state_diff;
+pub use ank_schemas::state_diff;
 pub mod state_view;
 pub mod ui;
 pub mod wait;

@@ -10,6 +10,7 @@
 //! - `apply.rs`: [`apply()`], a write request + the current state → the next state or every error.
 //! - `snapshot.rs`: per-agent snapshots and the delete conditions of dependencies.
 //! - `observed.rs`: [`Observed`], agent statuses and workload states reported on the bus.
+//! - `agent_requests.rs`: the re-check of control-interface requests an agent makes for a workload.
 //! - `complete_state.rs`: the CompleteState of `getState`, with derived states and masks.
 //! - `persist.rs`: `<state-dir>/state.json`, the only file I/O of the state.
 //! - `startup.rs`: where the state comes from at start (persisted, seeded, reset).
@@ -18,6 +19,7 @@
 //! - `server.rs`: [`run`], the loop that ties them together, one request at a time.
 #![warn(missing_docs)]
 
+mod agent_requests;
 mod apply;
 mod complete_state;
 mod config;

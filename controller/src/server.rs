@@ -25,6 +25,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
+use crate::agent_requests;
 use crate::apply::{apply, Refusal};
 use crate::complete_state::get_state;
 use crate::config::{BrokerChoice, Config};
@@ -177,7 +178,11 @@ impl Controller<'_> {
 
     async fn on_message(&mut self, message: Message) {
         match self.topics.parse(&message.topic) {
-            Some(Topic::Requests) => self.on_request(&message.payload).await,
+            Some(Topic::Requests) => self.on_request(&message.payload, None).await,
+            // Control interface (issue 15): the topic names the agent, agent_requests.rs checks.
+            Some(Topic::AgentRequests { agent }) => {
+                self.on_request(&message.payload, Some(&agent)).await
+            }
             Some(Topic::AgentStatus { agent }) => {
                 if let Err(e) = self.observed.agent_status(&agent, &message.payload) {
                     warn_limited!(
@@ -211,7 +216,8 @@ impl Controller<'_> {
         }
     }
 
-    async fn on_request(&mut self, payload: &[u8]) {
+    /// Answers one request; `from_agent` is the agent whose own request topic it came on.
+    async fn on_request(&mut self, payload: &[u8], from_agent: Option<&str>) {
         let value: Value = match serde_json::from_slice(payload) {
             Ok(value) => value,
             Err(e) => {
@@ -238,7 +244,12 @@ impl Controller<'_> {
             Ok(request) if is_expired(request.expires_at_ms) => Err(Refusal::message(
                 "the request expired before it was handled",
             )),
-            Ok(request) => self.handle(&request.op).await,
+            Ok(request) => match from_agent
+                .map(|agent| agent_requests::check(agent, &request, self.state.snapshots()))
+            {
+                Some(Err(refusal)) => Err(refusal),
+                _ => self.handle(&request.op).await,
+            },
         };
         let outcome = match outcome {
             Ok(body) => ResponseOutcome::Ok(body),

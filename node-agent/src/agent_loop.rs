@@ -18,6 +18,7 @@ use ank_bus::{Incoming, Session, SessionEvent, Watch, WatchEvent};
 
 use crate::boot::Boot;
 use crate::config::AgentConfig;
+use crate::control_interface::{BusBackend, ControlInterfaces};
 use crate::inbox::{self, Inbound};
 use crate::log_streams::LogStreams;
 use crate::observed::RuntimeInstance;
@@ -42,6 +43,8 @@ pub struct Agent {
     pub publisher: Publisher,
     /// Log streams, with their leases and caps.
     pub logs: LogStreams,
+    /// Control-interface sessions, following the snapshot (issue 15).
+    pub control: ControlInterfaces<BusBackend>,
     /// The workloads, operations and listings.
     pub runner: Runner,
     /// CPU and memory for the status.
@@ -147,6 +150,10 @@ impl Agent {
                     "disconnected from the broker; reconnecting",
                 );
             }
+            SessionEvent::Message(message) if self.is_own_log_stream(&message.topic) => {
+                // Control interface (issue 15): the lines a workload's LogsRequest asked for.
+                self.control.on_log_event(&message.payload);
+            }
             SessionEvent::Message(message) => {
                 let decoded = inbox::decode(
                     &self.config.topics,
@@ -155,7 +162,10 @@ impl Agent {
                     &message,
                 );
                 match decoded {
-                    Some(Inbound::Snapshot(snapshot)) => self.runner.on_snapshot(snapshot),
+                    Some(Inbound::Snapshot(snapshot)) => {
+                        self.control.on_snapshot(&snapshot);
+                        self.runner.on_snapshot(snapshot);
+                    }
                     Some(Inbound::PeerState {
                         agent,
                         workload,
@@ -174,6 +184,15 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// Whether `topic` is the log stream addressed to this agent's own client id.
+    fn is_own_log_stream(&self, topic: &str) -> bool {
+        matches!(
+            self.config.topics.parse(topic),
+            Some(ank_schemas::Topic::LogStream { client_id, .. })
+                if client_id.as_str() == self.config.client_id()
+        )
     }
 
     /// Keeps the set of agents that are not online (their workloads' states count as

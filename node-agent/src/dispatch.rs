@@ -42,6 +42,9 @@ pub enum OpError {
     /// The workload's files could not be written.
     #[error(transparent)]
     Files(#[from] FileError),
+    /// The control interface's FIFOs or mount could not be prepared (issue 15).
+    #[error("{0}")]
+    ControlInterface(String),
     /// The runtime failed (podman's error, with the command and its stderr).
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -233,7 +236,14 @@ where
                         container_name: id.short(),
                         image: c.image.clone(),
                         general_options: c.general_options.clone(),
-                        command_options: c.command_options.clone(),
+                        // Control interface (issue 15): the FIFO folder's mount, after the
+                        // user's options.
+                        command_options: crate::control_interface::with_mount(
+                            &self.io_folder,
+                            &workload.desired,
+                            c.command_options.clone(),
+                        )
+                        .map_err(OpError::ControlInterface)?,
                         command_args: c.command_args.clone(),
                         mounts,
                     },

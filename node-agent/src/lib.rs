@@ -31,6 +31,7 @@
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
 //! - `workload_files`: the agent's private folders and the workload files in them.
+//! - `control_interface`: Ankaios' control interface, the FIFO server for SDK apps (issue 15).
 #![warn(missing_docs)]
 
 pub mod runtime;
@@ -41,6 +42,7 @@ mod book;
 mod boot;
 mod conditions;
 mod config;
+mod control_interface;
 mod desired;
 mod dispatch;
 mod execute;

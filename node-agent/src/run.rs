@@ -14,6 +14,7 @@ use ank_schemas::{AgentStatus, Liveness, RuntimeKind};
 
 use crate::agent_loop::{run_loop, Agent};
 use crate::config::AgentConfig;
+use crate::control_interface::{BusBackend, ControlInterfaces};
 use crate::dispatch::Runtimes;
 use crate::log_streams::LogStreams;
 use crate::publish::{now_rfc3339, Publisher, VERSION};
@@ -87,7 +88,26 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let boot = crate::boot::detect(&config.boot_id_file, &config.io_folder());
     let mut runner = Runner::new(&config.name, config.runtimes.clone(), Arc::clone(&runtimes));
     runner.observed.rebooted = boot.rebooted;
+    // Control interface (issue 15): one FIFO server per instance with allow rules; the log
+    // lines its LogsRequests ask for arrive on the agent's own log stream topic.
+    let own_id =
+        ank_schemas::ClientId::new(&config.client_id()).context("the agent's client id")?;
+    let control = ControlInterfaces::new(
+        config.io_folder(),
+        BusBackend::new(
+            session.clone(),
+            config.topics.clone(),
+            &config.name,
+            own_id.clone(),
+        ),
+    );
+    let own_logs = config.topics.log_streams_to(&own_id);
+    session
+        .subscribe(&own_logs)
+        .await
+        .with_context(|| format!("subscribing to {own_logs}"))?;
     let agent = Agent {
+        control,
         session,
         watched_peers: BTreeSet::new(),
         logs: LogStreams::new(config.log_caps, Arc::clone(&runtimes), publisher.logs()),

@@ -2,10 +2,13 @@
 //!
 //! The hash covers exactly what requires a new container: the runtime, the rendered
 //! runtimeConfig and the files (mount points and rendered contents). It deliberately leaves out
-//! tags, restartPolicy, dependencies and controlInterfaceAccess, so changing those does not
+//! tags, restartPolicy, dependencies and the access rules, so changing those does not
 //! restart anything; Ankaios hashes only the runtimeConfig yet recreates on any change
 //! (behaviour reference §11.1). The agent is part of the id but not of the hash: moving a
-//! workload to another agent gives a new id anyway.
+//! workload to another agent gives a new id anyway. Whether the workload has a control interface
+//! at all is hashed, but only when it has one, so ids of workloads without allow rules are those
+//! of older versions: going from no allow rules to some needs the FIFO mount, i.e. a new
+//! container, while editing the rules of a workload that has them is a live change.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -33,13 +36,26 @@ pub struct InstanceId {
 const HASH_DOMAIN: &[u8] = b"ankmq-instance-v1";
 
 impl InstanceId {
-    /// Computes the id of a rendered workload.
+    /// Computes the id of a rendered workload without a control interface.
     pub fn compute(
         workload: &str,
         agent: &str,
         runtime: &str,
         runtime_config: &str,
         files: &[WorkloadFile],
+    ) -> Self {
+        Self::compute_with(workload, agent, runtime, runtime_config, files, false)
+    }
+
+    /// Computes the id of a rendered workload; `control_interface` is whether it has allow rules
+    /// (and so the FIFO mount).
+    pub fn compute_with(
+        workload: &str,
+        agent: &str,
+        runtime: &str,
+        runtime_config: &str,
+        files: &[WorkloadFile],
+        control_interface: bool,
     ) -> Self {
         let mut hasher = Sha256::new();
         // Every field is length-prefixed, so no two different inputs encode the same bytes.
@@ -58,6 +74,9 @@ impl InstanceId {
                 FileContent::BinaryData(_) => b"binaryData",
             });
             field(file.content.text().as_bytes());
+        }
+        if control_interface {
+            field(b"control-interface");
         }
         let hash = hasher
             .finalize()
@@ -171,6 +190,15 @@ mod tests {
             a.hash,
             "126dd8b31dfa68b3e6fda468ee5c516869e59bc9b18307a85890c31bc65ba931"
         );
+    }
+
+    #[test]
+    fn issue_15_only_having_a_control_interface_is_hashed_and_without_one_ids_stay_as_before() {
+        let without =
+            InstanceId::compute_with("nginx", "agent_A", "podman", "image: x", &[], false);
+        assert_eq!(without, id("podman", "image: x", &[]));
+        let with = InstanceId::compute_with("nginx", "agent_A", "podman", "image: x", &[], true);
+        assert_ne!(with.hash, without.hash);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! - `files`: the workload-file rules both the controller and the agent apply.
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
+//! - [`state_diff`]: what changed between two CompleteStates, as Ankaios' events.
 //! - `shown_state`: the state readers show from retained topics (AgentDisconnected & co.).
+//! - [`control_interface`]: Ankaios' control interface: protobuf messages, framing, access rules.
 //! - `conditions`: add/delete conditions and when a state meets them.
 //! - `payloads`: every MQTT payload.
 //! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
@@ -27,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod conditions;
+pub mod control_interface;
 mod field_mask;
 mod files;
 mod instance_id;
@@ -43,6 +46,7 @@ mod runtime_config;
 mod runtime_kind;
 mod shown_state;
 mod state;
+pub mod state_diff;
 mod subscriptions;
 mod suggest;
 mod tag_arg;

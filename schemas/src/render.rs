@@ -116,12 +116,13 @@ pub fn render_workload(
         }
         out.configs.clear();
     }
-    let instance_id = InstanceId::compute(
+    let instance_id = InstanceId::compute_with(
         name,
         &out.agent,
         &out.runtime,
         &out.runtime_config,
         &out.files,
+        crate::control_interface::needs_control_interface(&out.control_interface_access),
     );
     Ok(RenderedWorkload {
         instance_id,

@@ -15,6 +15,7 @@ impl Topics {
     pub fn controller_subscriptions(&self) -> Vec<String> {
         vec![
             self.requests(),
+            self.all_agent_requests(),
             self.all_agent_statuses(),
             self.all_workload_states(),
         ]

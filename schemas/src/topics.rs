@@ -13,6 +13,7 @@
 //! {p}/agents/{agent}/workloads/{workload}/state
 //! {p}/agents/{agent}/logs/requests
 //! {p}/agents/{agent}/logs/{clientId}
+//! {p}/agents/{agent}/requests
 //! {p}/requests
 //! {p}/responses/{clientId}
 //! {p}/events
@@ -90,6 +91,11 @@ pub enum Topic {
         agent: String,
         /// The client that asked for them.
         client_id: ClientId,
+    },
+    /// `{p}/agents/{agent}/requests`: control-interface requests only that agent may write.
+    AgentRequests {
+        /// The agent asking on behalf of one of its workloads.
+        agent: String,
     },
     /// `{p}/requests`
     Requests,
@@ -170,6 +176,12 @@ impl Topics {
         format!("{}/agents/{agent}/logs/+", self.prefix)
     }
 
+    /// Filter `{p}/agents/+/logs/{clientId}`: the log streams of every agent to one client (an
+    /// agent reading logs for its workloads' control interface).
+    pub fn log_streams_to(&self, client_id: &ClientId) -> String {
+        self.log_stream("+", client_id)
+    }
+
     /// Filter `{p}/agents/+/logs/+`: every log stream of every agent. For ACLs.
     pub fn all_log_streams(&self) -> String {
         format!("{}/agents/+/logs/+", self.prefix)
@@ -178,6 +190,18 @@ impl Topics {
     /// `{p}/requests`: writes from `ank` and tools to the controller.
     pub fn requests(&self) -> String {
         format!("{}/requests", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/requests`: the requests agent `agent` makes on behalf of its
+    /// workloads (control interface). Only that agent may write it, so the controller knows
+    /// who asks without trusting the payload.
+    pub fn agent_requests(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/requests", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/requests`: every agent's control-interface requests (controller).
+    pub fn all_agent_requests(&self) -> String {
+        self.agent_requests("+")
     }
 
     /// `{p}/responses/{clientId}`: the controller's answers to one client.
@@ -267,6 +291,9 @@ impl Topics {
             ["agents", agent, "status"] if is_name(agent) => Topic::AgentStatus {
                 agent: (*agent).to_owned(),
             },
+            ["agents", agent, "requests"] if is_name(agent) => Topic::AgentRequests {
+                agent: (*agent).to_owned(),
+            },
             ["agents", agent, "logs", "requests"] if is_name(agent) => Topic::LogRequests {
                 agent: (*agent).to_owned(),
             },
@@ -326,6 +353,10 @@ mod tests {
             (t.controller_status(), Topic::ControllerStatus),
             (t.desired_state(), Topic::DesiredState),
             (t.requests(), Topic::Requests),
+            (
+                t.agent_requests("a"),
+                Topic::AgentRequests { agent: "a".into() },
+            ),
             (t.events(), Topic::Events),
             (t.sync(&cli()), Topic::Sync { client_id: cli() }),
             (t.responses(&cli()), Topic::Responses { client_id: cli() }),

@@ -231,7 +231,13 @@ prove_playwright() { # dashboard_dir
 # The Python packages the tests drive as third-party clients, in $env_dir/python (never the
 # machine's site-packages): "name==version" arguments.
 install_python_packages() {
-  local target="$env_dir/python" spec missing=()
+  install_python_packages_into "$env_dir/python" "$@"
+}
+
+# Like install_python_packages, into the folder $1 (e.g. one that is bind-mounted into workloads).
+install_python_packages_into() {
+  local target="$1" spec missing=()
+  shift
   command -v python3 >/dev/null || die "python3 is missing (package python3)"
   for spec in "$@"; do
     local name=${spec%%==*} version=${spec##*==}
@@ -245,4 +251,17 @@ PY
   log "installing ${missing[*]} into $target"
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target "$target" --upgrade "${missing[@]}" \
     || die "pip install ${missing[*]} failed"
+}
+
+# The unchanged Ankaios Python SDK runs inside a workload the way the control-interface system
+# tests run it (tests/system/control_interface/): the busybox test image with the host's Python
+# and the SDK folder mounted read-only, importing the SDK and its protobuf runtime.
+prove_ankaios_python_sdk() {
+  local sdk="$env_dir/ankaios-sdk" out
+  [ -x /usr/bin/python3 ] || die "/usr/bin/python3 is missing (package python3): the SDK apps run the host's Python in a container"
+  out=$(podman run --rm -v /usr:/usr:ro -v /usr/lib:/lib:ro -v /usr/lib64:/lib64:ro \
+    -v "$sdk:/opt/sdk:ro" -e PYTHONPATH=/opt/sdk "$machine_image" \
+    /usr/bin/python3 -c 'import ankaios_sdk, google.protobuf; print("sdk-ok")' 2>&1) || true
+  [ "$out" = sdk-ok ] || die "the Ankaios Python SDK does not import inside a container from $sdk (pip ankaios-sdk): $out"
+  proved "ankaios-sdk imports inside a container (busybox image + the host's python3 + .test-env/ankaios-sdk)"
 }

@@ -21,13 +21,14 @@ use serde_json::Value;
 const LOCAL_IMAGE: &str = "localhost/ank-test/busybox:latest";
 
 /// The examples the task and the README promise; the listing may hold more.
-const PROMISED: [&str; 6] = [
+const PROMISED: [&str; 7] = [
     "quickstart.yaml",
     "podman.yaml",
     "podman-kube.yaml",
     "dependencies.yaml",
     "configs.yaml",
     "files.yaml",
+    "control-interface.yaml",
 ];
 
 /// The agents the examples may name; the quickstart starts `agent_A` only.

@@ -8,6 +8,8 @@ mod cli;
 mod compose;
 /// Configs with templating, and files mounted into containers.
 mod configs_files;
+/// Ankaios' control interface with the real SDKs inside workloads (issue 15).
+mod control_interface;
 /// The live dashboard in headless chromium, on both brokers and under a viewer login (issue 18).
 mod dashboard;
 /// Dependencies across two agents: add conditions and delete conditions.

@@ -153,6 +153,16 @@ impl PodmanRuntime {
     }
 }
 
+/// The `podman run` option that mounts a control-interface folder where the Ankaios SDKs look
+/// for it (read-write: the workload writes its `output` FIFO), as Ankaios does.
+pub fn control_interface_mount(folder: &std::path::Path) -> String {
+    format!(
+        "--mount=type=bind,source={},destination={}",
+        folder.display(),
+        ank_schemas::control_interface::CONTAINER_PATH
+    )
+}
+
 fn mount_arg(instance: &str, mount: &FileMount) -> Result<String, RuntimeError> {
     let source = mount.host_path.to_string_lossy();
     // `--mount` is a comma-separated key=value list without quoting.

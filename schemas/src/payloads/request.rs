@@ -30,6 +30,11 @@ pub struct Request {
     /// request expired before it was handled") instead of carrying it out late.
     #[serde(default)]
     pub expires_at_ms: Option<u64>,
+    /// The workload an agent asks for through the control interface. Read only on the agent's
+    /// own request topic (`{p}/agents/<agent>/requests`), where the controller re-checks that
+    /// workload's access rules; ignored on `{p}/requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
     /// What to do.
     #[serde(flatten)]
     pub op: RequestOp,
@@ -147,6 +152,7 @@ mod tests {
             id: "1".into(),
             reply_to: ClientId::new("cli-1").unwrap(),
             expires_at_ms: Some(5),
+            on_behalf_of: None,
             op: RequestOp::DeleteWorkloads {
                 names: vec!["nginx".into()],
             },

@@ -1,13 +1,15 @@
 //! What changed between two CompleteStates, in the shape of Ankaios' events (§5.2, §8.4):
 //! the field paths added, updated and removed, and the changed fields of the new state.
 //!
+//! Shared by `ank get events` and the agent's control-interface events (issue 15).
+//!
 //! `ank get events` computes events itself from the retained topics it watches, so it needs
 //! no event stream from the controller and keeps working while the controller is down. Pure.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use ank_schemas::{select, FieldMask};
+use crate::{select, FieldMask};
 
 /// One event: which paths changed, and the new values of the changed parts.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,392 @@
+//! The Ankaios control interface with the real, unchanged SDKs inside real podman workloads
+//! (issue 15): the PyPI `ankaios-sdk` 1.0.1 runs in the test image with the host's Python
+//! mounted read-only (reference/control-interface.md §4 (b)), talks to its agent over the FIFOs,
+//! and through it to the controller on the agent's own request topic.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ank_system_tests::poll::wait_for;
+use ank_system_tests::{on_both_brokers, Cluster};
+use anyhow::{bail, Context, Result};
+
+/// The probe app, written into the cluster's folder and mounted into the workload.
+const PYTHON_PROBE: &str = include_str!("python_probe.py");
+/// A client that speaks the wire format by hand, badly on purpose.
+const RAW_CLIENT: &str = include_str!("raw_client.py");
+
+/// Where scripts/test-env.sh installed the SDK (`pip install --target`).
+fn python_sdk() -> Result<PathBuf> {
+    let dir = std::env::var_os("ANK_TEST_ANKAIOS_SDK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            ank_system_tests::podman::workspace_root().join(".test-env/ankaios-sdk")
+        });
+    if !dir.join("ankaios_sdk").is_dir() {
+        bail!(
+            "the Ankaios Python SDK is missing at {} (ANK_TEST_ANKAIOS_SDK): run scripts/test-env.sh",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// The `commandOptions` that run the host's Python in the busybox test image, with the SDK.
+fn python_options(
+    sdk: &std::path::Path,
+    probe_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> String {
+    let mut options: Vec<String> = [
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    options.push("-v".into());
+    options.push(format!("{}:/opt/sdk:ro", sdk.display()));
+    options.push("-v".into());
+    options.push(format!("{}:/opt/probe:ro", probe_dir.display()));
+    options.push("-e".into());
+    options.push("PYTHONPATH=/opt/sdk".into());
+    for (key, value) in env {
+        options.push("-e".into());
+        options.push(format!("{key}={value}"));
+    }
+    serde_json::to_string(&options).unwrap_or_default()
+}
+
+/// Applies the Python probe as workload `sdkapp` on agent A, allowed to manage `helper` and to
+/// read workload states.
+fn start_python_probe(c: &mut Cluster) -> Result<()> {
+    let sdk = python_sdk()?;
+    let probe_dir = c.dir().join("probe");
+    std::fs::create_dir_all(&probe_dir)?;
+    std::fs::write(probe_dir.join("probe.py"), PYTHON_PROBE)?;
+    std::fs::write(probe_dir.join("raw_client.py"), RAW_CLIENT)?;
+    let image = ank_system_tests::podman::test_image();
+    let options = python_options(
+        &sdk,
+        &probe_dir,
+        &[("HELPER_AGENT", c.b()), ("HELPER_IMAGE", &image)],
+    );
+    let manifest = format!(
+        r#"
+apiVersion: v1
+workloads:
+  sdkapp:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.helper"]
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+        - type: LogRule
+          workloadNames: ["help*"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/probe.py"]
+"#
+    );
+    c.apply(&manifest, &[])?.expect_ok()?;
+    Ok(())
+}
+
+/// The Rust SDK probe (`tests/examples/rust_sdk_probe.rs`), which `cargo test` builds beside
+/// the test executable.
+fn rust_probe() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the test executable is not in target/<profile>/deps")?;
+    let probe = profile.join("examples").join("rust_sdk_probe");
+    if !probe.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build -p ank-system-tests --examples`",
+            probe.display()
+        );
+    }
+    Ok(probe)
+}
+
+/// The container log of `workload` on `agent`.
+fn log_of(c: &Cluster, agent: &str, workload: &str) -> Result<String> {
+    let container = c.container(agent, workload)?;
+    let out = ank_system_tests::podman::run(&["logs", &container.id])?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// Waits until the probe printed `line_prefix`, failing at once on a `FAIL` step.
+fn wait_probe_line(c: &Cluster, prefix: &str, within: Duration) -> Result<String> {
+    wait_line_of(c, "sdkapp", prefix, within)
+}
+
+/// Waits until workload `workload` on agent A printed `line_prefix`, failing at once on a `FAIL`
+/// step.
+fn wait_line_of(c: &Cluster, workload: &str, prefix: &str, within: Duration) -> Result<String> {
+    let a = c.a().to_owned();
+    wait_for(&format!("{workload} to print `{prefix}`"), within, || {
+        let log = log_of(c, &a, workload)?;
+        if let Some(fail) = log
+            .lines()
+            .find(|l| l.starts_with("STEP") && l.contains(" FAIL "))
+        {
+            bail!("the SDK app failed a step: {fail}\n--- its log ---\n{log}");
+        }
+        Ok(log
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned))
+    })
+    .map_err(|e| {
+        let log = log_of(c, &a, workload).unwrap_or_default();
+        e.context(format!("--- the SDK app's log ---\n{log}"))
+    })
+}
+
+on_both_brokers! {
+    /// Connect, get state, apply a workload that then runs in podman (on the other agent), see its
+    /// state, read its logs, be refused logs, a write and a read outside the rules, get an
+    /// event, delete the workload.
+    fn issue_15_the_python_sdk_manages_a_helper_workload_within_its_rules(c) {
+        start_python_probe(c)?;
+        let long = Duration::from_secs(90);
+        wait_probe_line(c, "STEP connect ok", long)?;
+        wait_probe_line(c, "STEP get_state ok", long)?;
+        let apply = wait_probe_line(c, "STEP apply ok", long)?;
+        let b = c.b().to_owned();
+        if !apply.contains("helper.") || !apply.contains(&b) {
+            bail!("apply did not name the new instance `helper.<id>.{b}`: {apply}");
+        }
+        wait_probe_line(c, "STEP running ok", long)?;
+        // It really runs in podman, on agent B.
+        let helper = c.container(&b, "helper")?;
+        anyhow::ensure!(helper.state == "running", "helper is {}", helper.state);
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
+        wait_probe_line(c, "STEP see_state ok", long)?;
+        wait_probe_line(c, "STEP logs ok", long)?;
+        wait_probe_line(c, "STEP refused_logs ok", long)?;
+        wait_probe_line(c, "STEP refused_write ok", long)?;
+        wait_probe_line(c, "STEP refused_read ok", long)?;
+        anyhow::ensure!(
+            c.containers(&b, "forbidden")?.is_empty(),
+            "the refused workload was started"
+        );
+        wait_probe_line(c, "STEP first_event ok", long)?;
+        wait_probe_line(c, "STEP delete ok", long)?;
+        wait_probe_line(c, "STEP delete_event ok", long)?;
+        wait_probe_line(c, "STEPS done", long)?;
+        c.wait_gone("helper")?;
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// Agent kill -9 and restart: the SDK app, adopted with its container, keeps working
+    /// without being restarted.
+    fn issue_15_the_python_sdk_keeps_working_after_its_agent_is_killed_and_restarted(c) {
+        start_python_probe(c)?;
+        // This scenario does not look at the helper: the probe need not wait for it.
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
+        wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
+        let a = c.a().to_owned();
+        let container = c.container(&a, "sdkapp")?;
+        c.kill_agent(&a)?;
+        c.start_agent(&a)?;
+        let seen = log_of(c, &a, "sdkapp")?;
+        let before = seen.lines().filter(|l| l.starts_with("ALIVE")).count();
+        wait_for("the SDK app to be served again after the restart", Duration::from_secs(60), || {
+            let log = log_of(c, &a, "sdkapp")?;
+            let ok_after = log
+                .lines()
+                .filter(|l| l.starts_with("ALIVE"))
+                .skip(before)
+                .filter(|l| l.ends_with(" ok"))
+                .count();
+            Ok((ok_after >= 3).then_some(()))
+        })?;
+        let again = c.container(&a, "sdkapp")?;
+        anyhow::ensure!(again.id == container.id, "the SDK app's container was recreated");
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// Only workloads with allow rules get the FIFO folder; deny rules alone give nothing.
+    fn issue_15_a_workload_without_allow_rules_has_no_control_interface(c) {
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  plain:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      denyRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["desiredState"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "if [ -e /run/ankaios/control_interface ]; then echo ci-present; else echo ci-absent; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+  allowed:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: ["sh", "-c", "if [ -p /run/ankaios/control_interface/input ] && [ -p /run/ankaios/control_interface/output ]; then echo ci-present; else echo ci-absent; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+"#,
+            &[],
+        )?
+        .expect_ok()?;
+        let a = c.a().to_owned();
+        for (workload, expected) in [("plain", "ci-absent"), ("allowed", "ci-present")] {
+            wait_for(&format!("{workload} to say {expected}"), Duration::from_secs(60), || {
+                let log = log_of(c, &a, workload)?;
+                if log.contains("ci-present") || log.contains("ci-absent") {
+                    if !log.contains(expected) {
+                        bail!("{workload} printed {log:?}, expected {expected}");
+                    }
+                    return Ok(Some(()));
+                }
+                Ok(None)
+            })
+            .context(workload.to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// The unchanged crate `ankaios_sdk` 1.1.x, built into a small program that runs inside a
+    /// workload: connect (Hello "1.1.0"), apply a workload, get state, be refused a read.
+    fn issue_15_the_rust_sdk_connects_applies_and_reads_state(c) {
+        let probe = rust_probe()?;
+        let image = ank_system_tests::podman::test_image();
+        let mut options: Vec<String> = [
+            "-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        options.push("-v".into());
+        options.push(format!("{}:/opt/probe/rust_sdk_probe:ro", probe.display()));
+        for (key, value) in [("HELPER_AGENT", c.b()), ("HELPER_IMAGE", image.as_str())] {
+            options.push("-e".into());
+            options.push(format!("{key}={value}"));
+        }
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  rustapp:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.rhelper", "workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {}
+      commandArgs: ["/opt/probe/rust_sdk_probe"]
+"#,
+            serde_json::to_string(&options)?
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        wait_line_of(c, "rustapp", "STEP connect ok", long)?;
+        let b = c.b().to_owned();
+        let apply = wait_line_of(c, "rustapp", "STEP apply ok", long)?;
+        anyhow::ensure!(apply.contains("rhelper.") && apply.contains(&b), "{apply}");
+        wait_line_of(c, "rustapp", "STEP get_state ok", long)?;
+        wait_line_of(c, "rustapp", "STEP refused_read ok", long)?;
+        wait_line_of(c, "rustapp", "STEPS done", long)?;
+        c.wait_state("rhelper", "Running(Ok)")?;
+        anyhow::ensure!(!c.containers(&b, "rhelper")?.is_empty(), "rhelper does not run on {b}");
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// A Hello of another major and a garbage one are closed with the reason, a valid one is
+    /// accepted; 1 MiB of random bytes then neither stops the agent nor the SDK app beside it,
+    /// and the hostile client's next Hello is accepted again.
+    fn issue_15_bad_hellos_are_closed_with_a_reason_and_random_bytes_stop_nothing(c) {
+        start_python_probe(c)?;
+        std::fs::write(c.dir().join("probe/continue"), b"")?;
+        wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
+        let probe_dir = c.dir().join("probe");
+        let options = python_options(&python_sdk()?, &probe_dir, &[]);
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  raw:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/raw_client.py"]
+"#
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        let a = c.a().to_owned();
+        let closed = wait_line_of(c, "raw", "accepted", long)
+            .and_then(|_| log_of(c, &a, "raw"))?;
+        for version in ["0.7.0", "garbage"] {
+            let reason = format!(
+                "closed: Unsupported protocol version '{version}'. Currently supported '1'"
+            );
+            anyhow::ensure!(closed.contains(&reason), "no `{reason}` in:\n{closed}");
+        }
+        wait_line_of(c, "raw", "garbage-sent", long)?;
+        let before = log_of(c, &a, "sdkapp")?
+            .lines()
+            .filter(|l| l.starts_with("ALIVE"))
+            .count();
+        wait_line_of(c, "raw", "reaccepted", long)?;
+        // The SDK app beside it is still served, and the agent still runs workloads.
+        wait_for("the SDK app to be served after the garbage", long, || {
+            let log = log_of(c, &a, "sdkapp")?;
+            let ok = log
+                .lines()
+                .filter(|l| l.starts_with("ALIVE"))
+                .skip(before)
+                .filter(|l| l.ends_with(" ok"))
+                .count();
+            Ok((ok >= 3).then_some(()))
+        })?;
+        c.apply(&ank_system_tests::manifests::long_running("after"), &[])?
+            .expect_ok()?;
+        Ok(())
+    }
+}
