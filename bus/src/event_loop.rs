@@ -43,6 +43,9 @@ pub(crate) async fn first_connect(
     eventloop
         .network_options
         .set_connection_timeout(timeout_secs);
+    // rumqttc leaves Nagle on: a request, an ack or a retained read waited up to 40 ms for the
+    // peer's delayed ACK (issue 17: one `ank get` 64 ms -> 8 ms with TCP_NODELAY).
+    eventloop.network_options.set_tcp_nodelay(true);
 
     let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| BusError::Unreachable {
         url: opts.url(),
