@@ -23,6 +23,8 @@ pub struct PodmanCli {
     program: PathBuf,
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
+    /// Where conmon writes exit files (`exit_files.rs`); podman's default for this user.
+    exit_dir: Option<PathBuf>,
 }
 
 impl Default for PodmanCli {
@@ -38,7 +40,20 @@ impl PodmanCli {
             program: program.into(),
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            exit_dir: super::exit_files::default_exit_dir(),
         }
+    }
+
+    /// Sets where conmon writes exit files (`None`: learn exits from podman's events only). For
+    /// a podman whose `tmp_dir` is not the default, or a test that plays conmon.
+    pub fn with_exit_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.exit_dir = dir;
+        self
+    }
+
+    /// Where conmon writes exit files, if known.
+    pub fn exit_dir(&self) -> Option<PathBuf> {
+        self.exit_dir.clone()
     }
 
     /// Sets an environment variable for every podman call (e.g. `CONTAINERS_CONF`).
