@@ -57,6 +57,15 @@ struct Args {
     /// Keep the run directory (logs, manifests, state) instead of removing it.
     #[arg(long)]
     keep: bool,
+    /// Directory of the Eclipse Ankaios 1.0.1 binaries for measurement 7 (`ank-server`,
+    /// `ank-agent`, `ank`); without them 7 is skipped with a note.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "ANK_BENCH_ANKAIOS",
+        default_value = "../shared/peers/ankaios-1.0.1"
+    )]
+    ankaios: PathBuf,
 }
 
 fn main() -> std::process::ExitCode {
@@ -134,6 +143,14 @@ async fn run(args: Args) -> Result<bool> {
             &mut report,
             "1+2 apply and exit latency",
             measure::apply_latency::run(&ctx, samples),
+        )
+        .await;
+    }
+    if wanted(7) {
+        step(
+            &mut report,
+            "7 beside Ankaios 1.0.1 and podman",
+            measure::peers::run(&ctx, &args.ankaios, samples),
         )
         .await;
     }
