@@ -25,6 +25,8 @@ pub struct PodmanCli {
     timeout: Duration,
     /// Where conmon writes exit files (`exit_files.rs`); podman's default for this user.
     exit_dir: Option<PathBuf>,
+    /// The agent-wide listing its clones share (`ps.rs`): one `podman ps` serves every connector.
+    pub(crate) listing: super::ps::SharedListing,
 }
 
 impl Default for PodmanCli {
@@ -41,6 +43,7 @@ impl PodmanCli {
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             exit_dir: super::exit_files::default_exit_dir(),
+            listing: super::ps::SharedListing::default(),
         }
     }
 
@@ -84,8 +87,13 @@ impl PodmanCli {
         args: &[S],
         stdin: Option<&[u8]>,
     ) -> Result<String, CommandError> {
-        self.run_within(general_options, args, stdin, self.timeout)
-            .await
+        // Every call but a listing may change containers: a shared listing is stale after it.
+        self.listing.forget();
+        let result = self
+            .run_within(general_options, args, stdin, self.timeout)
+            .await;
+        self.listing.forget();
+        result
     }
 
     /// [`PodmanCli::run`] with its own deadline, for calls that must answer quickly (`ps`).
