@@ -122,6 +122,126 @@ struct Series {
     podman: Vec<f64>,
 }
 
+impl Series {
+    /// Adds a sample of system `who` (0 ankmq, 1 Ankaios, 2 podman).
+    fn push(&mut self, who: usize, value: f64) {
+        match who {
+            0 => self.ankmq.push(value),
+            1 => self.ankaios.push(value),
+            _ => self.podman.push(value),
+        }
+    }
+}
+
+/// Workloads of a burst (issue 17's table).
+const BURST: usize = 20;
+/// Workloads kept running during the idle window.
+const IDLE_WORKLOADS: usize = 10;
+
+/// The idle footprint of both stacks: (ankmq, Ankaios).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Idle {
+    window_s: f64,
+    pss_mib: (f64, f64),
+    cpu_percent: (f64, f64),
+}
+
+impl Idle {
+    fn rows(&self) -> Vec<Row> {
+        let note = format!(
+            "{} workloads each; largest of samples every 1 s over {:.0} s; every process of the stack and its children (`podman events`, periodic `ps`), not conmon",
+            IDLE_WORKLOADS, self.window_s
+        );
+        vec![
+            Row::new(
+                "7h",
+                "idle PSS of everything kept running",
+                self.pss_mib.0,
+                "MiB",
+                note,
+            )
+            .against("Ankaios 1.0.1", self.pss_mib.1)
+            .target("≤ 12 MiB", self.pss_mib.0 <= 12.0),
+            Row::new(
+                "7i",
+                "idle CPU, all processes",
+                self.cpu_percent.0,
+                "%",
+                format!("of one core over {:.0} s", self.window_s),
+            )
+            .against("Ankaios 1.0.1", self.cpu_percent.1)
+            .target(
+                "≤ 1/3 of Ankaios",
+                self.cpu_percent.0 <= self.cpu_percent.1 / 3.0,
+            ),
+        ]
+    }
+}
+
+/// `pids` and all their descendants.
+fn tree(pids: &[u32]) -> Vec<u32> {
+    let mut all = pids.to_vec();
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(
+            crate::procfs::children_of(all[i])
+                .into_iter()
+                .map(|(p, _)| p),
+        );
+        i += 1;
+    }
+    all
+}
+
+/// `stem0`, `stem1`, … (`n` names).
+fn names(stem: &str, n: usize) -> Vec<String> {
+    (0..n).map(|j| format!("{stem}x{j}")).collect()
+}
+
+/// A manifest of `names` on `agent`, each running `sleep <args>` (`sleep 3600` without args).
+fn many(api: &str, names: &[String], agent: &str, args: &[&str]) -> String {
+    let seconds = args.first().copied().unwrap_or("3600");
+    let mut text = format!("apiVersion: {api}\nworkloads:\n");
+    for name in names {
+        text.push_str(&format!(
+            "  {name}:\n    agent: {agent}\n    runtime: podman\n    restartPolicy: NEVER\n    \
+             runtimeConfig: |\n      image: {}\n      commandArgs: [\"sleep\", \"{seconds}\"]\n",
+            podman_ref::image()
+        ));
+    }
+    text
+}
+
+/// Runs the futures concurrently and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    // Polled together in one future (no `futures` crate in the workspace): awaiting them one by
+    // one would serialise the podman calls the reference runs in parallel.
+    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
 /// Runs measurement 7 with `samples` samples per figure (plus one warm-up), or a note row when
 /// Ankaios is absent.
 pub async fn run(ctx: &Ctx, ankaios_dir: &Path, samples: usize) -> Result<Outcome> {
@@ -244,6 +364,7 @@ async fn steady(
             wait_ankaios_agent(ankaios, &url, &theirs).await?;
             let env = Env {
                 ctx,
+                pids: (ctl.proc.pid(), agent.pid(), server.pid(), their_agent.pid()),
                 ankaios,
                 url: &ctl.url,
                 ankaios_url: &url,
@@ -298,6 +419,8 @@ async fn remove_containers_of(agent: &str) -> Result<()> {
 
 struct Env<'a> {
     ctx: &'a Ctx,
+    /// (controller, agent, Ankaios server, Ankaios agent).
+    pids: (u32, u32, u32, u32),
     ankaios: &'a Ankaios,
     url: &'a str,
     ankaios_url: &'a str,
@@ -371,21 +494,18 @@ impl Env<'_> {
                 if i == 0 {
                     continue;
                 }
-                let push = |s: &mut Series, v: f64| match who {
-                    0 => s.ankmq.push(v),
-                    1 => s.ankaios.push(v),
-                    _ => s.podman.push(v),
-                };
-                push(&mut apply, a);
-                push(&mut exit, e);
+                apply.push(who, a);
+                exit.push(who, e);
                 if who < 2 {
-                    push(&mut get, g);
-                    push(&mut request, r);
+                    get.push(who, g);
+                    request.push(who, r);
                 }
             }
         }
         tap.close().await;
-        let rows = vec![
+        let (burst, update) = (self.bursts(samples).await?, self.updates(samples).await?);
+        let idle = self.idle(samples).await?;
+        let mut rows = vec![
             row(
                 "7a",
                 "apply one workload → Running (CLI wall)",
@@ -428,10 +548,238 @@ impl Env<'_> {
                 |m| m <= 8.0,
             )?,
         ];
+        rows.push(
+            row(
+                "7f",
+                "burst: 20 workloads → all Running (CLI wall)",
+                &burst,
+                Some("20 parallel `podman run -d`"),
+                "≤ 1.05× parallel `run -d`",
+                |_| false,
+            )
+            .map(|r| {
+                let met = r.value <= 1.05 * median(&burst.podman);
+                Row {
+                    met: Some(met),
+                    ..r
+                }
+            })?,
+        );
+        rows.push(
+            row(
+                "7g",
+                "rolling update of one workload → new one Running (CLI wall)",
+                &update,
+                Some("`podman rm -f` + `run -d`"),
+                "below Ankaios",
+                |_| false,
+            )
+            .map(|r| {
+                let met = r.value < median(&update.ankaios);
+                Row {
+                    met: Some(met),
+                    ..r
+                }
+            })?,
+        );
+        rows.extend(idle.rows());
         Ok((
             rows,
-            json!({ "applyMs": apply, "exitToStateMs": exit, "getMs": get, "requestMs": request }),
+            json!({ "applyMs": apply, "exitToStateMs": exit, "getMs": get, "requestMs": request,
+                    "burstMs": burst, "updateMs": update, "idle": idle }),
         ))
+    }
+
+    /// 20 workloads in one manifest until the CLI says all run, against 20 `podman run -d` at
+    /// once; then everything is deleted again.
+    async fn bursts(&self, samples: usize) -> Result<Series> {
+        let rounds = samples.div_ceil(2).max(2);
+        let mut series = Series::default();
+        for i in 0..=rounds {
+            for turn in 0..3 {
+                let who = (i + turn) % 3;
+                let t = match who {
+                    0 => {
+                        let names = names(&format!("bm{i}"), BURST);
+                        let file =
+                            self.write(&format!("bm{i}"), &many("v1", &names, self.ours, &[]))?;
+                        let t = ms(ank_ok(&self.ctx.bins, self.url, &["apply", &file])
+                            .await?
+                            .elapsed);
+                        let mut args = vec!["delete", "workload"];
+                        args.extend(names.iter().map(String::as_str));
+                        ank_ok(&self.ctx.bins, self.url, &args).await?;
+                        t
+                    }
+                    1 => {
+                        let names = names(&format!("bk{i}"), BURST);
+                        let file =
+                            self.write(&format!("bk{i}"), &many("v1", &names, self.theirs, &[]))?;
+                        let t = ms(self
+                            .ankaios
+                            .ank_ok(self.ankaios_url, &["apply", &file])
+                            .await?
+                            .0);
+                        let mut args = vec!["delete", "workload"];
+                        args.extend(names.iter().map(String::as_str));
+                        self.ankaios.ank_ok(self.ankaios_url, &args).await?;
+                        t
+                    }
+                    _ => {
+                        let refs: Vec<String> = (0..BURST)
+                            .map(|j| format!("ankbench-ref-{}-b{i}-{j}", std::process::id()))
+                            .collect();
+                        let started = Instant::now();
+                        let runs = refs
+                            .iter()
+                            .map(|r| podman_ref::run_detached(r, &["sleep", "3600"]));
+                        let results = join_all(runs).await;
+                        let t = ms(started.elapsed());
+                        for r in &refs {
+                            podman_ref::remove(r).await?;
+                        }
+                        for result in results {
+                            result?;
+                        }
+                        t
+                    }
+                };
+                tracing::info!(i, who, burst_ms = t, "peer burst");
+                if i > 0 {
+                    series.push(who, t);
+                }
+            }
+        }
+        Ok(series)
+    }
+
+    /// One running workload gets a new command: the CLI's wall time until the new instance runs,
+    /// against `podman rm -f -t 0` of the old container and `podman run -d` of the new one.
+    async fn updates(&self, samples: usize) -> Result<Series> {
+        let rounds = samples.div_ceil(2).max(2);
+        let mut series = Series::default();
+        for i in 0..=rounds {
+            for turn in 0..3 {
+                let who = (i + turn) % 3;
+                let t = match who {
+                    0 | 1 => {
+                        let (agent, name) = if who == 0 {
+                            (self.ours, format!("um{i}"))
+                        } else {
+                            (self.theirs, format!("uk{i}"))
+                        };
+                        let first = self.write(
+                            &format!("{name}-a"),
+                            &many("v1", &[name.clone()], agent, &["3600"]),
+                        )?;
+                        let second = self.write(
+                            &format!("{name}-b"),
+                            &many("v1", &[name.clone()], agent, &["3601"]),
+                        )?;
+                        let t = if who == 0 {
+                            ank_ok(&self.ctx.bins, self.url, &["apply", &first]).await?;
+                            let t = ms(ank_ok(&self.ctx.bins, self.url, &["apply", &second])
+                                .await?
+                                .elapsed);
+                            ank_ok(&self.ctx.bins, self.url, &["delete", "workload", &name])
+                                .await?;
+                            t
+                        } else {
+                            self.ankaios
+                                .ank_ok(self.ankaios_url, &["apply", &first])
+                                .await?;
+                            let t = ms(self
+                                .ankaios
+                                .ank_ok(self.ankaios_url, &["apply", &second])
+                                .await?
+                                .0);
+                            self.ankaios
+                                .ank_ok(self.ankaios_url, &["delete", "workload", &name])
+                                .await?;
+                            t
+                        };
+                        t
+                    }
+                    _ => {
+                        let reference = format!("ankbench-ref-{}-u{i}", std::process::id());
+                        podman_ref::run_detached(&reference, &["sleep", "3600"]).await?;
+                        let started = Instant::now();
+                        podman_ref::remove(&reference).await?;
+                        podman_ref::run_detached(&reference, &["sleep", "3601"]).await?;
+                        let t = ms(started.elapsed());
+                        podman_ref::remove(&reference).await?;
+                        t
+                    }
+                };
+                tracing::info!(i, who, update_ms = t, "peer update");
+                if i > 0 {
+                    series.push(who, t);
+                }
+            }
+        }
+        Ok(series)
+    }
+
+    /// Both stacks with 10 running workloads each, idle: PSS of every process they keep running
+    /// (server or controller with its broker, agent, and their children such as `podman events`),
+    /// the largest of samples every second, and their CPU over the window.
+    async fn idle(&self, samples: usize) -> Result<Idle> {
+        let window = Duration::from_secs(if samples <= 5 { 10 } else { 30 });
+        let ours: Vec<String> = names("im", IDLE_WORKLOADS);
+        let theirs: Vec<String> = names("ik", IDLE_WORKLOADS);
+        let file = self.write("im", &many("v1", &ours, self.ours, &["3600"]))?;
+        ank_ok(&self.ctx.bins, self.url, &["apply", &file]).await?;
+        let file = self.write("ik", &many("v1", &theirs, self.theirs, &["3600"]))?;
+        self.ankaios
+            .ank_ok(self.ankaios_url, &["apply", &file])
+            .await?;
+        // Start-up work (first resync, Ankaios' first polls) settles before the window.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let ours_pids = [self.pids.0, self.pids.1];
+        let theirs_pids = [self.pids.2, self.pids.3];
+        let cpu = |pids: &[u32]| -> f64 {
+            tree(pids)
+                .iter()
+                .filter_map(|p| crate::procfs::cpu_seconds(*p).ok())
+                .sum()
+        };
+        let pss = |pids: &[u32]| -> f64 {
+            tree(pids)
+                .iter()
+                .filter_map(|p| crate::procfs::pss_kib(*p).ok())
+                .sum::<u64>() as f64
+                / 1024.0
+        };
+        let (cpu0m, cpu0k) = (cpu(&ours_pids), cpu(&theirs_pids));
+        let started = Instant::now();
+        let (mut pss_m, mut pss_k) = (0.0f64, 0.0f64);
+        while started.elapsed() < window {
+            pss_m = pss_m.max(pss(&ours_pids));
+            pss_k = pss_k.max(pss(&theirs_pids));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let idle = Idle {
+            window_s: secs,
+            pss_mib: (pss_m, pss_k),
+            cpu_percent: (
+                100.0 * (cpu(&ours_pids) - cpu0m) / secs,
+                100.0 * (cpu(&theirs_pids) - cpu0k) / secs,
+            ),
+        };
+        let mut args = vec!["delete", "workload"];
+        args.extend(ours.iter().map(String::as_str));
+        ank_ok(&self.ctx.bins, self.url, &args).await?;
+        let mut args = vec!["delete", "workload"];
+        args.extend(theirs.iter().map(String::as_str));
+        self.ankaios.ank_ok(self.ankaios_url, &args).await?;
+        Ok(idle)
+    }
+
+    fn write(&self, stem: &str, text: &str) -> Result<String> {
+        let file = self.ctx.dir.join(format!("{stem}.yaml"));
+        std::fs::write(&file, text).context("writing a manifest")?;
+        Ok(file.to_string_lossy().into_owned())
     }
 
     /// ankmq: `ank apply` (waits for Running), then the exit state at a subscriber minus
