@@ -13,6 +13,26 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / clock_ticks_per_second())
 }
 
+/// CPU time (user + system) of a process and of its children that ended and were waited for
+/// (`cutime + cstime`), in seconds: with the living children's own figure added, the CPU of a
+/// process tree stays whole while children come and go (an agent's `podman ps`).
+pub fn cpu_seconds_with_ended_children(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let after_comm = match text.rfind(')') {
+        Some(i) => &text[i + 1..],
+        None => bail!("parsing {path}: no `)` after the command name"),
+    };
+    // Fields 14..=17 (utime, stime, cutime, cstime) are indexes 11..=14 after the command name.
+    let ticks: u64 = after_comm
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse::<u64>().with_context(|| format!("parsing {path}")))
+        .sum::<Result<u64>>()?;
+    Ok(ticks as f64 / clock_ticks_per_second())
+}
+
 /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2)
 /// may contain spaces and parentheses, so fields are counted after its last `)`.
 fn utime_plus_stime(stat: &str) -> Result<u64> {

@@ -133,6 +133,8 @@ impl Series {
     }
 }
 
+/// The reference containers' command: what [`stoppable_sleep`] gives the workloads.
+const STOPPABLE: &str = "trap 'exit 0' TERM; sleep 3600 & wait";
 /// Workloads of a burst (issue 17's table).
 const BURST: usize = 20;
 /// Workloads kept running during the idle window.
@@ -199,18 +201,26 @@ fn names(stem: &str, n: usize) -> Vec<String> {
     (0..n).map(|j| format!("{stem}x{j}")).collect()
 }
 
-/// A manifest of `names` on `agent`, each running `sleep <args>` (`sleep 3600` without args).
+/// A manifest of `names` on `agent`, each sleeping `args[0]` seconds (3600 without args) and
+/// ending at once on SIGTERM: a shell as PID 1 ignores SIGTERM without a trap, and every stop
+/// would then wait out podman's 10 s grace, in both systems alike.
 fn many(api: &str, names: &[String], agent: &str, args: &[&str]) -> String {
     let seconds = args.first().copied().unwrap_or("3600");
     let mut text = format!("apiVersion: {api}\nworkloads:\n");
     for name in names {
         text.push_str(&format!(
             "  {name}:\n    agent: {agent}\n    runtime: podman\n    restartPolicy: NEVER\n    \
-             runtimeConfig: |\n      image: {}\n      commandArgs: [\"sleep\", \"{seconds}\"]\n",
-            podman_ref::image()
+             runtimeConfig: |\n      image: {}\n      commandArgs: [\"sh\", \"-c\", \"{}\"]\n",
+            podman_ref::image(),
+            stoppable_sleep(seconds)
         ));
     }
     text
+}
+
+/// `sleep <seconds>` that ends on SIGTERM.
+fn stoppable_sleep(seconds: &str) -> String {
+    format!("trap 'exit 0' TERM; sleep {seconds} & wait")
 }
 
 /// Runs the futures concurrently and returns their outputs in order.
@@ -632,7 +642,7 @@ impl Env<'_> {
                         let started = Instant::now();
                         let runs = refs
                             .iter()
-                            .map(|r| podman_ref::run_detached(r, &["sleep", "3600"]));
+                            .map(|r| podman_ref::run_detached(r, &["sh", "-c", STOPPABLE]));
                         let results = join_all(runs).await;
                         let t = ms(started.elapsed());
                         for r in &refs {
@@ -702,10 +712,10 @@ impl Env<'_> {
                     }
                     _ => {
                         let reference = format!("ankbench-ref-{}-u{i}", std::process::id());
-                        podman_ref::run_detached(&reference, &["sleep", "3600"]).await?;
+                        podman_ref::run_detached(&reference, &["sh", "-c", STOPPABLE]).await?;
                         let started = Instant::now();
                         podman_ref::remove(&reference).await?;
-                        podman_ref::run_detached(&reference, &["sleep", "3601"]).await?;
+                        podman_ref::run_detached(&reference, &["sh", "-c", STOPPABLE]).await?;
                         let t = ms(started.elapsed());
                         podman_ref::remove(&reference).await?;
                         t
@@ -737,10 +747,12 @@ impl Env<'_> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let ours_pids = [self.pids.0, self.pids.1];
         let theirs_pids = [self.pids.2, self.pids.3];
+        // Each process with its ended children, plus its living descendants: a `podman ps` that
+        // ends during the window moves into its parent's figure instead of vanishing.
         let cpu = |pids: &[u32]| -> f64 {
             tree(pids)
                 .iter()
-                .filter_map(|p| crate::procfs::cpu_seconds(*p).ok())
+                .filter_map(|p| crate::procfs::cpu_seconds_with_ended_children(*p).ok())
                 .sum()
         };
         let pss = |pids: &[u32]| -> f64 {
