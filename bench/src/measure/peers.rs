@@ -680,11 +680,11 @@ impl Env<'_> {
                         };
                         let first = self.write(
                             &format!("{name}-a"),
-                            &many("v1", &[name.clone()], agent, &["3600"]),
+                            &many("v1", std::slice::from_ref(&name), agent, &["3600"]),
                         )?;
                         let second = self.write(
                             &format!("{name}-b"),
-                            &many("v1", &[name.clone()], agent, &["3601"]),
+                            &many("v1", std::slice::from_ref(&name), agent, &["3601"]),
                         )?;
                         let t = if who == 0 {
                             ank_ok(&self.ctx.bins, self.url, &["apply", &first]).await?;
