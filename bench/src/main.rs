@@ -54,6 +54,10 @@ struct Args {
     /// Simulated agents for measurement 5 [default: 1000, or 200 with --quick].
     #[arg(long)]
     agents: Option<usize>,
+    /// Workloads per simulated agent for measurement 5 [default: 10]. A single `ank apply` must
+    /// stay under the CLI's 4 MiB input limit: 5,000 agents take at most 2 (issue 17).
+    #[arg(long, default_value_t = 10)]
+    per_agent: usize,
     /// Keep the run directory (logs, manifests, state) instead of removing it.
     #[arg(long)]
     keep: bool,
@@ -166,7 +170,7 @@ async fn run(args: Args) -> Result<bool> {
     if wanted(5) {
         let scale = measure::scale::Scale {
             agents: args.agents.unwrap_or(if args.quick { 200 } else { 1000 }),
-            workloads: 10,
+            workloads: args.per_agent,
         };
         step(&mut report, "5 scale", measure::scale::run(&ctx, scale)).await;
     }
