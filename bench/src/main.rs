@@ -54,9 +54,22 @@ struct Args {
     /// Simulated agents for measurement 5 [default: 1000, or 200 with --quick].
     #[arg(long)]
     agents: Option<usize>,
+    /// Workloads per simulated agent for measurement 5 [default: 10]. A single `ank apply` must
+    /// stay under the CLI's 4 MiB input limit: 5,000 agents take at most 2 (issue 17).
+    #[arg(long, default_value_t = 10)]
+    per_agent: usize,
     /// Keep the run directory (logs, manifests, state) instead of removing it.
     #[arg(long)]
     keep: bool,
+    /// Directory of the Eclipse Ankaios 1.0.1 binaries for measurement 7 (`ank-server`,
+    /// `ank-agent`, `ank`); without them 7 is skipped with a note.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "ANK_BENCH_ANKAIOS",
+        default_value = "../shared/peers/ankaios-1.0.1"
+    )]
+    ankaios: PathBuf,
 }
 
 fn main() -> std::process::ExitCode {
@@ -137,6 +150,14 @@ async fn run(args: Args) -> Result<bool> {
         )
         .await;
     }
+    if wanted(7) {
+        step(
+            &mut report,
+            "7 beside Ankaios 1.0.1 and podman",
+            measure::peers::run(&ctx, &args.ankaios, samples),
+        )
+        .await;
+    }
     if wanted(4) {
         let window = Duration::from_secs(if args.quick { 10 } else { 60 });
         step(
@@ -149,7 +170,7 @@ async fn run(args: Args) -> Result<bool> {
     if wanted(5) {
         let scale = measure::scale::Scale {
             agents: args.agents.unwrap_or(if args.quick { 200 } else { 1000 }),
-            workloads: 10,
+            workloads: args.per_agent,
         };
         step(&mut report, "5 scale", measure::scale::run(&ctx, scale)).await;
     }

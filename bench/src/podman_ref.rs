@@ -57,6 +57,13 @@ pub async fn remove_agent_containers(agent: &str) -> Result<()> {
         .map(|_| ())
 }
 
+/// The names of every container whose name matches `pattern` (podman's regular expression).
+pub async fn names_matching(pattern: &str) -> Result<Vec<String>> {
+    let filter = format!("name={pattern}");
+    let names = podman(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]).await?;
+    Ok(names.lines().map(str::to_owned).collect())
+}
+
 /// The id of the container labelled with `instance`.
 pub async fn container_of(instance: &str) -> Result<String> {
     let filter = format!("label=ankmq.instance={instance}");

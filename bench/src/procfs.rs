@@ -13,6 +13,18 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / clock_ticks_per_second())
 }
 
+/// CPU time (user + system) of a process and of its children that ended and were waited for
+/// (`cutime + cstime`), in seconds: with the living children's own figure added, the CPU of a
+/// process tree stays whole while children come and go (an agent's `podman ps`).
+pub fn cpu_seconds_with_ended_children(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let ticks = stat_ticks(&text, Ticks::Own)
+        .and_then(|own| Ok(own + stat_ticks(&text, Ticks::EndedChildren)?))
+        .with_context(|| format!("parsing {path}"))?;
+    Ok(ticks as f64 / clock_ticks_per_second())
+}
+
 /// Which CPU times of a `/proc/<pid>/stat` line.
 #[derive(Clone, Copy)]
 enum Ticks {

@@ -12,6 +12,8 @@ pub struct Summary {
     pub n: usize,
     /// The median (mean of the two middle samples for an even count).
     pub median: f64,
+    /// The 90th percentile, nearest-rank (issue 17's table).
+    pub p90: f64,
     /// The 95th percentile, nearest-rank.
     pub p95: f64,
     /// The smallest sample.
@@ -31,6 +33,7 @@ impl Summary {
         Some(Summary {
             n: sorted.len(),
             median: median_of_sorted(&sorted),
+            p90: percentile_of_sorted(&sorted, 90.0),
             p95: percentile_of_sorted(&sorted, 95.0),
             min: sorted[0],
             max: sorted[sorted.len() - 1],
@@ -84,9 +87,10 @@ mod tests {
     }
 
     #[test]
-    fn p95_of_twenty_samples_is_the_nineteenth() {
+    fn p95_of_twenty_samples_is_the_nineteenth_and_p90_the_eighteenth() {
         let samples: Vec<f64> = (1..=20).rev().map(f64::from).collect();
         assert_eq!(Summary::of(&samples).map(|s| s.p95), Some(19.0));
+        assert_eq!(Summary::of(&samples).map(|s| s.p90), Some(18.0));
     }
 
     #[test]

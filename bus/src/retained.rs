@@ -12,15 +12,22 @@
 //! connection, a reader's snapshot and the session's own subscriptions would see each other's
 //! retained copies. A separate connection costs one TCP handshake per read and keeps both clean.
 //!
+//! A caller whose session exists only for the read, or whose own subscriptions never overlap the
+//! filters (the one-shot `ank` commands: their only other subscription is their reply topic),
+//! saves that handshake with [`Session::connect_with_watch`] and [`Session::read_retained_once`]:
+//! one connection carries the watch and, for the former, the caller's requests (issue 17).
+//!
 //! Brokers do not store empty retained payloads (an empty retained publish clears the topic), so
 //! cleared topics never appear in a snapshot; a live update with an empty payload means "removed".
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::BusError;
+use crate::options::ConnectOptions;
 use crate::session::{Incoming, Message, Session, SessionEvent};
 use crate::topic_match::topic_matches;
 
@@ -86,20 +93,8 @@ impl Session {
     /// deduplicated and sorted by topic; waits at most `read_timeout` of the options for the end
     /// marker. Runs on a short-lived connection of its own (see the module docs).
     pub async fn read_retained(&self, filters: &[String]) -> Result<Vec<Message>, BusError> {
-        let mut watch = self.watch_retained(filters).await?;
-        let after = self.shared.opts.read_timeout;
-        let snapshot = tokio::time::timeout(after, async {
-            loop {
-                match watch.next().await {
-                    Some(WatchEvent::Snapshot(snapshot)) => return Ok(snapshot),
-                    Some(WatchEvent::Update(_) | WatchEvent::Disconnected { .. }) => {}
-                    None => return Err(BusError::Closed),
-                }
-            }
-        })
-        .await;
-        watch.close().await;
-        snapshot.unwrap_or(Err(BusError::Timeout { after }))
+        let watch = self.watch_retained(filters).await?;
+        first_snapshot(watch, self.shared.opts.read_timeout).await
     }
 
     /// A live view of `filters`: a [`WatchEvent::Snapshot`] once every retained message has
@@ -114,6 +109,18 @@ impl Session {
             .split_once('.')
             .map_or(opts.client_id.as_str(), |(identity, _)| identity);
         opts.client_id = format!("{identity}.r{:08x}", rand::random::<u32>());
+        let (_, watch) = Session::connect_with_watch(opts, filters).await?;
+        Ok(watch)
+    }
+
+    /// Connects a session whose event stream feeds a [`Watch`] of `filters`: one connection for
+    /// both. The session still sends requests and receives their replies (those never reach the
+    /// event stream); it must not subscribe to anything overlapping `filters` (see the module
+    /// docs). [`Watch::close`] ends the session too.
+    pub async fn connect_with_watch(
+        opts: ConnectOptions,
+        filters: &[String],
+    ) -> Result<(Session, Watch), BusError> {
         let client_id = ank_schemas::ClientId::new(&opts.client_id)
             .map_err(|e| BusError::InvalidClientId(e.shown))?;
         let sync = opts.topics.sync(&client_id);
@@ -133,12 +140,40 @@ impl Session {
             collected: BTreeMap::new(),
         };
         let task = tokio::spawn(round.run(incoming, tx));
-        Ok(Watch {
+        let watch = Watch {
             events: rx,
-            session: Some(session),
+            session: Some(session.clone()),
             task: Some(task),
-        })
+        };
+        Ok((session, watch))
     }
+
+    /// [`Session::read_retained`] for a caller without a session: connects with `opts`, reads,
+    /// disconnects. One connection instead of two (the one-shot `ank get`).
+    pub async fn read_retained_once(
+        opts: ConnectOptions,
+        filters: &[String],
+    ) -> Result<Vec<Message>, BusError> {
+        let after = opts.read_timeout;
+        let (_, watch) = Session::connect_with_watch(opts, filters).await?;
+        first_snapshot(watch, after).await
+    }
+}
+
+/// The watch's first snapshot, waiting at most `after`; closes the watch (and its connection).
+async fn first_snapshot(mut watch: Watch, after: Duration) -> Result<Vec<Message>, BusError> {
+    let snapshot = tokio::time::timeout(after, async {
+        loop {
+            match watch.next().await {
+                Some(WatchEvent::Snapshot(snapshot)) => return Ok(snapshot),
+                Some(WatchEvent::Update(_) | WatchEvent::Disconnected { .. }) => {}
+                None => return Err(BusError::Closed),
+            }
+        }
+    })
+    .await;
+    watch.close().await;
+    snapshot.unwrap_or(Err(BusError::Timeout { after }))
 }
 
 /// The reader's state: collecting a snapshot until `marker` returns, live otherwise.

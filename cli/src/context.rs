@@ -1,8 +1,11 @@
 //! What every command shares: the settings, the topic tree and one MQTT session, opened on first
 //! use (`ank completion` never touches the network).
 //!
-//! Reads use `ank-bus`' retained reads, each on its own short-lived connection; requests and log
-//! streams use the session. Nothing is kept between runs.
+//! A command's first read opens its only connection: a one-shot read is `ank-bus`' connect, read,
+//! disconnect, and a watch (every change and its wait) carries the session the requests go on.
+//! A second read, or a read after the session exists, gets a short-lived connection of its own
+//! (retained copies must not leak into the session's log streams). One connection instead of two
+//! halves what a command spends connecting (issue 17). Nothing is kept between runs.
 
 use std::time::Duration;
 
@@ -62,21 +65,35 @@ impl Context {
 
     /// The view of every retained topic, read once.
     pub async fn read_view(&self) -> Result<View, CliError> {
-        let session = self.session().await?;
-        let messages = session
-            .read_retained(&View::filters(&self.topics))
-            .await
-            .map_err(|e| self.bus_error("cannot read the retained state from the broker", e))?;
+        let filters = View::filters(&self.topics);
+        let session = self.session.lock().await.as_ref().map(|(s, _)| s.clone());
+        let messages = match session {
+            Some(session) => session.read_retained(&filters).await,
+            None => Session::read_retained_once(self.connect_options()?, &filters).await,
+        }
+        .map_err(|e| self.connect_or("cannot read the retained state from the broker", e))?;
         Ok(View::from_messages(&self.topics, &messages))
     }
 
-    /// A live view: returns the first snapshot and the watch that delivers the changes.
+    /// A live view: returns the first snapshot and the watch that delivers the changes. Opened
+    /// before anything else, the watch's connection becomes the session's (requests go on it).
     pub async fn watch_view(&self) -> Result<(View, Watch), CliError> {
-        let session = self.session().await?;
-        let mut watch = session
-            .watch_retained(&View::filters(&self.topics))
-            .await
-            .map_err(|e| self.bus_error("cannot watch the retained state", e))?;
+        let filters = View::filters(&self.topics);
+        let mut slot = self.session.lock().await;
+        let watch = match slot.as_ref() {
+            Some((session, _)) => session.watch_retained(&filters).await,
+            None => match Session::connect_with_watch(self.connect_options()?, &filters).await {
+                Ok((session, watch)) => {
+                    // The watch consumes the session's events; a log stream needs a session of
+                    // its own, which no command that watches opens.
+                    *slot = Some((session, None));
+                    Ok(watch)
+                }
+                Err(error) => Err(error),
+            },
+        };
+        drop(slot);
+        let mut watch = watch.map_err(|e| self.connect_or("cannot watch the retained state", e))?;
         let after = self.settings.response_timeout.max(Duration::from_secs(1));
         let first = tokio::time::timeout(after, async {
             loop {
@@ -171,6 +188,17 @@ impl Context {
             context: context.to_owned(),
             source,
             broker: self.settings.broker.clone(),
+        }
+    }
+
+    /// [`Context::bus_error`] with `context`, or with "cannot connect" when the connection that
+    /// the read or watch opened failed: the same words as a failed [`Context::session`].
+    fn connect_or(&self, context: &str, source: ank_bus::BusError) -> CliError {
+        match source {
+            ank_bus::BusError::Unreachable { .. } | ank_bus::BusError::Rejected { .. } => {
+                self.bus_error("cannot connect to the MQTT broker", source)
+            }
+            source => self.bus_error(context, source),
         }
     }
 

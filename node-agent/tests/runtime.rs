@@ -178,6 +178,52 @@ async fn podman_container_runs_exits_restarts_and_is_deleted() {
     eprintln!("create took {create_took:?}; died event {event_latency:?} after exec returned");
 }
 
+/// conmon's exit file, not podman's later `died` event, reports the exit: the watcher's `died`
+/// carries no podman time, and podman's own `died` is not passed on again. Multi-threaded, like
+/// the agent: `exec` blocks its thread, and the watcher must read the file before podman's
+/// cleanup removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_an_exit_is_reported_from_conmons_exit_file() {
+    let agent = Agent::new("exitfile");
+    let runtime = PodmanRuntime::new(cli(), &agent.0).with_stop_grace(Duration::from_secs(0));
+    let mut watcher = EventWatcher::spawn(cli(), &agent.0, Duration::from_millis(200));
+    assert_eq!(watcher.next().await, Some(WatchItem::ResyncNeeded));
+    let spec = run_spec(
+        &agent,
+        "exitfile",
+        "while [ ! -f /tmp/stop ]; do sleep 0.05; done; exit 3",
+    );
+    let RuntimeId::Container(id) = runtime.create(&spec).await.expect("podman run works") else {
+        panic!("podman returns a container id");
+    };
+    next_event(&mut watcher, "start", |e| e.id == id && e.status == "start").await;
+    exec(&id, "touch /tmp/stop");
+    let died = next_event(&mut watcher, "died", |e| e.id == id && e.status == "died").await;
+    assert_eq!(died.exit_code, Some(3));
+    assert_eq!(died.instance(), Some(spec.instance.as_str()));
+    assert_eq!(died.time, "", "from the exit file, not from podman's event");
+    runtime.delete(&spec.to_ref()).await.expect("delete works");
+    let mut later = Vec::new();
+    let wait = async {
+        loop {
+            match watcher.next().await {
+                Some(WatchItem::Event(e)) if e.id == id => {
+                    later.push(e.status.clone());
+                    if e.status == "remove" {
+                        return;
+                    }
+                }
+                Some(_) => {}
+                None => panic!("the watcher ended"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .expect("the remove event in time");
+    assert!(!later.iter().any(|s| s == "died"), "{later:?}");
+}
+
 #[tokio::test]
 async fn list_instances_sees_only_its_own_agent_and_runtime() {
     let mine = Agent::new("mine");

@@ -1,9 +1,10 @@
-//! The six measurements of issue 8, one file each. Each takes the shared [`Ctx`], brings up what
+//! The six measurements of issue 8 and issue 17's side-by-side with Ankaios (7), one file each. Each takes the shared [`Ctx`], brings up what
 //! it needs, measures its figure beside its reference in the same run, cleans up, and returns
 //! its table rows plus a JSON value with the raw samples and breakdowns.
 
 pub mod apply_latency;
 pub mod idle;
+pub mod peers;
 pub mod scale;
 pub mod startup;
 pub mod throughput;

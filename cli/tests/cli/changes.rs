@@ -6,7 +6,7 @@ use ank_schemas::{
 };
 use serde_json::json;
 
-use crate::reads::{run, text, Cluster};
+use crate::reads::{run, text, Cluster, CountingProxy};
 
 /// What the stand-in controller does with a request: its answer, then retained state updates
 /// (topic, payload; `None` clears the topic) published after the answer.
@@ -160,6 +160,32 @@ Waiting for workload(s) to reach desired states (press Ctrl+C to interrupt).
             "{stdout}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_apply_watches_and_requests_on_one_connection() {
+    let cluster = Cluster::start().await;
+    stand_in(&cluster, |_, t| {
+        let topic = t.workload_state("agent_A", "w");
+        (
+            added(7),
+            vec![(topic, state(&wl_id(), "Running", "Ok", 7, ""))],
+        )
+    })
+    .await;
+    let proxy = CountingProxy::start(&cluster).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("m.yaml");
+    std::fs::write(&file, MANIFEST).expect("write");
+    let output = run(cluster
+        .ank()
+        .env("ANK_BROKER", &proxy.url)
+        .arg("apply")
+        .arg(&file));
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.ends_with("w on agent_A: Running(Ok)\n"), "{stderr}");
+    assert_eq!(proxy.accepted(), 1, "connections opened by one `ank apply`");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,6 +91,51 @@ impl Cluster {
     }
 }
 
+/// A TCP forwarder in front of the broker that counts the connections `ank` opens (issue 17:
+/// each one costs a handshake and a CONNACK round trip).
+pub struct CountingProxy {
+    pub url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    pub async fn start(cluster: &Cluster) -> CountingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("mqtt://{}", listener.local_addr().expect("addr"));
+        let upstream = cluster.broker.addr();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut broker) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut broker).await;
+                    }
+                });
+            }
+        });
+        CountingProxy {
+            url,
+            accepted,
+            task,
+        }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -127,6 +172,19 @@ async fn every_get_prints_what_the_library_renders_from_retained_topics() {
         assert_eq!(text(&output.stderr), "", "{args:?}");
         snapshot(name, &text(&output.stdout));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_one_ank_get_opens_one_connection() {
+    let cluster = Cluster::with_fixture().await;
+    let proxy = CountingProxy::start(&cluster).await;
+    let output = run(cluster
+        .ank()
+        .env("ANK_BROKER", &proxy.url)
+        .args(["get", "workloads"]));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    snapshot("workloads_all", &text(&output.stdout));
+    assert_eq!(proxy.accepted(), 1, "connections opened by one `ank get`");
 }
 
 #[tokio::test]

@@ -11,8 +11,16 @@
 //!
 //! The watcher uses podman's default options (no `generalOptions`): workloads that point podman
 //! at another store are seen only by the periodic `ps`.
+//!
+//! An exit is learnt earlier than podman's `died` event from conmon's exit file
+//! (`exit_files.rs`, issue 17): the watcher remembers the labels of every container of this agent
+//! from its events (create, init, start: bounded by [`MAX_KNOWN_CONTAINERS`], forgotten on
+//! `remove`), and turns an exit file of one of them into the `died` event podman sends later,
+//! which is then not passed on a second time. Containers the stream has not seen since the agent
+//! started (adopted ones) wait for podman's own event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -20,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::command::StderrMode;
+use super::exit_files::{ExitDirWatch, ExitFile};
 use super::labels;
 use super::podman_cli::PodmanCli;
 
@@ -105,6 +114,10 @@ pub enum WatchItem {
     ResyncNeeded,
 }
 
+/// How many containers' labels the watcher remembers to map exit files to; past it, exit files
+/// of further containers wait for podman's `died` event. An agent runs far fewer.
+pub const MAX_KNOWN_CONTAINERS: usize = 4_096;
+
 /// A background `podman events` watcher. Dropping it stops the task and kills podman.
 pub struct EventWatcher {
     items: mpsc::Receiver<WatchItem>,
@@ -114,9 +127,12 @@ pub struct EventWatcher {
 impl EventWatcher {
     /// Starts watching the containers labelled with `agent`, restarting the stream
     /// `retry_delay` after it ends.
+    ///
+    /// It also watches podman's exit directory ([`PodmanCli::exit_dir`]) when there is one.
     pub fn spawn(cli: PodmanCli, agent: impl Into<String>, retry_delay: Duration) -> Self {
         let (tx, items) = mpsc::channel(256);
-        let task = tokio::spawn(watch(cli, agent.into(), retry_delay, tx));
+        let exit_dir = cli.exit_dir();
+        let task = tokio::spawn(watch(cli, agent.into(), retry_delay, exit_dir, tx));
         Self { items, task }
     }
 
@@ -133,12 +149,75 @@ impl Drop for EventWatcher {
     }
 }
 
-async fn watch(cli: PodmanCli, agent: String, retry_delay: Duration, tx: mpsc::Sender<WatchItem>) {
+/// What the watcher knows of the agent's containers, to turn exit files into `died` events.
+#[derive(Default)]
+struct Known {
+    containers: HashMap<String, ContainerEvent>,
+    /// Containers whose exit was reported from their exit file: podman's `died` is then a repeat.
+    exited: HashSet<String>,
+}
+
+impl Known {
+    /// Learns from an event; `false` when it is a repeat of an exit already reported.
+    fn learn(&mut self, event: &ContainerEvent) -> bool {
+        match event.status.as_str() {
+            "remove" => {
+                self.containers.remove(&event.id);
+                self.exited.remove(&event.id);
+            }
+            "died" => return !self.exited.remove(&event.id),
+            "start" => {
+                // A restarted container exits again: its next exit file is news.
+                self.exited.remove(&event.id);
+            }
+            _ => {}
+        }
+        if event.status != "remove"
+            && event.instance().is_some()
+            && (self.containers.contains_key(&event.id)
+                || self.containers.len() < MAX_KNOWN_CONTAINERS)
+        {
+            self.containers.insert(event.id.clone(), event.clone());
+        }
+        true
+    }
+
+    /// The `died` event an exit file stands for, if the container is one of the agent's.
+    fn died(&mut self, exit: &ExitFile) -> Option<ContainerEvent> {
+        let known = self.containers.get(&exit.id)?;
+        if !self.exited.insert(exit.id.clone()) {
+            return None;
+        }
+        Some(ContainerEvent {
+            status: "died".into(),
+            exit_code: Some(exit.code),
+            // No time: `--since` must stay at the last time podman itself printed.
+            time: String::new(),
+            ..known.clone()
+        })
+    }
+}
+
+async fn watch(
+    cli: PodmanCli,
+    agent: String,
+    retry_delay: Duration,
+    exit_dir: Option<PathBuf>,
+    tx: mpsc::Sender<WatchItem>,
+) {
     // Whole seconds, one early: a duplicate event is harmless, a missed one is not.
     let mut since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs().saturating_sub(1).to_string())
         .unwrap_or_else(|_| "0".into());
+    let mut exits = exit_dir.and_then(|dir| match ExitDirWatch::open(&dir) {
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::info!(dir = %dir.display(), %error, "no exit-file watch: exits are learnt from podman events");
+            None
+        }
+    });
+    let mut known = Known::default();
     loop {
         match cli.stream(&[], &events_args(&agent, &since), StderrMode::Collect) {
             Err(error) => tracing::warn!(%error, "cannot start podman events"),
@@ -146,23 +225,40 @@ async fn watch(cli: PodmanCli, agent: String, retry_delay: Duration, tx: mpsc::S
                 if tx.send(WatchItem::ResyncNeeded).await.is_err() {
                     return;
                 }
-                while let Some(line) = stream.next_line().await {
-                    match parse_event(&line.text) {
-                        Ok(event) => {
-                            if !event.time.is_empty() {
-                                since = event.time.clone();
+                loop {
+                    let item = tokio::select! {
+                        line = stream.next_line() => match line {
+                            Some(line) => match parse_event(&line.text) {
+                                Ok(event) => {
+                                    if !event.time.is_empty() {
+                                        since = event.time.clone();
+                                    }
+                                    known.learn(&event).then_some(event)
+                                }
+                                Err(error) => {
+                                    ank_bus::warn_limited!(
+                                        "podman event",
+                                        error = %ank_bus::excerpt(&error),
+                                        line = %ank_bus::excerpt(&line.text),
+                                        "unreadable podman event",
+                                    );
+                                    None
+                                }
+                            },
+                            None => break,
+                        },
+                        exit = next_exit(&mut exits) => match exit {
+                            Ok(exit) => known.died(&exit),
+                            Err(error) => {
+                                tracing::warn!(%error, "the exit-file watch broke: exits are learnt from podman events");
+                                exits = None;
+                                None
                             }
-                            if tx.send(WatchItem::Event(event)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(error) => {
-                            ank_bus::warn_limited!(
-                                "podman event",
-                                error = %ank_bus::excerpt(&error),
-                                line = %ank_bus::excerpt(&line.text),
-                                "unreadable podman event",
-                            )
+                        },
+                    };
+                    if let Some(event) = item {
+                        if tx.send(WatchItem::Event(event)).await.is_err() {
+                            return;
                         }
                     }
                 }
@@ -176,6 +272,14 @@ async fn watch(cli: PodmanCli, agent: String, retry_delay: Duration, tx: mpsc::S
             return;
         }
         tokio::time::sleep(retry_delay).await;
+    }
+}
+
+/// The next exit file, or never without a watch.
+async fn next_exit(exits: &mut Option<ExitDirWatch>) -> std::io::Result<ExitFile> {
+    match exits {
+        Some(watch) => watch.next().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -256,6 +360,65 @@ mod tests {
                 "2026-01-01T00:00:00.5Z"
             ]
         );
+    }
+
+    fn exit(id: &str, code: i32) -> ExitFile {
+        ExitFile {
+            id: id.into(),
+            code,
+        }
+    }
+
+    #[test]
+    fn issue_17_an_exit_file_of_a_known_container_stands_for_its_died_event_once() {
+        let mut known = Known::default();
+        let life = events();
+        let of = |name: &str, status: &str| {
+            life.iter()
+                .find(|e| e.name == name && e.status == status)
+                .cloned()
+                .expect("in the fixture")
+        };
+        let start = of("fixture-exit", "start");
+        assert!(known.learn(&start));
+        // Unknown containers (not ours, or adopted before the stream) wait for podman.
+        assert_eq!(known.died(&exit(&"0".repeat(64), 1)), None);
+        let died = known.died(&exit(&start.id, 3)).expect("a known container");
+        assert_eq!(
+            (
+                died.status.as_str(),
+                died.exit_code,
+                died.instance(),
+                died.time.as_str()
+            ),
+            ("died", Some(3), start.instance(), "")
+        );
+        // The file is written once, but inotify may report it twice (close, then a move).
+        assert_eq!(known.died(&exit(&start.id, 3)), None);
+        // podman's own `died` comes later: a repeat, not passed on.
+        assert!(!known.learn(&of("fixture-exit", "died")));
+        // Restarted, it can exit again.
+        assert!(known.learn(&start));
+        assert!(known.died(&exit(&start.id, 4)).is_some());
+        // Removed, it is forgotten.
+        assert!(known.learn(&of("fixture-exit", "remove")));
+        assert_eq!(known.died(&exit(&start.id, 5)), None);
+    }
+
+    #[test]
+    fn known_containers_are_bounded() {
+        let mut known = Known::default();
+        let template = events()
+            .into_iter()
+            .find(|e| e.status == "start")
+            .expect("in the fixture");
+        for i in 0..MAX_KNOWN_CONTAINERS + 10 {
+            known.learn(&ContainerEvent {
+                id: format!("{i:064x}"),
+                ..template.clone()
+            });
+        }
+        assert_eq!(known.containers.len(), MAX_KNOWN_CONTAINERS);
     }
 
     #[tokio::test]

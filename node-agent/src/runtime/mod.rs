@@ -9,6 +9,7 @@
 //! - `raw_state.rs`: podman's container state words, and the "worst of a pod" rule.
 //! - `ps.rs`: `podman ps` parsed into [`ContainerFacts`], grouped into [`ObservedInstance`]s.
 //! - `events.rs`: a self-restarting `podman events` watcher, the fast path for state changes.
+//! - `exit_files.rs`: an inotify watch on conmon's exit files, the fastest signal of an exit.
 //! - `podman.rs`: the `podman` runtime (`podman run`, one container per workload).
 //! - `podman_kube.rs`: the `podman-kube` runtime (`podman kube play`, pods from a manifest).
 //!
@@ -36,6 +37,7 @@
 
 pub mod command;
 pub mod events;
+pub mod exit_files;
 pub mod labels;
 pub mod podman;
 pub mod podman_cli;

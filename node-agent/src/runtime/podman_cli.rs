@@ -23,6 +23,10 @@ pub struct PodmanCli {
     program: PathBuf,
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
+    /// Where conmon writes exit files (`exit_files.rs`); podman's default for this user.
+    exit_dir: Option<PathBuf>,
+    /// The agent-wide listing its clones share (`ps.rs`): one `podman ps` serves every connector.
+    pub(crate) listing: super::ps::SharedListing,
 }
 
 impl Default for PodmanCli {
@@ -38,7 +42,21 @@ impl PodmanCli {
             program: program.into(),
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            exit_dir: super::exit_files::default_exit_dir(),
+            listing: super::ps::SharedListing::default(),
         }
+    }
+
+    /// Sets where conmon writes exit files (`None`: learn exits from podman's events only). For
+    /// a podman whose `tmp_dir` is not the default, or a test that plays conmon.
+    pub fn with_exit_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.exit_dir = dir;
+        self
+    }
+
+    /// Where conmon writes exit files, if known.
+    pub fn exit_dir(&self) -> Option<PathBuf> {
+        self.exit_dir.clone()
     }
 
     /// Sets an environment variable for every podman call (e.g. `CONTAINERS_CONF`).
@@ -69,8 +87,13 @@ impl PodmanCli {
         args: &[S],
         stdin: Option<&[u8]>,
     ) -> Result<String, CommandError> {
-        self.run_within(general_options, args, stdin, self.timeout)
-            .await
+        // Every call but a listing may change containers: a shared listing is stale after it.
+        self.listing.forget();
+        let result = self
+            .run_within(general_options, args, stdin, self.timeout)
+            .await;
+        self.listing.forget();
+        result
     }
 
     /// [`PodmanCli::run`] with its own deadline, for calls that must answer quickly (`ps`).

@@ -112,14 +112,92 @@ pub fn parse(json: &str) -> Result<Vec<ContainerFacts>, serde_json::Error> {
     Ok(entries.into_iter().map(ContainerFacts::from).collect())
 }
 
+/// How long one agent-wide `podman ps` may serve the other connectors (see [`SharedListing`]).
+pub const SHARED_LISTING_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One agent-wide `podman ps` shared by the connectors of one agent.
+///
+/// Both connectors list the same containers (`--filter label=ankmq.agent=<agent>`) and keep
+/// their own runtime's; the agent's listing asks each in turn, so every listing ran the same
+/// `podman ps` twice back to back (issue 17: 200–300 ms each on these machines). Now a result
+/// serves each runtime once: the first connector of a listing runs `ps`, the next one takes the
+/// same result, and the next listing runs a fresh one, because its first connector was served
+/// already. A result older than [`SHARED_LISTING_WINDOW`] is never reused, and any other podman
+/// call through the same [`PodmanCli`] (run, rm, start, kube play) forgets it.
+#[derive(Clone, Default)]
+pub struct SharedListing(std::sync::Arc<std::sync::Mutex<Option<Cached>>>);
+
+struct Cached {
+    agent: String,
+    at: std::time::Instant,
+    facts: Vec<ContainerFacts>,
+    served: std::collections::BTreeSet<String>,
+}
+
+impl SharedListing {
+    /// Drops the shared result.
+    pub fn forget(&self) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = None;
+        }
+    }
+
+    /// The shared result for `runtime`, if one is fresh and has not served it yet.
+    fn take(&self, agent: &str, runtime: &str) -> Option<Vec<ContainerFacts>> {
+        let mut cached = self.0.lock().ok()?;
+        let hit = cached.as_mut().filter(|c| {
+            c.agent == agent
+                && c.at.elapsed() <= SHARED_LISTING_WINDOW
+                && !c.served.contains(runtime)
+        })?;
+        hit.served.insert(runtime.to_owned());
+        Some(hit.facts.clone())
+    }
+
+    fn keep(&self, agent: &str, runtime: &str, at: std::time::Instant, facts: &[ContainerFacts]) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some(Cached {
+                agent: agent.to_owned(),
+                at,
+                facts: facts.to_vec(),
+                served: [runtime.to_owned()].into(),
+            });
+        }
+    }
+}
+
+// A cache, not configuration: two CLIs that run the same podman are the same.
+impl PartialEq for SharedListing {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SharedListing {}
+
+impl std::fmt::Debug for SharedListing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedListing")
+    }
+}
+
 /// Every instance of `runtime` that `agent` owns (podman's default options), for a connector's
-/// `list_instances`: the `ankmq.runtime` label keeps each connector to its own workloads.
+/// `list_instances`: the `ankmq.runtime` label keeps each connector to its own workloads. One
+/// `podman ps` serves the connectors of one listing ([`SharedListing`]).
 pub async fn instances_of(
     cli: &PodmanCli,
     agent: &str,
     runtime: &RuntimeKind,
 ) -> Result<Vec<ObservedInstance>, RuntimeError> {
-    let facts = list(cli, &[], labels::AGENT, agent).await?;
+    let facts = match cli.listing.take(agent, runtime.as_str()) {
+        Some(facts) => facts,
+        None => {
+            let started = std::time::Instant::now();
+            let facts = list(cli, &[], labels::AGENT, agent).await?;
+            cli.listing.keep(agent, runtime.as_str(), started, &facts);
+            facts
+        }
+    };
     Ok(group_by_instance(facts)
         .into_iter()
         .filter(|i| {
@@ -254,6 +332,53 @@ mod tests {
         let facts = parse(json).expect("nulls are fine");
         assert_eq!(facts[0].name(), "abc");
         assert!(facts[0].labels.is_empty());
+    }
+
+    /// A podman that counts its `ps` calls in `<dir>/ps` and lists nothing.
+    fn counting_podman(dir: &std::path::Path) -> PodmanCli {
+        let script = dir.join("podman");
+        let body = format!(
+            "#!/bin/sh\nif [ \"$1\" = ps ]; then echo x >> {}/ps; echo '[]'; fi\n",
+            dir.display()
+        );
+        std::fs::write(&script, body).expect("write the script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        PodmanCli::new(script)
+    }
+
+    fn ps_calls(dir: &std::path::Path) -> usize {
+        std::fs::read_to_string(dir.join("ps")).map_or(0, |t| t.lines().count())
+    }
+
+    #[tokio::test]
+    async fn issue_17_one_listing_of_both_runtimes_runs_one_podman_ps() {
+        use crate::runtime::{PodmanKubeRuntime, PodmanRuntime, RuntimeConnector};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cli = counting_podman(dir.path());
+        let podman = PodmanRuntime::new(cli.clone(), "agent_A");
+        let kube = PodmanKubeRuntime::new(cli.clone(), "agent_A");
+        podman.list_instances().await.expect("lists");
+        kube.list_instances().await.expect("lists");
+        assert_eq!(ps_calls(dir.path()), 1, "one listing of both runtimes");
+        podman.list_instances().await.expect("lists");
+        assert_eq!(ps_calls(dir.path()), 2, "the next listing runs its own ps");
+        // Anything else podman is asked to do may change containers: the result is forgotten.
+        cli.run(&[], &["rm", "x"], None)
+            .await
+            .expect("the fake runs");
+        kube.list_instances().await.expect("lists");
+        assert_eq!(
+            ps_calls(dir.path()),
+            3,
+            "a change forgets the shared listing"
+        );
+        // Another agent's connectors never share it.
+        PodmanRuntime::new(cli.clone(), "agent_B")
+            .list_instances()
+            .await
+            .expect("lists");
+        assert_eq!(ps_calls(dir.path()), 4);
     }
 
     #[test]
