@@ -16,7 +16,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
@@ -222,9 +223,12 @@ fn server_config(config: &TlsConfig) -> Result<rustls::ServerConfig, BrokerError
     let key = {
         let text = std::fs::read(&config.key_file)
             .map_err(|e| tls_error(&config.key_file, e.to_string()))?;
-        rustls_pemfile::private_key(&mut text.as_slice())
-            .map_err(|e| tls_error(&config.key_file, e.to_string()))?
-            .ok_or_else(|| tls_error(&config.key_file, "no private key in the file".into()))?
+        PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
+            pem::Error::NoItemsFound => {
+                tls_error(&config.key_file, "no private key in the file".into())
+            }
+            other => tls_error(&config.key_file, other.to_string()),
+        })?
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -266,7 +270,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, BrokerError> 
         reason,
     };
     let text = std::fs::read(path).map_err(|e| tls_error(e.to_string()))?;
-    let certs = rustls_pemfile::certs(&mut text.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_error(e.to_string()))?;
     if certs.is_empty() {

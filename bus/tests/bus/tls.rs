@@ -1,81 +1,26 @@
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use ank_bus::{BusError, ConnectOptions, Session, SessionEvent, TlsFiles};
+use ank_system_tests::certs::Ca;
 use ank_system_tests::mosquitto::{free_port, Mosquitto};
 
 use crate::harness::{flush, next_event};
 
-/// Throwaway certificates made with the `openssl` CLI in `dir`: a CA (`ca`) with a server
+/// Throwaway certificates in `dir` (`ank_system_tests::certs`): a CA (`ca`) with a server
 /// certificate for 127.0.0.1 (`server`) and a client certificate (`client`), and a CA the broker
 /// does not know (`other-ca`) with a client certificate of its own (`stranger`). Each as
 /// `<name>.pem` and `<name>.key`.
 fn make_certs(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl CLI is installed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let new_ca = |name: &str| {
-        let (subject, key, pem) = (
-            format!("/CN=ank-{name}"),
-            format!("{name}.key"),
-            format!("{name}.pem"),
-        );
-        run(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &subject,
-            "-keyout", &key, "-out", &pem,
-        ]);
-    };
-    // X.509 v3 (an extension file each): webpki refuses v1 certificates.
-    let issue = |name: &str, ca: &str, extensions: &str| {
-        let ext = format!("{name}.ext");
-        std::fs::write(dir.join(&ext), extensions).expect("write the extension file");
-        let (subject, key, csr) = (
-            format!("/CN={name}"),
-            format!("{name}.key"),
-            format!("{name}.csr"),
-        );
-        run(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
-            &csr,
-        ]);
-        let (ca_pem, ca_key, pem) = (
-            format!("{ca}.pem"),
-            format!("{ca}.key"),
-            format!("{name}.pem"),
-        );
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            &ext,
-            "-out",
-            &pem,
-        ]);
-    };
-    new_ca("ca");
-    new_ca("other-ca");
-    issue("server", "ca", "subjectAltName=IP:127.0.0.1\n");
-    issue("client", "ca", "extendedKeyUsage=clientAuth\n");
-    issue("stranger", "other-ca", "extendedKeyUsage=clientAuth\n");
+    let ca = Ca::new(dir, "ca").expect("a CA");
+    let other = Ca::new(dir, "other-ca").expect("another CA");
+    ca.issue("server", "server", "subjectAltName=IP:127.0.0.1\n")
+        .expect("server certificate");
+    ca.issue("client", "client", "extendedKeyUsage=clientAuth\n")
+        .expect("client certificate");
+    other
+        .issue("stranger", "stranger", "extendedKeyUsage=clientAuth\n")
+        .expect("stranger certificate");
     // Mosquitto started as root drops to its own user, which must read the (throwaway) key.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
