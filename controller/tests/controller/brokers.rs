@@ -76,6 +76,27 @@ async fn embedded_mode_serves_on_its_listen_address() {
             }
         }
     };
+    // The broker is up before the controller has subscribed to requests (it connects to its
+    // own broker after starting it): ask only once it says it is online, as `ank` does.
+    let status_topic = env.topics.controller_status();
+    loop {
+        let retained = session
+            .read_retained(std::slice::from_ref(&status_topic))
+            .await
+            .expect("retained read");
+        let online = retained.iter().any(|m| {
+            serde_json::from_slice::<serde_json::Value>(&m.payload)
+                .is_ok_and(|status| status["state"] == "online")
+        });
+        if online {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the controller never said it is online"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let client_id = session.client_id().to_owned();
     let reply = session
         .request(
