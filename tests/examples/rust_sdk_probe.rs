@@ -12,7 +12,7 @@ use ankaios_sdk::{Ankaios, Workload};
 async fn main() {
     let agent = std::env::var("HELPER_AGENT").unwrap_or_default();
     let image = std::env::var("HELPER_IMAGE").unwrap_or_default();
-    let mut ank = match Ankaios::builder().connect().await {
+    let mut ank = match Ankaios::builder().control_interface().connect().await {
         Ok(ank) => {
             println!("STEP connect ok");
             ank
