@@ -63,6 +63,8 @@ class App {
     this.link = { state: 'connecting', since: Date.now(), error: '' };
     this.view = VIEWS[location.hash.slice(1)] ? location.hash.slice(1) : 'workloads';
     this.renderLog = [];
+    // For bench/dashboard/first-render.mjs: where a first render's time goes.
+    this.marks = { connected: null, firstMessage: null, lastMessage: null, messages: 0 };
     this.pendingSince = 0;
     window.addEventListener('hashchange', () => {
       const v = location.hash.slice(1);
@@ -95,6 +97,7 @@ class App {
     client.on('connect', () => {
       // Rebuild from retained messages: forget what the last connection said, then subscribe.
       this.store.clearLive();
+      this.marks.connected ??= performance.now();
       this.link = { state: 'connected', since: Date.now(), error: '', refused: [] };
       const filters = subscriptions(this.config.prefix);
       client.subscribe(filters, { qos: 1 }, (err, granted) => {
@@ -123,6 +126,10 @@ class App {
   }
 
   message(topic, payload) {
+    const m = this.marks;
+    m.lastMessage = performance.now();
+    m.firstMessage ??= m.lastMessage;
+    m.messages += 1;
     const info = parseTopic(this.config.prefix, topic);
     if (info?.kind === 'log') {
       if (this.logs && topic === this.logs.topic) this.logs.handle(payload);
@@ -176,6 +183,7 @@ class App {
 
   render() {
     if (this.loginOpen) return;
+    const started = performance.now();
     this.rows = this.store.rows();
     const root = document.getElementById('app');
     const logScroll = document.getElementById('logs-lines');
@@ -200,6 +208,7 @@ class App {
       t: performance.now(),
       rows: document.querySelectorAll('#workloads-view tbody tr[data-workload]').length,
       reported: this.rows.reduce((n, r) => n + (r.restartCount !== null && r.base !== 'AgentDisconnected' ? 1 : 0), 0),
+      ms: performance.now() - started,
     });
     if (this.renderLog.length > 200) this.renderLog.shift();
   }
