@@ -10,8 +10,8 @@ use ank_schemas::control_interface::proto::{
 };
 use ank_schemas::control_interface::{encode_frame, FrameReader, MAX_FRAME_LEN};
 use ank_schemas::{
-    AccessRule, ClientId, ControlInterfaceAccess, InstanceId, LogRequest, ReadWriteEnum, RequestOp,
-    ResponseBody, ResponseOutcome, StateRule,
+    AccessRule, ClientId, ControlInterfaceAccess, InstanceId, LogRequest, LogRule, ReadWriteEnum,
+    RequestOp, ResponseBody, ResponseOutcome, StateRule,
 };
 use prost::Message as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,6 +33,14 @@ impl Backend for FakeController {
             .lock()
             .unwrap()
             .push((workload.to_owned(), op.clone()));
+        if let RequestOp::LogTargets { instances } = op {
+            // The fake's desired state has every instance but those of workload `gone`.
+            let instances = instances
+                .into_iter()
+                .filter(|i| i.workload != "gone")
+                .collect();
+            return Ok(ResponseOutcome::Ok(ResponseBody::Instances { instances }));
+        }
         Ok(ResponseOutcome::Ok(ResponseBody::State {
             complete_state: serde_json::json!({"workloadStates": {"agent_A": {"app": {
                 "abc": {"state": "Running", "subState": "Ok", "additionalInfo": ""}}}}}),
@@ -60,14 +68,19 @@ struct Client {
 
 impl Client {
     async fn start() -> Self {
+        Self::start_with(vec![AccessRule::StateRule(StateRule {
+            operation: ReadWriteEnum::Read,
+            filter_masks: vec!["workloadStates".into()],
+        })])
+        .await
+    }
+
+    async fn start_with(allow_rules: Vec<AccessRule>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let id = InstanceId::compute("app", "agent_A", "podman", "image: x", &[]);
         let folder = fifo::prepare(dir.path(), &id).unwrap();
         let rules = ControlInterfaceAccess {
-            allow_rules: vec![AccessRule::StateRule(StateRule {
-                operation: ReadWriteEnum::Read,
-                filter_masks: vec!["workloadStates".into()],
-            })],
+            allow_rules,
             deny_rules: vec![],
         };
         let (_tx, rx) = watch::channel(rules);
@@ -78,6 +91,7 @@ impl Client {
             backend: controller.clone(),
             rules: rx,
             logs: super::LogRoutes::default(),
+            events: super::EventRoutes::default(),
         };
         let server = tokio::spawn(async move {
             let _keep = _tx;
@@ -276,6 +290,51 @@ async fn issue_15_requests_outside_the_rules_are_denied_without_asking_the_contr
         );
     }
     assert!(client.controller.asked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn issue_15_logs_request_accepted_lists_only_instances_of_the_desired_state() {
+    let mut client = Client::start_with(vec![AccessRule::LogRule(LogRule {
+        workload_names: vec!["*".into()],
+    })])
+    .await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    let kept = InstanceId::compute("kept", "agent_B", "podman", "image: x", &[]);
+    let gone = InstanceId::compute("gone", "agent_B", "podman", "image: x", &[]);
+    let name = |id: &InstanceId| proto::WorkloadInstanceName {
+        workload_name: id.workload.clone(),
+        agent_name: id.agent.clone(),
+        id: id.hash.clone(),
+    };
+    let not_an_id = proto::WorkloadInstanceName {
+        workload_name: "x".into(),
+        agent_name: "a.b".into(),
+        id: "?".into(),
+    };
+    let logs = Some(Req::LogsRequest(proto::LogsRequest {
+        workload_names: vec![name(&kept), name(&gone), not_an_id],
+        ..Default::default()
+    }));
+    client.send(&request("logs", logs)).await;
+    let r = client.response().await;
+    assert_eq!(
+        r.content,
+        Some(Resp::LogsRequestAccepted(proto::LogsRequestAccepted {
+            workload_names: vec![name(&kept)],
+        }))
+    );
+    // The controller was asked which of the valid ones exist, on behalf of the workload.
+    let asked = client.controller.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        vec![(
+            "app".to_owned(),
+            RequestOp::LogTargets {
+                instances: vec![kept, gone]
+            }
+        )]
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,12 @@ use anyhow::{bail, Context, Result};
 
 /// The probe app, written into the cluster's folder and mounted into the workload.
 const PYTHON_PROBE: &str = include_str!("python_probe.py");
+/// The agent-tags app: sets its agent's tags, is refused another agent's.
+const TAGS_PROBE: &str = include_str!("tags_probe.py");
+/// The podman-kube app: connects and reads state from inside a pod.
+const KUBE_PROBE: &str = include_str!("kube_probe.py");
+/// The events app: two subscriptions, one cancelled before the second change.
+const EVENTS_PROBE: &str = include_str!("events_probe.py");
 /// A client that speaks the wire format by hand, badly on purpose.
 const RAW_CLIENT: &str = include_str!("raw_client.py");
 
@@ -387,6 +393,237 @@ workloads:
         })?;
         c.apply(&ank_system_tests::manifests::long_running("after"), &[])?
             .expect_ok()?;
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// `set_agent_tags` (mask `agents.<a>.tags`) within the rules: the controller asks the
+    /// agent, the agent carries the tags in its status, and `ank get state agents` shows them;
+    /// the tags of an agent outside the rules are refused and stay as they were.
+    fn issue_15_the_python_sdk_sets_agent_tags_within_its_rules(c) {
+        let sdk = python_sdk()?;
+        let probe_dir = c.dir().join("probe");
+        std::fs::create_dir_all(&probe_dir)?;
+        std::fs::write(probe_dir.join("tags_probe.py"), TAGS_PROBE)?;
+        let (a, b) = (c.a().to_owned(), c.b().to_owned());
+        let options = python_options(&sdk, &probe_dir, &[("TAG_AGENT", &b), ("OTHER_AGENT", &a)]);
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  tagger:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["agents.{b}"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/tags_probe.py"]
+"#
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        wait_line_of(c, "tagger", "STEP set_tags ok", long)?;
+        wait_line_of(c, "tagger", "STEP read_tags ok", long)?;
+        wait_line_of(c, "tagger", "STEP refused_tags ok", long)?;
+        // What every reader of the bus sees: the agent's own status carries the tags.
+        wait_for("ank get state to show agent B's new tags", long, || {
+            let out = c.ank(&["get", "state", "-o", "json", &format!("agents.{b}.tags")])?;
+            let state: serde_json::Value = match serde_json::from_str(&out.stdout) {
+                Ok(state) => state,
+                Err(_) => return Ok(None),
+            };
+            let tags = &state["agents"][&b]["tags"];
+            Ok((tags["owner"] == "fleet" && tags["slot"] == "2").then_some(()))
+        })?;
+        let out = c.ank(&["get", "state", "-o", "json", &format!("agents.{a}.tags")])?;
+        anyhow::ensure!(
+            !out.stdout.contains("mallory"),
+            "agent A got the refused tags: {}",
+            out.stdout
+        );
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// podman-kube: the FIFOs are mounted into the container `controlInterfaceTarget` names
+    /// (`<pod>/<container>`), where the unchanged SDK connects and reads state; the other
+    /// container of the pod gets nothing; a target that names no container of the manifest is
+    /// `Pending(StartingFailed)` with a reason naming it.
+    fn issue_15_the_python_sdk_works_inside_a_kube_pod_named_by_the_control_interface_target(c) {
+        let sdk = python_sdk()?;
+        let probe_dir = c.dir().join("probe");
+        std::fs::create_dir_all(&probe_dir)?;
+        std::fs::write(probe_dir.join("kube_probe.py"), KUBE_PROBE)?;
+        let host = |name: &str, path: &str| {
+            format!("{{name: {name}, hostPath: {{path: {path}, type: Directory}}}}")
+        };
+        let volumes = [
+            host("usr", "/usr"),
+            host("lib", "/usr/lib"),
+            host("lib64", "/usr/lib64"),
+            host("sdk", &sdk.display().to_string()),
+            host("probe", &probe_dir.display().to_string()),
+        ]
+        .join(", ");
+        let mounts = "[{name: usr, mountPath: /usr, readOnly: true}, \
+            {name: lib, mountPath: /lib, readOnly: true}, \
+            {name: lib64, mountPath: /lib64, readOnly: true}, \
+            {name: sdk, mountPath: /opt/sdk, readOnly: true}, \
+            {name: probe, mountPath: /opt/probe, readOnly: true}]";
+        let rules = r#"
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: Read
+          filterMasks: ["workloadStates"]"#;
+        let pod = |workload: &str, target: &str| {
+            format!(
+                r#"
+  {workload}:
+    runtime: podman-kube
+    agent: $A{rules}
+    runtimeConfig: |
+      controlInterfaceTarget: {target}
+      manifest: |
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {workload}-$KID
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: app
+              image: $IMAGE
+              imagePullPolicy: Never
+              command: ["/usr/bin/python3", "-u", "/opt/probe/kube_probe.py"]
+              env: [{{name: PYTHONPATH, value: /opt/sdk}}]
+              volumeMounts: {mounts}
+            - name: side
+              image: $IMAGE
+              imagePullPolicy: Never
+              command: ["sh", "-c", "if [ -e /run/ankaios/control_interface ]; then echo side-ci-present; else echo side-ci-absent; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+          volumes: [{volumes}]
+"#
+            )
+        };
+        let manifest = format!(
+            "apiVersion: v1\nworkloads:{}{}",
+            pod("kubeapp", "kubeapp-$KID/app"),
+            pod("kubemiss", "kubemiss-$KID/nothing"),
+        );
+        // Exit 3: applied, and a workload (kubemiss) failed.
+        c.apply(&manifest, &[])?.expect_code(3)?;
+        let long = Duration::from_secs(90);
+        let row = c.wait_state_within("kubemiss", "Pending(StartingFailed)", long)?;
+        anyhow::ensure!(
+            row.info.contains("no container named 'nothing'"),
+            "the reason does not name the missing container: {}",
+            row.info
+        );
+        wait_for("the SDK app in the pod to read state", long, || {
+            let out = c.ank(&["logs", "kubeapp"])?;
+            if let Some(fail) = out.stdout.lines().find(|l| l.contains("STEP") && l.contains(" FAIL ")) {
+                bail!("the SDK app failed a step: {fail}\n{}", out.stdout);
+            }
+            let done = out.stdout.contains("STEP get_state ok") && out.stdout.contains("STEPS done");
+            let side = out.stdout.contains("side-ci-");
+            if done && side {
+                anyhow::ensure!(
+                    out.stdout.contains("side-ci-absent"),
+                    "the other container got the control interface: {}",
+                    out.stdout
+                );
+                return Ok(Some(()));
+            }
+            Ok(None)
+        })?;
+        Ok(())
+    }
+}
+
+on_both_brokers! {
+    /// Events are pushed by the controller as the state changes (no polling): an apply gives
+    /// the subscriber an event adding exactly the subscribed workload, with that path in
+    /// `addedFields`; after its cancel, the subscription gets nothing more (the bus shows no
+    /// event for it), while a second subscription gets the removal of the delete.
+    fn issue_15_events_are_pushed_per_change_with_altered_fields_and_stop_at_cancel(c) {
+        let sdk = python_sdk()?;
+        let probe_dir = c.dir().join("probe");
+        std::fs::create_dir_all(&probe_dir)?;
+        std::fs::write(probe_dir.join("events_probe.py"), EVENTS_PROBE)?;
+        let image = ank_system_tests::podman::test_image();
+        let options = python_options(
+            &sdk,
+            &probe_dir,
+            &[("HELPER_AGENT", c.b()), ("HELPER_IMAGE", &image)],
+        );
+        let manifest = format!(
+            r#"
+apiVersion: v1
+workloads:
+  evapp:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.evhelper"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {options}
+      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/events_probe.py"]
+"#
+        );
+        c.apply(&manifest, &[])?.expect_ok()?;
+        let long = Duration::from_secs(90);
+        let added = wait_line_of(c, "evapp", "STEP added_event ok", long)?;
+        anyhow::ensure!(
+            added.ends_with("['desiredState.workloads.evhelper']"),
+            "the event does not add exactly the subscribed workload: {added}"
+        );
+        let removed = wait_line_of(c, "evapp", "STEP removed_event ok", long)?;
+        anyhow::ensure!(
+            removed.ends_with("['desiredState.workloads.evhelper']"),
+            "the event does not remove exactly the subscribed workload: {removed}"
+        );
+        wait_line_of(c, "evapp", "STEPS done", long)?;
+
+        // On the bus: the pushed events of the agent, per subscription, in order.
+        let topic = format!("{}/agents/{}/events", c.prefix(), c.a());
+        let events: Vec<serde_json::Value> = c
+            .bus_messages()
+            .into_iter()
+            .filter(|m| m.topic == topic)
+            .map(|m| m.json())
+            .collect();
+        let subscriptions: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["subscription"].as_str())
+            .collect();
+        let Some(first) = subscriptions.first().copied() else {
+            bail!("no event was pushed on {topic}");
+        };
+        let of_first: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["subscription"] == first)
+            .collect();
+        anyhow::ensure!(
+            of_first.len() == 1 && of_first[0]["addedFields"][0] == "desiredState.workloads.evhelper",
+            "the cancelled subscription got more than its one event: {of_first:?}"
+        );
+        anyhow::ensure!(
+            events.iter().any(|e| e["subscription"] != first
+                && e["removedFields"][0] == "desiredState.workloads.evhelper"),
+            "the second subscription's removal is not on the bus: {events:?}"
+        );
         Ok(())
     }
 }
