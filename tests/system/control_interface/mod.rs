@@ -18,6 +18,8 @@ const TAGS_PROBE: &str = include_str!("tags_probe.py");
 const KUBE_PROBE: &str = include_str!("kube_probe.py");
 /// The events app: two subscriptions, one cancelled before the second change.
 const EVENTS_PROBE: &str = include_str!("events_probe.py");
+/// Plays an agent identity under the generated ACL (host side, paho-mqtt).
+const ACL_PROBE: &str = include_str!("acl_probe.py");
 /// A client that speaks the wire format by hand, badly on purpose.
 const RAW_CLIENT: &str = include_str!("raw_client.py");
 
@@ -624,6 +626,122 @@ workloads:
                 && e["removedFields"][0] == "desiredState.workloads.evhelper"),
             "the second subscription's removal is not on the bus: {events:?}"
         );
+        Ok(())
+    }
+}
+
+/// Under a password file and the generated ACL, an agent cannot write another agent's request
+/// topic: a setState that the controller would carry out for the other agent (its workload's
+/// rules allow it) is dropped by the broker when agent A's identity publishes it, and carried
+/// out when the other agent's own identity does.
+mod issue_15_an_agent_cannot_write_another_agents_request_topic_under_the_acl {
+    use super::*;
+    use ank_system_tests::secured::{self, Secured};
+    use ank_system_tests::BrokerKind;
+
+    #[test]
+    fn embedded() {
+        secured::run(BrokerKind::Embedded, "issue_15_acl_e", scenario);
+    }
+
+    #[test]
+    fn mosquitto() {
+        secured::run(BrokerKind::Mosquitto, "issue_15_acl_m", scenario);
+    }
+
+    /// Runs the probe as `agent` with `request` on `topic`; returns what the controller
+    /// answered that client.
+    fn probe(s: &Secured, agent: &str, topic: &str, request: &serde_json::Value) -> Result<String> {
+        let script = s.dir().join("acl_probe.py");
+        std::fs::write(&script, ACL_PROBE)?;
+        let pythonpath = std::env::var("ANK_TEST_PYTHONPATH").unwrap_or_else(|_| {
+            ank_system_tests::podman::workspace_root()
+                .join(".test-env/python")
+                .display()
+                .to_string()
+        });
+        let out = std::process::Command::new("python3")
+            .env("PYTHONPATH", pythonpath)
+            .arg(&script)
+            .arg(s.port().to_string())
+            .arg(s.prefix())
+            .arg(agent)
+            .arg(format!("agent-{agent}-pw"))
+            .arg(topic)
+            .arg(request.to_string())
+            .output()
+            .context("python3 with paho-mqtt (scripts/test-env.sh)")?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() || !stdout.contains("BARRIER answered") {
+            bail!(
+                "the ACL probe as agent {agent} failed: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(stdout)
+    }
+
+    fn scenario(s: &mut Secured) -> Result<()> {
+        let peer = s.peer_agent();
+        // A workload of the peer agent (which runs nothing) whose rules allow writing `evil`.
+        let applied = s.apply(&format!(
+            r#"
+apiVersion: v1
+workloads:
+  peerapp:
+    runtime: podman
+    agent: {peer}
+    controlInterfaceAccess:
+      allowRules:
+        - type: StateRule
+          operation: ReadWrite
+          filterMasks: ["desiredState.workloads.evil"]
+    runtimeConfig: |
+      image: $IMAGE
+      commandArgs: $LONG
+"#
+        ));
+        match applied {
+            // Exit 3: applied; the peer's workload has no agent to run it.
+            Err(e) if !format!("{e:#}").contains("exit status: 3") => return Err(e),
+            _ => {}
+        }
+        let topic = format!("{}/agents/{peer}/requests", s.prefix());
+        let request = |reply_to: &str| {
+            serde_json::json!({
+                "id": "forged",
+                "replyTo": reply_to,
+                "onBehalfOf": "peerapp",
+                "op": "setState",
+                "masks": ["desiredState.workloads.evil"],
+                "state": {"desiredState": {"workloads": {"evil": {
+                    "agent": "", "runtime": "podman", "runtimeConfig": "image: evil"}}}},
+            })
+        };
+        let evil = |s: &Secured| -> Result<bool> {
+            let out = s.ank(&["get", "state", "-o", "json", "desiredState.workloads"])?;
+            let state: serde_json::Value = serde_json::from_str(&out)?;
+            Ok(state["desiredState"]["workloads"].get("evil").is_some())
+        };
+        // Agent A writes the peer's topic: the broker drops it, the controller never sees it.
+        let own = s.agent().to_owned();
+        let answers = probe(s, &own, &topic, &request(&format!("agent-{peer}.probe")))?;
+        anyhow::ensure!(
+            !answers.contains("\"forged\""),
+            "the forged request was answered: {answers}"
+        );
+        anyhow::ensure!(
+            !evil(s)?,
+            "agent {own} wrote agent {peer}'s request topic: {}\n{answers}",
+            s.ank(&["get", "state", "-o", "json", "desiredState.workloads"])?
+        );
+        // The peer's own identity: the same request is carried out.
+        let answers = probe(s, &peer, &topic, &request(&format!("agent-{peer}.probe")))?;
+        anyhow::ensure!(
+            answers.contains("\"forged\"") && answers.contains("\"ok\""),
+            "the peer's own request was not carried out: {answers}"
+        );
+        anyhow::ensure!(evil(s)?, "the peer's own request did not add evil");
         Ok(())
     }
 }
