@@ -44,7 +44,7 @@ fn python_options(
     sdk: &std::path::Path,
     probe_dir: &std::path::Path,
     env: &[(&str, &str)],
-) -> String {
+) -> Vec<String> {
     let mut options: Vec<String> = [
         "-v",
         "/usr:/usr:ro",
@@ -66,48 +66,82 @@ fn python_options(
         options.push("-e".into());
         options.push(format!("{key}={value}"));
     }
-    serde_json::to_string(&options).unwrap_or_default()
+    options
+}
+
+/// Applies an SDK app: podman workload `name` on agent A in the test image, with `allow_rules`
+/// (a YAML flow list of Ankaios access rules), the extra `commandOptions` and `command_args`.
+/// Every SDK app of these tests is set up through here.
+fn apply_sdk_app(
+    c: &mut Cluster,
+    name: &str,
+    allow_rules: &str,
+    options: &[String],
+    command_args: &[&str],
+) -> Result<()> {
+    let manifest = format!(
+        r#"
+apiVersion: v1
+workloads:
+  {name}:
+    runtime: podman
+    agent: $A
+    controlInterfaceAccess:
+      allowRules: {allow_rules}
+    runtimeConfig: |
+      image: $IMAGE
+      commandOptions: {}
+      commandArgs: {}
+"#,
+        serde_json::to_string(options)?,
+        serde_json::to_string(command_args)?,
+    );
+    c.apply(&manifest, &[])?.expect_ok()?;
+    Ok(())
+}
+
+/// Applies a Python SDK app: `script` (this folder's file `file`) run by the host's Python with
+/// the unchanged SDK, with `env`; see [`apply_sdk_app`].
+fn apply_python_app(
+    c: &mut Cluster,
+    name: &str,
+    (file, script): (&str, &str),
+    allow_rules: &str,
+    env: &[(&str, &str)],
+) -> Result<()> {
+    let sdk = python_sdk()?;
+    let probe_dir = c.dir().join("probe");
+    std::fs::create_dir_all(&probe_dir)?;
+    std::fs::write(probe_dir.join(file), script)?;
+    let options = python_options(&sdk, &probe_dir, env);
+    let path = format!("/opt/probe/{file}");
+    apply_sdk_app(
+        c,
+        name,
+        allow_rules,
+        &options,
+        &["/usr/bin/python3", "-u", &path],
+    )
 }
 
 /// Applies the Python probe as workload `sdkapp` on agent A, allowed to manage `helper` and to
 /// read workload states.
 fn start_python_probe(c: &mut Cluster) -> Result<()> {
-    let sdk = python_sdk()?;
+    // The hostile client of the bad-Hello scenario runs from the same folder.
     let probe_dir = c.dir().join("probe");
     std::fs::create_dir_all(&probe_dir)?;
-    std::fs::write(probe_dir.join("probe.py"), PYTHON_PROBE)?;
     std::fs::write(probe_dir.join("raw_client.py"), RAW_CLIENT)?;
     let image = ank_system_tests::podman::test_image();
-    let options = python_options(
-        &sdk,
-        &probe_dir,
-        &[("HELPER_AGENT", c.b()), ("HELPER_IMAGE", &image)],
-    );
-    let manifest = format!(
-        r#"
-apiVersion: v1
-workloads:
-  sdkapp:
-    runtime: podman
-    agent: $A
-    controlInterfaceAccess:
-      allowRules:
-        - type: StateRule
-          operation: ReadWrite
-          filterMasks: ["desiredState.workloads.helper"]
-        - type: StateRule
-          operation: Read
-          filterMasks: ["workloadStates"]
-        - type: LogRule
-          workloadNames: ["help*"]
-    runtimeConfig: |
-      image: $IMAGE
-      commandOptions: {options}
-      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/probe.py"]
-"#
-    );
-    c.apply(&manifest, &[])?.expect_ok()?;
-    Ok(())
+    let b = c.b().to_owned();
+    apply_python_app(
+        c,
+        "sdkapp",
+        ("probe.py", PYTHON_PROBE),
+        r#"[{type: StateRule, operation: ReadWrite, filterMasks: ["desiredState.workloads.helper"]},
+                   {type: StateRule, operation: Read, filterMasks: ["workloadStates"]},
+                   {type: LogRule, workloadNames: ["help*"]}]"#,
+        &[("HELPER_AGENT", &b), ("HELPER_IMAGE", &image)],
+    )
 }
 
 /// The Rust SDK probe (`tests/examples/rust_sdk_probe.rs`), which `cargo test` builds beside
@@ -291,38 +325,25 @@ on_both_brokers! {
     fn issue_15_the_rust_sdk_connects_applies_and_reads_state(c) {
         let probe = rust_probe()?;
         let image = ank_system_tests::podman::test_image();
-        let mut options: Vec<String> = [
-            "-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        let mut options: Vec<String> = ["-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro"]
+            .iter()
+            .chain(&["-v", "/usr/lib64:/lib64:ro"])
+            .map(|s| (*s).to_owned())
+            .collect();
         options.push("-v".into());
         options.push(format!("{}:/opt/probe/rust_sdk_probe:ro", probe.display()));
         for (key, value) in [("HELPER_AGENT", c.b()), ("HELPER_IMAGE", image.as_str())] {
             options.push("-e".into());
             options.push(format!("{key}={value}"));
         }
-        let manifest = format!(
-            r#"
-apiVersion: v1
-workloads:
-  rustapp:
-    runtime: podman
-    agent: $A
-    controlInterfaceAccess:
-      allowRules:
-        - type: StateRule
-          operation: ReadWrite
-          filterMasks: ["desiredState.workloads.rhelper", "workloadStates"]
-    runtimeConfig: |
-      image: $IMAGE
-      commandOptions: {}
-      commandArgs: ["/opt/probe/rust_sdk_probe"]
-"#,
-            serde_json::to_string(&options)?
-        );
-        c.apply(&manifest, &[])?.expect_ok()?;
+        apply_sdk_app(
+            c,
+            "rustapp",
+            r#"[{type: StateRule, operation: ReadWrite,
+                    filterMasks: ["desiredState.workloads.rhelper", "workloadStates"]}]"#,
+            &options,
+            &["/opt/probe/rust_sdk_probe"],
+        )?;
         let long = Duration::from_secs(90);
         wait_line_of(c, "rustapp", "STEP connect ok", long)?;
         let b = c.b().to_owned();
@@ -345,27 +366,13 @@ on_both_brokers! {
         start_python_probe(c)?;
         std::fs::write(c.dir().join("probe/continue"), b"")?;
         wait_probe_line(c, "STEPS done", Duration::from_secs(120))?;
-        let probe_dir = c.dir().join("probe");
-        let options = python_options(&python_sdk()?, &probe_dir, &[]);
-        let manifest = format!(
-            r#"
-apiVersion: v1
-workloads:
-  raw:
-    runtime: podman
-    agent: $A
-    controlInterfaceAccess:
-      allowRules:
-        - type: StateRule
-          operation: Read
-          filterMasks: ["workloadStates"]
-    runtimeConfig: |
-      image: $IMAGE
-      commandOptions: {options}
-      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/raw_client.py"]
-"#
-        );
-        c.apply(&manifest, &[])?.expect_ok()?;
+        apply_python_app(
+            c,
+            "raw",
+            ("raw_client.py", RAW_CLIENT),
+            r#"[{type: StateRule, operation: Read, filterMasks: ["workloadStates"]}]"#,
+            &[],
+        )?;
         let long = Duration::from_secs(90);
         let a = c.a().to_owned();
         let closed = wait_line_of(c, "raw", "accepted", long)
@@ -404,31 +411,14 @@ on_both_brokers! {
     /// agent, the agent carries the tags in its status, and `ank get state agents` shows them;
     /// the tags of an agent outside the rules are refused and stay as they were.
     fn issue_15_the_python_sdk_sets_agent_tags_within_its_rules(c) {
-        let sdk = python_sdk()?;
-        let probe_dir = c.dir().join("probe");
-        std::fs::create_dir_all(&probe_dir)?;
-        std::fs::write(probe_dir.join("tags_probe.py"), TAGS_PROBE)?;
         let (a, b) = (c.a().to_owned(), c.b().to_owned());
-        let options = python_options(&sdk, &probe_dir, &[("TAG_AGENT", &b), ("OTHER_AGENT", &a)]);
-        let manifest = format!(
-            r#"
-apiVersion: v1
-workloads:
-  tagger:
-    runtime: podman
-    agent: $A
-    controlInterfaceAccess:
-      allowRules:
-        - type: StateRule
-          operation: ReadWrite
-          filterMasks: ["agents.{b}"]
-    runtimeConfig: |
-      image: $IMAGE
-      commandOptions: {options}
-      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/tags_probe.py"]
-"#
-        );
-        c.apply(&manifest, &[])?.expect_ok()?;
+        apply_python_app(
+            c,
+            "tagger",
+            ("tags_probe.py", TAGS_PROBE),
+            &format!(r#"[{{type: StateRule, operation: ReadWrite, filterMasks: ["agents.{b}"]}}]"#),
+            &[("TAG_AGENT", &b), ("OTHER_AGENT", &a)],
+        )?;
         let long = Duration::from_secs(90);
         wait_line_of(c, "tagger", "STEP set_tags ok", long)?;
         wait_line_of(c, "tagger", "STEP read_tags ok", long)?;
@@ -556,35 +546,16 @@ on_both_brokers! {
     /// `addedFields`; after its cancel, the subscription gets nothing more (the bus shows no
     /// event for it), while a second subscription gets the removal of the delete.
     fn issue_15_events_are_pushed_per_change_with_altered_fields_and_stop_at_cancel(c) {
-        let sdk = python_sdk()?;
-        let probe_dir = c.dir().join("probe");
-        std::fs::create_dir_all(&probe_dir)?;
-        std::fs::write(probe_dir.join("events_probe.py"), EVENTS_PROBE)?;
         let image = ank_system_tests::podman::test_image();
-        let options = python_options(
-            &sdk,
-            &probe_dir,
-            &[("HELPER_AGENT", c.b()), ("HELPER_IMAGE", &image)],
-        );
-        let manifest = format!(
-            r#"
-apiVersion: v1
-workloads:
-  evapp:
-    runtime: podman
-    agent: $A
-    controlInterfaceAccess:
-      allowRules:
-        - type: StateRule
-          operation: ReadWrite
-          filterMasks: ["desiredState.workloads.evhelper"]
-    runtimeConfig: |
-      image: $IMAGE
-      commandOptions: {options}
-      commandArgs: ["/usr/bin/python3", "-u", "/opt/probe/events_probe.py"]
-"#
-        );
-        c.apply(&manifest, &[])?.expect_ok()?;
+        let b = c.b().to_owned();
+        apply_python_app(
+            c,
+            "evapp",
+            ("events_probe.py", EVENTS_PROBE),
+            r#"[{type: StateRule, operation: ReadWrite,
+                    filterMasks: ["desiredState.workloads.evhelper"]}]"#,
+            &[("HELPER_AGENT", &b), ("HELPER_IMAGE", &image)],
+        )?;
         let long = Duration::from_secs(90);
         let added = wait_line_of(c, "evapp", "STEP added_event ok", long)?;
         anyhow::ensure!(
