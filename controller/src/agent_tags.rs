@@ -99,16 +99,15 @@ pub fn tag_updates(
         let tags: BTreeMap<String, String> = match entry.get("tags") {
             None | Some(Value::Null) => BTreeMap::new(),
             Some(tags) => serde_json::from_value(tags.clone()).map_err(|e| {
-                Refusal::invalid(vec![ValidationError::new(
+                invalid_tags(ValidationError::new(
                     None,
                     field.clone(),
                     format!("tags must be a map of strings to strings: {e}"),
-                )])
+                ))
             })?,
         };
-        validate_agent_tags(&tags).map_err(|e| {
-            Refusal::invalid(vec![ValidationError::new(None, field, e.to_string())])
-        })?;
+        validate_agent_tags(&tags)
+            .map_err(|e| invalid_tags(ValidationError::new(None, field, e.to_string())))?;
         if tags != status.tags {
             updates.insert(
                 name.clone(),
@@ -120,6 +119,13 @@ pub fn tag_updates(
         }
     }
     Ok(updates)
+}
+
+fn invalid_tags(error: ValidationError) -> Refusal {
+    Refusal {
+        message: "invalid agent tags".into(),
+        errors: vec![error],
+    }
 }
 
 #[cfg(test)]

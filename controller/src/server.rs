@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 use crate::agent_requests;
 use crate::agent_tags;
 use crate::apply::{apply, Refusal};
-use crate::complete_state::{complete_state, get_state};
+use crate::complete_state::{complete_state, get_state, log_targets};
 use crate::config::{BrokerChoice, Config};
 use crate::desired::Desired;
 use crate::events::Subscriptions;
@@ -352,17 +352,7 @@ impl Controller<'_> {
         }
         if let RequestOp::LogTargets { instances } = op {
             // As Ankaios (§8.5): only instances of the rendered desired state are log targets.
-            let rendered = self.state.rendered();
-            let instances = instances
-                .iter()
-                .take(ank_schemas::MAX_LOG_INSTANCES)
-                .filter(|id| {
-                    rendered
-                        .get(&id.workload)
-                        .is_some_and(|w| w.instance_id == **id)
-                })
-                .cloned()
-                .collect();
+            let instances = log_targets(&self.state, instances);
             return Ok(ResponseBody::Instances { instances });
         }
         // Both parts are checked before either is carried out: a refusal changes nothing.
