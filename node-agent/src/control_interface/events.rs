@@ -34,12 +34,21 @@ pub const EVENT_QUEUE: usize = 64;
 /// `.await` inside.
 #[derive(Clone, Default)]
 pub struct EventRoutes {
-    routes: Arc<Mutex<HashMap<String, mpsc::Sender<AgentEventBody>>>>,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
     next: Arc<AtomicU64>,
 }
 
+/// Where a subscription's events go.
+enum Route {
+    /// Its queue.
+    Open(mpsc::Sender<AgentEventBody>),
+    /// Its queue overflowed: the queue is closed, later events are dropped, and the
+    /// subscription still has to tell the controller when it ends.
+    Overflowed,
+}
+
 impl EventRoutes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<AgentEventBody>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
         self.routes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -50,12 +59,13 @@ impl EventRoutes {
     /// subscription (its receiver then sees the end).
     pub fn deliver(&self, event: AgentEvent) {
         let mut routes = self.lock();
-        let Some(route) = routes.get(&event.subscription) else {
-            tracing::debug!("an event for no subscription dropped");
+        let Some(Route::Open(queue)) = routes.get(&event.subscription) else {
+            tracing::debug!("an event for no open subscription dropped");
             return;
         };
-        if route.try_send(event.body).is_err() {
-            routes.remove(&event.subscription);
+        if queue.try_send(event.body).is_err() {
+            // Dropping the sender ends the receiver once it has read what is queued.
+            routes.insert(event.subscription, Route::Overflowed);
         }
     }
 
@@ -67,7 +77,7 @@ impl EventRoutes {
     /// The queue of subscription `subscription`.
     fn register(&self, subscription: &str) -> mpsc::Receiver<AgentEventBody> {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        self.lock().insert(subscription.to_owned(), tx);
+        self.lock().insert(subscription.to_owned(), Route::Open(tx));
         rx
     }
 

@@ -64,6 +64,7 @@ struct Client {
     _dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
     controller: FakeController,
+    events: super::EventRoutes,
 }
 
 impl Client {
@@ -85,13 +86,14 @@ impl Client {
         };
         let (_tx, rx) = watch::channel(rules);
         let controller = FakeController::default();
+        let events = super::EventRoutes::default();
         let config = SessionConfig {
             folder: folder.clone(),
             workload: "app".into(),
             backend: controller.clone(),
             rules: rx,
             logs: super::LogRoutes::default(),
-            events: super::EventRoutes::default(),
+            events: events.clone(),
         };
         let server = tokio::spawn(async move {
             let _keep = _tx;
@@ -119,6 +121,7 @@ impl Client {
             _dir: dir,
             _server: server,
             controller,
+            events,
         }
     }
 
@@ -335,6 +338,135 @@ async fn issue_15_logs_request_accepted_lists_only_instances_of_the_desired_stat
             }
         )]
     );
+}
+
+/// An event pushed by the controller for subscription `subscription`, adding `path`.
+fn pushed(subscription: &str, path: &str) -> ank_schemas::AgentEvent {
+    ank_schemas::AgentEvent {
+        subscription: subscription.into(),
+        body: ank_schemas::AgentEventBody::Event {
+            added_fields: vec![path.into()],
+            updated_fields: vec![],
+            removed_fields: vec![],
+            complete_state: serde_json::json!({"workloadStates": {}}),
+        },
+    }
+}
+
+fn subscribe(masks: &[&str]) -> Option<Req> {
+    Some(Req::CompleteStateRequest(proto::CompleteStateRequest {
+        field_mask: masks.iter().map(|m| (*m).to_owned()).collect(),
+        subscribe_for_events: true,
+    }))
+}
+
+/// Waits until the fake controller was asked something `matches` accepts.
+async fn asked(client: &Client, matches: impl Fn(&RequestOp) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !client
+        .controller
+        .asked
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, op)| matches(op))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the controller was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn issue_15_pushed_events_reach_the_sdk_and_stop_at_cancel() {
+    let mut client = Client::start().await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    client
+        .send(&request("ev", subscribe(&["workloadStates"])))
+        .await;
+    let first = client.response().await;
+    assert!(
+        matches!(&first.content, Some(Resp::CompleteStateResponse(r)) if r.altered_fields.is_none()),
+        "{first:?}"
+    );
+    let sub = match &client.controller.asked.lock().unwrap()[0].1 {
+        RequestOp::SubscribeEvents {
+            subscription,
+            masks,
+        } => {
+            assert_eq!(masks, &["workloadStates"]);
+            subscription.clone()
+        }
+        other => panic!("asked {other:?}"),
+    };
+    client
+        .events
+        .deliver(pushed(&sub, "workloadStates.agent_A"));
+    let event = client.response().await;
+    assert_eq!(event.request_id, "ev");
+    match event.content {
+        Some(Resp::CompleteStateResponse(r)) => assert_eq!(
+            r.altered_fields.expect("altered fields").added_fields,
+            ["workloadStates.agent_A"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    client
+        .send(&request(
+            "ev",
+            Some(Req::EventsCancelRequest(proto::EventsCancelRequest {})),
+        ))
+        .await;
+    let r = client.response().await;
+    assert_eq!(
+        r.content,
+        Some(Resp::EventsCancelAccepted(proto::EventsCancelAccepted {}))
+    );
+    // The controller was told before the acceptance; a late event goes nowhere.
+    asked(
+        &client,
+        |op| matches!(op, RequestOp::CancelEvents { subscription } if *subscription == sub),
+    )
+    .await;
+    client.events.deliver(pushed(&sub, "workloadStates.late"));
+    client
+        .send(&request("after", get_state(&["workloadStates"])))
+        .await;
+    let r = client.response().await;
+    assert_eq!(
+        r.request_id, "after",
+        "nothing came between the cancel and this answer"
+    );
+}
+
+#[tokio::test]
+async fn issue_15_a_subscriber_that_does_not_read_loses_its_subscription_and_the_controller_is_told(
+) {
+    let mut client = Client::start().await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    client
+        .send(&request("ev", subscribe(&["workloadStates"])))
+        .await;
+    client.response().await;
+    let sub = match &client.controller.asked.lock().unwrap()[0].1 {
+        RequestOp::SubscribeEvents { subscription, .. } => subscription.clone(),
+        other => panic!("asked {other:?}"),
+    };
+    // The workload reads nothing while far more events come than the queues hold.
+    for i in 0..(super::events::EVENT_QUEUE + super::session::OUT_QUEUE) * 2 {
+        client
+            .events
+            .deliver(pushed(&sub, &format!("workloadStates.a{i}")));
+    }
+    asked(
+        &client,
+        |op| matches!(op, RequestOp::CancelEvents { subscription } if *subscription == sub),
+    )
+    .await;
 }
 
 #[tokio::test]
