@@ -104,6 +104,10 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (ReadWrite, t.controller_status()),
             (ReadWrite, t.desired_state()),
             (ReadWrite, t.all_agent_desired()),
+            // Agent tag updates (issue 15): the tags it asks each agent to carry.
+            (ReadWrite, t.all_agent_tags()),
+            // Control-interface events (issue 15), pushed to the agent holding the subscription.
+            (Write, t.all_agent_events()),
             (Write, t.all_responses()),
             (Write, t.events()),
             (Read, t.requests()),
@@ -115,6 +119,8 @@ fn grants(t: &Topics, role: &Role) -> Vec<(Access, String)> {
             (ReadWrite, t.agent_status(name)),
             (Write, t.agent_workload_states(name)),
             (Read, t.agent_desired(name)),
+            (Read, t.agent_tags(name)),
+            (Read, t.agent_events(name)),
             // Dependencies may name workloads on other agents, and a workload of an agent that
             // is not online counts as AgentDisconnected, so agents read every workload state
             // and every agent status (never another agent's desired).
@@ -242,6 +248,20 @@ mod tests {
             ("agent-a", "a", false, t.agent_desired("a"), true),
             ("agent-a", "a", false, t.agent_desired("b"), false),
             ("agent-a", "a", false, t.all_agent_desired(), false),
+            // issue 15: the controller alone sets an agent's tags; the agent reads only its own
+            ("agent-a", "a", false, t.agent_tags("a"), true),
+            ("agent-a", "a", false, t.agent_tags("b"), false),
+            ("agent-a", "a", true, t.agent_tags("a"), false),
+            ("controller", "ctl", true, t.agent_tags("a"), true),
+            ("alice", "cli-1", true, t.agent_tags("a"), false),
+            ("viewer", "viewer.d1", true, t.agent_tags("a"), false),
+            // issue 15: events for agent a's subscriptions come from the controller, to a only
+            ("agent-a", "a", false, t.agent_events("a"), true),
+            ("agent-a", "a", false, t.agent_events("b"), false),
+            ("agent-a", "a", true, t.agent_events("a"), false),
+            ("controller", "ctl", true, t.agent_events("a"), true),
+            ("alice", "cli-1", true, t.agent_events("a"), false),
+            ("alice", "cli-1", false, t.agent_events("a"), false),
             ("agent-a", "a", false, t.all_workload_states(), true),
             (
                 "agent-a",

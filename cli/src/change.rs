@@ -55,9 +55,9 @@ pub async fn submit(
                 updated,
                 deleted,
             }) => (generation, added, updated, deleted),
-            ResponseOutcome::Ok(ResponseBody::State { .. }) => {
+            ResponseOutcome::Ok(ResponseBody::State { .. } | ResponseBody::Instances { .. }) => {
                 return Err(anyhow::anyhow!(
-                    "the controller answered a change with a state (a controller bug)"
+                    "the controller answered a change with something else (a controller bug)"
                 )
                 .into())
             }

@@ -15,8 +15,9 @@ use ank_schemas::{AgentSnapshot, Request, RequestOp};
 
 use crate::apply::Refusal;
 
-/// Whether agent `agent` may make `request` on behalf of the workload it names. Only reads and
-/// mask updates (`getState`, `setState`) exist on the control interface.
+/// Whether agent `agent` may make `request` on behalf of the workload it names. Only reads, mask
+/// updates and event subscriptions (`getState`, `setState`, `subscribeEvents`, `cancelEvents`)
+/// exist on the control interface.
 pub fn check(
     agent: &str,
     request: &Request,
@@ -43,9 +44,21 @@ pub fn check(
     let operation = match &request.op {
         RequestOp::GetState { masks } => Operation::Read(masks),
         RequestOp::SetState { masks, .. } => Operation::Write(masks),
-        _ => return Err(Refusal::message(
-            "Access denied: only getState and setState are available through the control interface",
-        )),
+        // Events (issue 15) are reads; a cancel is always allowed, as in Ankaios.
+        RequestOp::SubscribeEvents { masks, .. } => Operation::Read(masks),
+        RequestOp::CancelEvents { .. } => Operation::Cancel,
+        // Which log targets exist: only those the LogRules allow (issue 15).
+        RequestOp::LogTargets { instances } => {
+            let names: Vec<String> = instances.iter().map(|i| i.workload.clone()).collect();
+            return authorize(access, Operation::Logs(&names))
+                .map_err(|denied| Refusal::message(format!("{denied}: {}", denied.detail())));
+        }
+        _ => {
+            return Err(Refusal::message(
+                "Access denied: only getState, setState and event subscriptions are available \
+             through the control interface",
+            ))
+        }
     };
     authorize(access, operation)
         .map_err(|denied| Refusal::message(format!("{denied}: {}", denied.detail())))

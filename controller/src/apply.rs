@@ -88,6 +88,14 @@ pub fn apply(current: &Desired, op: &RequestOp) -> Result<Change, Refusal> {
         RequestOp::GetState { .. } => {
             return Err(Refusal::message("getState does not change the state"))
         }
+        RequestOp::LogTargets { .. } => {
+            return Err(Refusal::message("logTargets does not change the state"))
+        }
+        RequestOp::SubscribeEvents { .. } | RequestOp::CancelEvents { .. } => {
+            return Err(Refusal::message(
+                "event subscriptions do not change the state (and exist only on an agent's topic)",
+            ))
+        }
         RequestOp::Apply {
             manifest: request,
             delete,

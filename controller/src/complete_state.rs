@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use ank_schemas::{
-    select, shown_state, AgentEntry, AgentLoad, CompleteState, ExecutionState, FieldMask, Liveness,
-    ValidationError, WorkloadStateEntry,
+    select, shown_state, AgentEntry, AgentLoad, CompleteState, ExecutionState, FieldMask,
+    InstanceId, Liveness, ValidationError, WorkloadStateEntry, MAX_LOG_INSTANCES,
 };
 use serde_json::Value;
 
@@ -129,6 +129,23 @@ pub fn get_state(
     Ok(select(&whole, &parsed))
 }
 
+/// The instances of `instances` that are in the rendered desired state, in their order (the
+/// targets Ankaios keeps for a `LogsRequest`, §8.5); at most [`MAX_LOG_INSTANCES`] are looked
+/// at.
+pub fn log_targets(desired: &Desired, instances: &[InstanceId]) -> Vec<InstanceId> {
+    let rendered = desired.rendered();
+    instances
+        .iter()
+        .take(MAX_LOG_INSTANCES)
+        .filter(|id| {
+            rendered
+                .get(&id.workload)
+                .is_some_and(|w| w.instance_id == **id)
+        })
+        .cloned()
+        .collect()
+}
+
 fn entry(state: ExecutionState, additional_info: &str) -> WorkloadStateEntry {
     WorkloadStateEntry {
         state,
@@ -226,6 +243,19 @@ workloads:
         assert_eq!(waiting.len(), 2);
         let new_hash = &desired.rendered()["waiting"].instance_id.hash;
         assert_eq!(waiting[new_hash].state.to_string(), "Pending(Initial)");
+    }
+
+    #[test]
+    fn issue_15_log_targets_are_the_instances_of_the_rendered_desired_state() {
+        let (desired, _) = setup();
+        let web = desired.rendered()["web"].instance_id.clone();
+        let old = InstanceId::compute("waiting", "agent_A", "podman", "image: old", &[]);
+        let unknown = InstanceId::compute("nope", "agent_A", "podman", "image: n", &[]);
+        let moved = InstanceId::compute("web", "agent_B", "podman", "image: w", &[]);
+        assert_eq!(
+            log_targets(&desired, &[old, web.clone(), unknown, moved]),
+            vec![web]
+        );
     }
 
     #[test]

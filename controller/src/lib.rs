@@ -10,7 +10,9 @@
 //! - `apply.rs`: [`apply()`], a write request + the current state → the next state or every error.
 //! - `snapshot.rs`: per-agent snapshots and the delete conditions of dependencies.
 //! - `observed.rs`: [`Observed`], agent statuses and workload states reported on the bus.
+//! - `agent_tags.rs`: the `agents.<a>.tags` part of a `setState`, for connected agents.
 //! - `agent_requests.rs`: the re-check of control-interface requests an agent makes for a workload.
+//! - `events.rs`: control-interface event subscriptions, pushed after every change.
 //! - `complete_state.rs`: the CompleteState of `getState`, with derived states and masks.
 //! - `persist.rs`: `<state-dir>/state.json`, the only file I/O of the state.
 //! - `startup.rs`: where the state comes from at start (persisted, seeded, reset).
@@ -20,10 +22,12 @@
 #![warn(missing_docs)]
 
 mod agent_requests;
+mod agent_tags;
 mod apply;
 mod complete_state;
 mod config;
 mod desired;
+mod events;
 mod observed;
 mod persist;
 mod publish;

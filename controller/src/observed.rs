@@ -76,6 +76,15 @@ impl Observed {
         Ok(())
     }
 
+    /// Takes tags the controller just asked `agent` to carry (`{p}/agents/<a>/tags`) as if the
+    /// agent had already reported them, so a read right after the write sees them; the agent's
+    /// next status confirms them (or, from another epoch, replaces them).
+    pub fn expect_tags(&mut self, agent: &str, tags: &ank_schemas::AgentTags) {
+        if let Some(status) = self.agents.get_mut(agent).filter(|s| s.epoch == tags.epoch) {
+            status.tags = tags.tags.clone();
+        }
+    }
+
     /// Every agent that published a status, by name.
     pub fn agents(&self) -> &BTreeMap<String, AgentStatus> {
         &self.agents

@@ -24,7 +24,9 @@ use std::time::SystemTime;
 use ank_bus::{
     new_epoch, publish_packet_size, Birth, BusError, ConnectOptions, Incoming, Message, Session,
 };
-use ank_schemas::{AgentSnapshot, ClientId, ControllerStatus, Liveness, Response, Topics};
+use ank_schemas::{
+    AgentEvent, AgentSnapshot, AgentTags, ClientId, ControllerStatus, Liveness, Response, Topics,
+};
 use serde::Serialize;
 
 use crate::desired::Desired;
@@ -279,6 +281,18 @@ impl Publisher {
         response: &Response,
     ) -> Result<(), PublishError> {
         self.send(self.topics.responses(client), response, false)
+            .await
+    }
+
+    /// `{p}/agents/{agent}/tags`, retained, so an agent that reconnects with the same epoch
+    /// still finds them (one with another epoch ignores them).
+    pub async fn agent_tags(&self, agent: &str, tags: &AgentTags) -> Result<(), PublishError> {
+        self.send(self.topics.agent_tags(agent), tags, true).await
+    }
+
+    /// `{p}/agents/{agent}/events`, not retained: one pushed event (issue 15).
+    pub async fn agent_event(&self, agent: &str, event: &AgentEvent) -> Result<(), PublishError> {
+        self.send(self.topics.agent_events(agent), event, false)
             .await
     }
 

@@ -26,10 +26,12 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use crate::agent_requests;
+use crate::agent_tags;
 use crate::apply::{apply, Refusal};
-use crate::complete_state::get_state;
+use crate::complete_state::{complete_state, get_state, log_targets};
 use crate::config::{BrokerChoice, Config};
 use crate::desired::Desired;
+use crate::events::Subscriptions;
 use crate::observed::Observed;
 use crate::persist;
 use crate::publish::{human_size, PublishError, Publisher, CLIENT_ID};
@@ -126,6 +128,7 @@ async fn serve(
         state,
         observed: Observed::default(),
         publisher,
+        subscriptions: Subscriptions::default(),
     };
     controller.adopt_stale_snapshots().await;
     controller.publish_everything().await;
@@ -143,6 +146,8 @@ struct Controller<'a> {
     state: Desired,
     observed: Observed,
     publisher: Publisher,
+    /// Control-interface event subscriptions (issue 15), fed after every change.
+    subscriptions: Subscriptions,
 }
 
 impl Controller<'_> {
@@ -177,6 +182,43 @@ impl Controller<'_> {
     }
 
     async fn on_message(&mut self, message: Message) {
+        self.take_message(message).await;
+        self.push_events().await;
+    }
+
+    /// Pushes the events of every subscription whose part of the state changed (issue 15).
+    async fn push_events(&mut self) {
+        if self.subscriptions.is_empty() {
+            return;
+        }
+        let whole = match serde_json::to_value(complete_state(&self.state, &self.observed)) {
+            Ok(whole) => whole,
+            Err(e) => {
+                warn!("cannot encode the complete state for events: {e}");
+                return;
+            }
+        };
+        let events =
+            self.subscriptions
+                .on_change(&whole, self.state.snapshots(), self.observed.agents());
+        for (agent, event) in events {
+            if let Err(e) = self.publisher.agent_event(&agent, &event).await {
+                // Too large for the broker, or the session is closed: that subscription's
+                // agent misses the change; end the subscription rather than let it drift.
+                warn!("an event for agent {agent} was not sent: {e:#}");
+                self.subscriptions.cancel(&agent, &event.subscription);
+                let ended = ank_schemas::AgentEvent {
+                    subscription: event.subscription,
+                    body: ank_schemas::AgentEventBody::Ended {
+                        reason: format!("an event could not be sent: {e}"),
+                    },
+                };
+                let _ = self.publisher.agent_event(&agent, &ended).await;
+            }
+        }
+    }
+
+    async fn take_message(&mut self, message: Message) {
         match self.topics.parse(&message.topic) {
             Some(Topic::Requests) => self.on_request(&message.payload, None).await,
             // Control interface (issue 15): the topic names the agent, agent_requests.rs checks.
@@ -248,7 +290,12 @@ impl Controller<'_> {
                 .map(|agent| agent_requests::check(agent, &request, self.state.snapshots()))
             {
                 Some(Err(refusal)) => Err(refusal),
-                _ => self.handle(&request.op).await,
+                _ => match (&request.op, from_agent) {
+                    (RequestOp::SubscribeEvents { .. } | RequestOp::CancelEvents { .. }, _) => {
+                        self.events_request(from_agent, &request)
+                    }
+                    _ => self.handle(&request.op).await,
+                },
             },
         };
         let outcome = match outcome {
@@ -303,6 +350,83 @@ impl Controller<'_> {
             let complete_state = get_state(&self.state, &self.observed, masks)?;
             return Ok(ResponseBody::State { complete_state });
         }
+        if let RequestOp::LogTargets { instances } = op {
+            // As Ankaios (§8.5): only instances of the rendered desired state are log targets.
+            let instances = log_targets(&self.state, instances);
+            return Ok(ResponseBody::Instances { instances });
+        }
+        // Both parts are checked before either is carried out: a refusal changes nothing.
+        let (op, tags) = agent_tags::split(op, self.observed.agents())?;
+        let body = match op {
+            Some(op) => self.change(&op).await?,
+            None => ResponseBody::Updated {
+                generation: self.state.generation(),
+                added: Vec::new(),
+                updated: Vec::new(),
+                deleted: Vec::new(),
+            },
+        };
+        for (agent, tags) in &tags {
+            info!(%agent, count = tags.tags.len(), "asked an agent to carry new tags");
+            if let Err(e) = self.publisher.agent_tags(agent, tags).await {
+                warn!("publishing the tags of agent {agent} failed: {e:#}");
+            }
+            self.observed.expect_tags(agent, tags);
+        }
+        Ok(body)
+    }
+
+    /// `subscribeEvents` / `cancelEvents`, only on an agent's own request topic (already checked
+    /// by `agent_requests.rs`).
+    fn events_request(
+        &mut self,
+        from_agent: Option<&str>,
+        request: &Request,
+    ) -> Result<ResponseBody, Refusal> {
+        let (Some(agent), Some(workload)) = (from_agent, request.on_behalf_of.as_deref()) else {
+            return Err(Refusal::message(
+                "event subscriptions exist only for control-interface workloads, on an agent's \
+                 own request topic",
+            ));
+        };
+        match &request.op {
+            RequestOp::SubscribeEvents {
+                subscription,
+                masks,
+            } => {
+                let epoch = self
+                    .observed
+                    .agents()
+                    .get(agent)
+                    .map(|s| s.epoch)
+                    .ok_or_else(|| Refusal::message(format!("agent {agent} is not connected")))?;
+                let whole = serde_json::to_value(complete_state(&self.state, &self.observed))
+                    .map_err(|e| Refusal::message(format!("cannot encode the state: {e}")))?;
+                let first = self.subscriptions.subscribe(
+                    agent,
+                    workload,
+                    subscription,
+                    masks,
+                    epoch,
+                    &whole,
+                )?;
+                info!(%agent, %workload, "event subscription started");
+                Ok(ResponseBody::State {
+                    complete_state: first,
+                })
+            }
+            RequestOp::CancelEvents { subscription } => {
+                self.subscriptions.cancel(agent, subscription);
+                Ok(ResponseBody::State {
+                    complete_state: Value::Object(Default::default()),
+                })
+            }
+            _ => Err(Refusal::message("not an event request")),
+        }
+    }
+
+    /// Carries out a write on the desired state: apply, check sizes, persist, publish.
+    async fn change(&mut self, op: &RequestOp) -> Result<ResponseBody, Refusal> {
         let change = apply(&self.state, op)?;
         if change.changed {
             let agents = change.state.changed_agents(&self.state);

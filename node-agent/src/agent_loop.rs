@@ -154,6 +154,10 @@ impl Agent {
                 // Control interface (issue 15): the lines a workload's LogsRequest asked for.
                 self.control.on_log_event(&message.payload);
             }
+            SessionEvent::Message(message) if self.is_own_events(&message.topic) => {
+                // Control interface (issue 15): the controller's events for subscriptions.
+                self.control.on_event(&message.payload);
+            }
             SessionEvent::Message(message) => {
                 let decoded = inbox::decode(
                     &self.config.topics,
@@ -180,10 +184,33 @@ impl Agent {
                             instances.get(id).map(RuntimeInstance::target)
                         });
                     }
+                    Some(Inbound::Tags(tags)) => self.on_tags(tags).await,
                     None => {}
                 }
             }
         }
+    }
+
+    /// Takes the tags the controller set for this run (Ankaios §9: they replace the configured
+    /// ones until the agent restarts); tags meant for an earlier run are ignored.
+    async fn on_tags(&mut self, tags: ank_schemas::AgentTags) {
+        if tags.epoch != self.publisher.status().epoch {
+            tracing::debug!(
+                epoch = tags.epoch,
+                "tags of another run of this agent ignored"
+            );
+            return;
+        }
+        tracing::info!(count = tags.tags.len(), "tags set by the controller");
+        self.publisher.update_status(|s| s.tags = tags.tags).await;
+    }
+
+    /// Whether `topic` is `{p}/agents/<this agent>/events`.
+    fn is_own_events(&self, topic: &str) -> bool {
+        matches!(
+            self.config.topics.parse(topic),
+            Some(ank_schemas::Topic::AgentEvents { agent }) if agent == self.config.name
+        )
     }
 
     /// Whether `topic` is the log stream addressed to this agent's own client id.

@@ -13,8 +13,8 @@ use ank_schemas::{InstanceId, RuntimeConfig, RuntimeKind, RuntimeProblem};
 use crate::desired::Workload;
 use crate::observed::InstanceTarget;
 use crate::runtime::{
-    InstanceRef, KubeSpec, LineStream, LogOptions, ObservedInstance, PodmanKubeRuntime,
-    PodmanRunSpec, PodmanRuntime, RuntimeConnector, RuntimeError,
+    InstanceRef, KubeControlInterface, KubeSpec, LineStream, LogOptions, ObservedInstance,
+    PodmanKubeRuntime, PodmanRunSpec, PodmanRuntime, RuntimeConnector, RuntimeError,
 };
 use crate::workload_files::{self, instance_folder, FileError};
 
@@ -257,6 +257,16 @@ where
                     general_options: c.general_options.clone(),
                     play_options: c.play_options.clone(),
                     down_options: c.down_options.clone(),
+                    // Control interface (issue 15): injected into the target container.
+                    control_interface: crate::control_interface::folder_for(
+                        &self.io_folder,
+                        &workload.desired,
+                    )
+                    .map_err(OpError::ControlInterface)?
+                    .map(|folder| KubeControlInterface {
+                        folder,
+                        target: c.control_interface_target.clone(),
+                    }),
                 },
             )),
             // `check_for_runtime` parsed the config for this very kind.

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use ank_bus::{Message, WatchEvent};
 use ank_schemas::{
-    AgentSnapshot, AgentStatus, Liveness, LogRequest, Topic, Topics, WorkloadStatePayload,
+    validate_agent_tags, AgentSnapshot, AgentStatus, AgentTags, Liveness, LogRequest, Topic,
+    Topics, WorkloadStatePayload,
 };
 
 use crate::observed::PeerState;
@@ -29,6 +30,8 @@ pub enum Inbound {
     },
     /// A log request addressed to this agent.
     LogRequest(LogRequest),
+    /// The tags the controller asks this agent to carry (issue 15), checked against the bounds.
+    Tags(AgentTags),
 }
 
 /// Decodes `message` for agent `me`, who watches the states of `watched` (agent, workload)
@@ -85,7 +88,32 @@ pub fn decode(
                 }
             }
         }
+        Topic::AgentTags { agent } if agent == me => tags(&message.payload),
         _ => None,
+    }
+}
+
+fn tags(payload: &[u8]) -> Option<Inbound> {
+    if payload.is_empty() {
+        return None;
+    }
+    let decoded = serde_json::from_slice::<AgentTags>(payload)
+        .map_err(|e| e.to_string())
+        .and_then(|t| {
+            validate_agent_tags(&t.tags)
+                .map(|()| t)
+                .map_err(|e| e.to_string())
+        });
+    match decoded {
+        Ok(tags) => Some(Inbound::Tags(tags)),
+        Err(error) => {
+            ank_bus::warn_limited!(
+                "agent tags",
+                error = %ank_bus::excerpt(&error),
+                "unreadable or oversized agent tags ignored; the tags stay as they are",
+            );
+            None
+        }
     }
 }
 
@@ -232,12 +260,40 @@ mod tests {
                 Some("peer"),
             ),
             (message("elsewhere/x".into(), b"{}"), None),
+            // issue 15: tags the controller sets, only our own, bounded
+            (
+                message(
+                    topics.agent_tags("agent_A"),
+                    br#"{"epoch":3,"tags":{"k":"v"}}"#,
+                ),
+                Some("tags"),
+            ),
+            (
+                message(topics.agent_tags("agent_B"), br#"{"epoch":3,"tags":{}}"#),
+                None,
+            ),
+            (
+                message(
+                    topics.agent_tags("agent_A"),
+                    br#"{"epoch":3,"tags":{"k":1}}"#,
+                ),
+                None,
+            ),
+            (
+                message(
+                    topics.agent_tags("agent_A"),
+                    format!(r#"{{"epoch":3,"tags":{{"k":"{}"}}}}"#, "v".repeat(300)).as_bytes(),
+                ),
+                None,
+            ),
+            (message(topics.agent_tags("agent_A"), b""), None),
         ];
         for (m, expected) in table {
             let got = match decode(&topics, "agent_A", &watched, &m) {
                 Some(Inbound::Snapshot(_)) => Some("snapshot"),
                 Some(Inbound::PeerState { .. }) => Some("peer"),
                 Some(Inbound::LogRequest(_)) => Some("log"),
+                Some(Inbound::Tags(_)) => Some("tags"),
                 None => None,
             };
             assert_eq!(got, expected, "{} {:?}", m.topic, m.payload);

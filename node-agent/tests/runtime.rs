@@ -373,6 +373,7 @@ async fn kube_play_runs_a_pod_and_a_deployment_then_kube_down_removes_them() {
         general_options: vec!["--log-level".into(), "error".into()],
         play_options: Vec::new(),
         down_options: Vec::new(),
+        control_interface: None,
     };
     let started = Instant::now();
     let RuntimeId::Pods(pods) = runtime.create(&spec).await.expect("kube play works") else {
@@ -455,6 +456,7 @@ async fn kube_pods_are_found_and_removed_by_a_restarted_agent() {
         general_options: Vec::new(),
         play_options: Vec::new(),
         down_options: Vec::new(),
+        control_interface: None,
     };
     PodmanKubeRuntime::new(cli(), &agent.0)
         .create(&spec)
@@ -483,6 +485,7 @@ async fn an_invalid_manifest_is_not_retryable() {
         general_options: Vec::new(),
         play_options: Vec::new(),
         down_options: Vec::new(),
+        control_interface: None,
     };
     let err = runtime.create(&spec).await.expect_err("not YAML");
     assert!(!err.is_retryable(), "{err}");

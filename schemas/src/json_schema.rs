@@ -14,8 +14,8 @@ use schemars::{schema_for, Schema};
 
 use crate::manifest::Manifest;
 use crate::payloads::{
-    AgentSnapshot, AgentStatus, CompleteState, ControllerStatus, DesiredStatePayload, LogEvent,
-    LogRequest, Request, Response, WorkloadStatePayload,
+    AgentEvent, AgentSnapshot, AgentStatus, AgentTags, CompleteState, ControllerStatus,
+    DesiredStatePayload, LogEvent, LogRequest, Request, Response, WorkloadStatePayload,
 };
 
 /// The command that rewrites the committed schema files.
@@ -56,6 +56,8 @@ pub fn all() -> Vec<SchemaFile> {
             schema_for!(ControllerStatus),
         ),
         file("agent-status.schema.json", schema_for!(AgentStatus)),
+        file("agent-tags.schema.json", schema_for!(AgentTags)),
+        file("agent-event.schema.json", schema_for!(AgentEvent)),
         file(
             "desired-state.schema.json",
             schema_for!(DesiredStatePayload),

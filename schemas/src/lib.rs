@@ -70,11 +70,13 @@ pub use names::{
 };
 pub use parse::{parse_manifest, parse_manifest_json, ParseWarning, ParsedManifest};
 pub use payloads::{
-    validate_log_time, AgentEntry, AgentLoad, AgentSnapshot, AgentStatus, CompleteState,
-    ControllerStatus, DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogOp, LogRequest,
-    LogRequestError, RefusalReason, Request, RequestOp, Resources, Response, ResponseBody,
-    ResponseOutcome, StopReason, WorkloadStateEntry, WorkloadStatePayload, LOG_LEASE,
-    LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES, MAX_REQUEST_ID_LEN,
+    validate_agent_tags, validate_log_time, AgentEntry, AgentEvent, AgentEventBody, AgentLoad,
+    AgentSnapshot, AgentStatus, AgentTags, AgentTagsError, CompleteState, ControllerStatus,
+    DesiredStatePayload, DesiredWorkload, Liveness, LogEvent, LogOp, LogRequest, LogRequestError,
+    RefusalReason, Request, RequestOp, Resources, Response, ResponseBody, ResponseOutcome,
+    StopReason, WorkloadStateEntry, WorkloadStatePayload, LOG_LEASE, LOG_RENEW_INTERVAL,
+    MAX_AGENT_SUBSCRIPTIONS, MAX_AGENT_TAGS, MAX_AGENT_TAG_LEN, MAX_LOG_INSTANCES,
+    MAX_REQUEST_ID_LEN,
 };
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_check::{check_for_runtime, FileBytes, RuntimeProblem, RuntimeReady};

@@ -58,6 +58,70 @@ pub fn event(old: &Value, new: &Value, timestamp: String) -> Option<Event> {
     })
 }
 
+/// The event between `old` and `new` for a subscriber of `masks` (Ankaios §8.4): an added or
+/// removed subtree shorter than a mask is named by the mask's concrete paths inside it (a
+/// subscriber of `desiredState.workloads.nginx` sees `desiredState.workloads.nginx` added, not
+/// `desiredState`), `*` segments expanded over what is there. `old` and `new` are already
+/// narrowed by `masks`.
+pub fn event_for_masks(
+    old: &Value,
+    new: &Value,
+    masks: &[FieldMask],
+    timestamp: String,
+) -> Option<Event> {
+    let mut e = event(old, new, timestamp)?;
+    e.added_fields = continued(&e.added_fields, masks, new);
+    e.removed_fields = continued(&e.removed_fields, masks, old);
+    Some(e)
+}
+
+/// `paths`, each one shorter than a mask it leads to replaced by the mask's paths in `tree`.
+fn continued(paths: &[String], masks: &[FieldMask], tree: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let segments: Vec<&str> = path.split('.').collect();
+        let mut deeper = Vec::new();
+        for mask in masks {
+            let m = mask.segments();
+            let leads_there =
+                m.len() > segments.len() && segments.iter().zip(m).all(|(p, s)| s == "*" || s == p);
+            if leads_there {
+                let mut prefix: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
+                let at = segments.iter().try_fold(tree, |v, s| v.get(*s));
+                if let Some(at) = at {
+                    expand(at, &m[segments.len()..], &mut prefix, &mut deeper);
+                }
+            }
+        }
+        if deeper.is_empty() {
+            out.push(path.clone());
+        } else {
+            out.extend(deeper);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every concrete path of `rest` (mask segments, `*` for any key) under `value`.
+fn expand(value: &Value, rest: &[String], prefix: &mut Vec<String>, out: &mut Vec<String>) {
+    let Some((first, tail)) = rest.split_first() else {
+        out.push(prefix.join("."));
+        return;
+    };
+    let Value::Object(map) = value else {
+        return;
+    };
+    for (key, child) in map {
+        if first == "*" || first == key {
+            prefix.push(key.clone());
+            expand(child, tail, prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
 #[derive(Default)]
 struct Changes {
     added: Vec<String>,
@@ -120,6 +184,30 @@ mod tests {
             json!({"workloadStates": {"a": {"w": {"h1": {"state": "Running", "subState": "Ok"}},
                                             "x": {"h2": {"state": "Pending"}}}}})
         );
+    }
+
+    #[test]
+    fn issue_15_added_and_removed_paths_are_continued_to_the_subscribed_masks() {
+        let masks = |m: &[&str]| -> Vec<FieldMask> {
+            m.iter()
+                .map(|m| FieldMask::read(m).expect("a mask"))
+                .collect()
+        };
+        let with = json!({"desiredState": {"workloads": {"nginx": {"agent": "a"}}}});
+        let subscribed = masks(&["desiredState.workloads.nginx"]);
+        let added = event_for_masks(&json!({}), &with, &subscribed, "t".into()).expect("added");
+        assert_eq!(added.added_fields, ["desiredState.workloads.nginx"]);
+        let removed = event_for_masks(&with, &json!({}), &subscribed, "t".into()).expect("gone");
+        assert_eq!(removed.removed_fields, ["desiredState.workloads.nginx"]);
+
+        let states = json!({"workloadStates": {"agent_A": {"w": {"h1": {"state": "Running"}}}}});
+        let wildcard = masks(&["workloadStates.*.*.*.state"]);
+        let e = event_for_masks(&json!({}), &states, &wildcard, "t".into()).expect("added");
+        assert_eq!(e.added_fields, ["workloadStates.agent_A.w.h1.state"]);
+
+        // A path as deep as the mask, or without a mask, stays as it is.
+        let e = event_for_masks(&json!({}), &with, &[], "t".into()).expect("added");
+        assert_eq!(e.added_fields, ["desiredState"]);
     }
 
     #[test]

@@ -22,7 +22,8 @@ impl Topics {
     }
 
     /// What agent `agent` subscribes to on its main session from the start: its own snapshot,
-    /// its own workloads' states and its log requests. At run time it adds the exact
+    /// its own workloads' states, its log requests, the tags the controller sets for it and the events it pushes for its
+    /// workloads' subscriptions. At run time it adds the exact
     /// [`Topics::workload_state`] of each instance a condition in its snapshot names
     /// (`expectedInstances`), and only those: no other agent's state is ever heard (issue 13).
     pub fn agent_subscriptions(&self, agent: &str) -> Vec<String> {
@@ -30,6 +31,8 @@ impl Topics {
             self.agent_desired(agent),
             self.agent_workload_states(agent),
             self.log_requests(agent),
+            self.agent_tags(agent),
+            self.agent_events(agent),
         ]
     }
 

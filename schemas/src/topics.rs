@@ -14,6 +14,8 @@
 //! {p}/agents/{agent}/logs/requests
 //! {p}/agents/{agent}/logs/{clientId}
 //! {p}/agents/{agent}/requests
+//! {p}/agents/{agent}/tags
+//! {p}/agents/{agent}/events
 //! {p}/requests
 //! {p}/responses/{clientId}
 //! {p}/events
@@ -95,6 +97,17 @@ pub enum Topic {
     /// `{p}/agents/{agent}/requests`: control-interface requests only that agent may write.
     AgentRequests {
         /// The agent asking on behalf of one of its workloads.
+        agent: String,
+    },
+    /// `{p}/agents/{agent}/tags`: the tags the controller asks a running agent to carry.
+    AgentTags {
+        /// The agent the tags are for.
+        agent: String,
+    },
+    /// `{p}/agents/{agent}/events`: the controller's pushed events for the agent's
+    /// control-interface subscriptions.
+    AgentEvents {
+        /// The agent holding the subscriptions.
         agent: String,
     },
     /// `{p}/requests`
@@ -185,6 +198,30 @@ impl Topics {
     /// Filter `{p}/agents/+/logs/+`: every log stream of every agent. For ACLs.
     pub fn all_log_streams(&self) -> String {
         format!("{}/agents/+/logs/+", self.prefix)
+    }
+
+    /// `{p}/agents/{agent}/tags`: the tags the controller asks agent `agent` to carry for one
+    /// epoch (an `agents.<a>.tags` update, Ankaios §9). Only the controller writes it; the agent
+    /// takes them into its own status, so `agents/{agent}/status` keeps its one writer.
+    pub fn agent_tags(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/tags", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/tags`: every agent's tag topic. For ACLs.
+    pub fn all_agent_tags(&self) -> String {
+        self.agent_tags("+")
+    }
+
+    /// `{p}/agents/{agent}/events`: the changes the controller pushes for the event
+    /// subscriptions agent `agent` holds for its workloads (control interface, issue 15). Only
+    /// the controller writes it, only that agent reads it.
+    pub fn agent_events(&self, agent: &str) -> String {
+        format!("{}/agents/{agent}/events", self.prefix)
+    }
+
+    /// Filter `{p}/agents/+/events`: every agent's event topic. For ACLs.
+    pub fn all_agent_events(&self) -> String {
+        self.agent_events("+")
     }
 
     /// `{p}/requests`: writes from `ank` and tools to the controller.
@@ -294,6 +331,12 @@ impl Topics {
             ["agents", agent, "requests"] if is_name(agent) => Topic::AgentRequests {
                 agent: (*agent).to_owned(),
             },
+            ["agents", agent, "tags"] if is_name(agent) => Topic::AgentTags {
+                agent: (*agent).to_owned(),
+            },
+            ["agents", agent, "events"] if is_name(agent) => Topic::AgentEvents {
+                agent: (*agent).to_owned(),
+            },
             ["agents", agent, "logs", "requests"] if is_name(agent) => Topic::LogRequests {
                 agent: (*agent).to_owned(),
             },
@@ -356,6 +399,11 @@ mod tests {
             (
                 t.agent_requests("a"),
                 Topic::AgentRequests { agent: "a".into() },
+            ),
+            (t.agent_tags("a"), Topic::AgentTags { agent: "a".into() }),
+            (
+                t.agent_events("a"),
+                Topic::AgentEvents { agent: "a".into() },
             ),
             (t.events(), Topic::Events),
             (t.sync(&cli()), Topic::Sync { client_id: cli() }),

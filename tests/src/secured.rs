@@ -85,12 +85,21 @@ impl Secured {
         let root = self.dir.path().to_owned();
         let passwd = root.join("passwd");
         let agent_user = format!("agent-{}", self.agent);
-        let users = ["controller", agent_user.as_str(), "alice", "viewer"];
+        // A second agent identity that runs no agent: tests play it (issue 15).
+        let peer_user = format!("agent-{}", self.peer_agent());
+        let users = [
+            "controller",
+            agent_user.as_str(),
+            peer_user.as_str(),
+            "alice",
+            "viewer",
+        ];
         for user in users {
             self.set_password(&passwd, user)?;
         }
+        let agents = format!("{},{}", self.agent, self.peer_agent());
         let acl = Command::new(binaries::path(Binary::Broker)?)
-            .args(["acl", "--prefix", &self.prefix, "--agents", &self.agent])
+            .args(["acl", "--prefix", &self.prefix, "--agents", &agents])
             .args(["--users", "alice,viewer"])
             .output()
             .context("ank-broker acl")?;
@@ -282,6 +291,22 @@ impl Secured {
     /// The agent's name.
     pub fn agent(&self) -> &str {
         &self.agent
+    }
+
+    /// A second agent name with a password (`agent-<peer>-pw`) and ACL rules, whose agent
+    /// does not run: tests play it with their own clients.
+    pub fn peer_agent(&self) -> String {
+        format!("{}_peer", self.agent)
+    }
+
+    /// The cluster's folder (removed with it).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The broker's MQTT port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Which broker it runs on.

@@ -2,42 +2,159 @@
 //! `subscribeForEvents`): first the masked state, then, for every change, the changed fields and
 //! their paths (`alteredFields`), until `EventsCancelRequest` or the end of the session.
 //!
-//! ankmq has no event stream from the controller yet, so a subscription asks the controller for
-//! its masked state every [`EVENT_POLL`] and sends the difference (`ank_schemas::state_diff`, the
-//! same diff `ank get events` uses). Each poll is re-authorized with the workload's current rules,
-//! on the agent and again by the controller: a rule change ends a subscription it no longer
-//! allows. Difference from Ankaios: changes between two polls arrive as one event.
+//! The controller pushes the changes as they happen (controller/src/events.rs): the agent
+//! subscribes with `subscribeEvents` on its own request topic, answered with the first masked
+//! state, and the controller's events come on `{p}/agents/<agent>/events`, where
+//! [`EventRoutes`] hands each to its subscription. Each subscription has a bounded queue
+//! ([`EVENT_QUEUE`]): when its workload does not read fast enough the queue fills, the
+//! subscription ends with an error to the workload, and the controller is told to stop. Every
+//! event is re-authorized with the workload's current rules here (the controller does too): a
+//! rule change ends a subscription it no longer allows.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use ank_schemas::control_interface::proto::{self, response::Content as Resp};
 use ank_schemas::control_interface::{authorize, complete_state_to_proto, Operation};
-use ank_schemas::state_diff::event;
-use ank_schemas::{ControlInterfaceAccess, RequestOp, ResponseBody, ResponseOutcome};
+use ank_schemas::{
+    AgentEvent, AgentEventBody, ControlInterfaceAccess, RequestOp, ResponseBody, ResponseOutcome,
+};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::backend::Backend;
 use super::session::{answer, Outbox};
 
-/// How often a subscription looks for changes.
-pub const EVENT_POLL: Duration = Duration::from_millis(500);
+/// Events queued for one subscription; one more ends it.
+pub const EVENT_QUEUE: usize = 64;
 
-/// Sends the events of one subscription until aborted, refused or undeliverable.
+/// Which subscription gets which pushed event, shared by the agent's message loop (which
+/// delivers) and the subscriptions (which register and leave). A std mutex: short sections, no
+/// `.await` inside.
+#[derive(Clone, Default)]
+pub struct EventRoutes {
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    next: Arc<AtomicU64>,
+}
+
+/// Where a subscription's events go.
+enum Route {
+    /// Its queue.
+    Open(mpsc::Sender<AgentEventBody>),
+    /// Its queue overflowed: the queue is closed, later events are dropped, and the
+    /// subscription still has to tell the controller when it ends.
+    Overflowed,
+}
+
+impl EventRoutes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands an event from the controller to its subscription. An event for no subscription
+    /// (late, after a cancel) is dropped; one that does not fit in a full queue ends the
+    /// subscription (its receiver then sees the end).
+    pub fn deliver(&self, event: AgentEvent) {
+        let mut routes = self.lock();
+        let Some(Route::Open(queue)) = routes.get(&event.subscription) else {
+            tracing::debug!("an event for no open subscription dropped");
+            return;
+        };
+        if queue.try_send(event.body).is_err() {
+            // Dropping the sender ends the receiver once it has read what is queued.
+            routes.insert(event.subscription, Route::Overflowed);
+        }
+    }
+
+    /// A new subscription id for `workload`, unique in this agent (at most 63 + 21 bytes).
+    pub fn new_id(&self, workload: &str) -> String {
+        format!("{workload}.{}", self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The queue of subscription `subscription`.
+    fn register(&self, subscription: &str) -> mpsc::Receiver<AgentEventBody> {
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        self.lock().insert(subscription.to_owned(), Route::Open(tx));
+        rx
+    }
+
+    /// Forgets a subscription; `true` if it was still routed (whoever forgets it first tells
+    /// the controller).
+    pub fn forget(&self, subscription: &str) -> bool {
+        self.lock().remove(subscription).is_some()
+    }
+}
+
+/// Leaves the routes and tells the controller, when the subscription ends for any reason (a
+/// cancel aborts its task; the session may end).
+struct Registration<B: Backend> {
+    routes: EventRoutes,
+    backend: B,
+    workload: String,
+    subscription: String,
+    /// The controller ended it already: nothing to tell.
+    ended: bool,
+}
+
+impl<B: Backend> Drop for Registration<B> {
+    fn drop(&mut self) {
+        // An explicit cancel (the session) forgot it first and tells the controller itself.
+        if !self.routes.forget(&self.subscription) || self.ended {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (backend, workload) = (self.backend.clone(), self.workload.clone());
+        let op = RequestOp::CancelEvents {
+            subscription: self.subscription.clone(),
+        };
+        runtime.spawn(async move {
+            if let Err(error) = backend.request(&workload, op).await {
+                tracing::debug!(%error, "the controller did not confirm an event cancel");
+            }
+        });
+    }
+}
+
+/// Sends the events of subscription `subscription` (from [`EventRoutes::new_id`]) until
+/// aborted, refused, ended or undeliverable; `id` is the workload's request id.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<B: Backend>(
     backend: B,
+    routes: EventRoutes,
+    subscription: String,
     workload: String,
     id: String,
     masks: Vec<String>,
     rules: watch::Receiver<ControlInterfaceAccess>,
     out: Outbox,
 ) {
-    let op = || RequestOp::GetState {
+    // Registered before asking, so no event between the first state and the first delivery is
+    // lost; they wait in the queue until the first state has been sent.
+    let mut events = routes.register(&subscription);
+    let mut registration = Registration {
+        routes,
+        backend: backend.clone(),
+        workload: workload.clone(),
+        subscription: subscription.clone(),
+        ended: false,
+    };
+    let op = RequestOp::SubscribeEvents {
+        subscription,
         masks: masks.clone(),
     };
-    let mut last = match backend.request(&workload, op()).await {
-        Ok(ResponseOutcome::Ok(ResponseBody::State { complete_state })) => complete_state,
+    match backend.request(&workload, op).await {
+        Ok(ResponseOutcome::Ok(ResponseBody::State { complete_state })) => {
+            if !out.respond(&id, state_response(&complete_state, None)) {
+                return;
+            }
+        }
         Ok(outcome) => {
+            registration.ended = true;
             out.respond(&id, answer(outcome));
             return;
         }
@@ -45,36 +162,44 @@ pub async fn run<B: Backend>(
             out.error(&id, message);
             return;
         }
-    };
-    if !out.respond(&id, state_response(&last, None)) {
-        return;
     }
-    let mut tick = tokio::time::interval(EVENT_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     loop {
-        tick.tick().await;
-        let allowed = authorize(&rules.borrow(), Operation::Read(&masks));
-        if let Err(denied) = allowed {
+        let Some(body) = events.recv().await else {
+            out.error(
+                &id,
+                format!(
+                    "the event subscription ended: more than {EVENT_QUEUE} events were waiting \
+                     to be read"
+                ),
+            );
+            return;
+        };
+        if let Err(denied) = authorize(&rules.borrow(), Operation::Read(&masks)) {
             out.error(&id, denied.to_string());
             return;
         }
-        let now = match backend.request(&workload, op()).await {
-            Ok(ResponseOutcome::Ok(ResponseBody::State { complete_state })) => complete_state,
-            // The controller is away or refused once: try again at the next tick.
-            _ => continue,
-        };
-        if let Some(change) = event(&last, &now, String::new()) {
-            let altered = proto::AlteredFields {
-                added_fields: change.added_fields,
-                updated_fields: change.updated_fields,
-                removed_fields: change.removed_fields,
-            };
-            if !out.respond(&id, state_response(&change.complete_state, Some(altered))) {
+        match body {
+            AgentEventBody::Event {
+                added_fields,
+                updated_fields,
+                removed_fields,
+                complete_state,
+            } => {
+                let altered = proto::AlteredFields {
+                    added_fields,
+                    updated_fields,
+                    removed_fields,
+                };
+                if !out.respond(&id, state_response(&complete_state, Some(altered))) {
+                    return;
+                }
+            }
+            AgentEventBody::Ended { reason } => {
+                registration.ended = true;
+                out.error(&id, format!("the event subscription ended: {reason}"));
                 return;
             }
         }
-        last = now;
     }
 }
 

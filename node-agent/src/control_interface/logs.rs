@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use ank_schemas::control_interface::proto::{self, response::Content as Resp};
-use ank_schemas::{InstanceId, LogEvent, LogRequest, LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES};
+use ank_schemas::{
+    InstanceId, LogEvent, LogRequest, RequestOp, ResponseBody, ResponseOutcome, LOG_RENEW_INTERVAL,
+    MAX_LOG_INSTANCES,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Backend;
@@ -96,24 +99,51 @@ fn instance_name(id: &InstanceId) -> proto::WorkloadInstanceName {
     }
 }
 
-/// Runs one campaign until every instance stopped or `cancel` fires (then the streams are
-/// cancelled on their agents). The access rules were checked by the session.
+/// Runs one campaign of `workload` until every instance stopped or `cancel` fires (then the
+/// streams are cancelled on their agents). The access rules were checked by the session; the
+/// controller checks them again and keeps only the instances of the desired state (Ankaios
+/// §8.5), which are the ones listed in `LogsRequestAccepted`.
 pub async fn run<B: Backend>(
     backend: B,
     routes: LogRoutes,
+    workload: String,
     sdk_id: String,
     request: proto::LogsRequest,
     out: Outbox,
     mut cancel: oneshot::Receiver<()>,
 ) {
-    let mut by_agent: BTreeMap<String, Vec<InstanceId>> = BTreeMap::new();
-    for name in request.workload_names.iter().take(MAX_LOG_INSTANCES) {
-        let text = format!("{}.{}.{}", name.workload_name, name.id, name.agent_name);
-        // A name that is no instance id cannot be asked for: it is left out of the accepted
-        // list, as Ankaios leaves out names that are not in the desired state.
-        if let Ok(id) = text.parse::<InstanceId>() {
-            by_agent.entry(id.agent.clone()).or_default().push(id);
+    // A name that is no instance id cannot be asked for: it is left out at once.
+    let named: Vec<InstanceId> = request
+        .workload_names
+        .iter()
+        .take(MAX_LOG_INSTANCES)
+        .filter_map(|n| {
+            format!("{}.{}.{}", n.workload_name, n.id, n.agent_name)
+                .parse()
+                .ok()
+        })
+        .collect();
+    let kept = if named.is_empty() {
+        named
+    } else {
+        match backend
+            .request(&workload, RequestOp::LogTargets { instances: named })
+            .await
+        {
+            Ok(ResponseOutcome::Ok(ResponseBody::Instances { instances })) => instances,
+            Ok(outcome) => {
+                out.respond(&sdk_id, super::session::answer(outcome));
+                return;
+            }
+            Err(message) => {
+                out.error(&sdk_id, message);
+                return;
+            }
         }
+    };
+    let mut by_agent: BTreeMap<String, Vec<InstanceId>> = BTreeMap::new();
+    for id in kept {
+        by_agent.entry(id.agent.clone()).or_default().push(id);
     }
     let follow = request.follow.unwrap_or(false);
     let (tx, mut events) = mpsc::channel(EVENT_QUEUE);

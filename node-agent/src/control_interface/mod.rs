@@ -11,7 +11,7 @@
 //!
 //! - `fifo.rs`: the FIFO folder on the host.
 //! - `session.rs`: one workload's session (handshake, requests, bounds).
-//! - `events.rs`: event subscriptions.
+//! - `events.rs`: event subscriptions, fed by the controller's pushed events.
 //! - `logs.rs`: log campaigns, through the agents' log topics as `ank logs` does.
 //! - `backend.rs`: the way to the controller, behind a trait for host-side tests.
 
@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use backend::{Backend, BusBackend};
+pub use events::EventRoutes;
 pub use logs::LogRoutes;
 pub use session::{serve, SessionConfig};
 
@@ -41,6 +42,7 @@ pub struct ControlInterfaces<B: Backend> {
     backend: B,
     servers: BTreeMap<String, Server>,
     logs: LogRoutes,
+    events: EventRoutes,
 }
 
 /// One running session; dropping it ends the session (the FIFOs stay, for a restart).
@@ -63,6 +65,7 @@ impl<B: Backend> ControlInterfaces<B> {
             backend,
             servers: BTreeMap::new(),
             logs: LogRoutes::default(),
+            events: EventRoutes::default(),
         }
     }
 
@@ -75,6 +78,19 @@ impl<B: Backend> ControlInterfaces<B> {
                 "control interface logs",
                 error = %ank_bus::excerpt(&error),
                 "unreadable log event ignored",
+            ),
+        }
+    }
+
+    /// An event the controller pushed on `{p}/agents/<this agent>/events`: for one of the
+    /// sessions' subscriptions. Unreadable payloads are logged briefly and dropped.
+    pub fn on_event(&self, payload: &[u8]) {
+        match serde_json::from_slice::<ank_schemas::AgentEvent>(payload) {
+            Ok(event) => self.events.deliver(event),
+            Err(error) => ank_bus::warn_limited!(
+                "control interface events",
+                error = %ank_bus::excerpt(&error),
+                "unreadable event ignored",
             ),
         }
     }
@@ -126,6 +142,7 @@ impl<B: Backend> ControlInterfaces<B> {
                 backend: self.backend.clone(),
                 rules: rx,
                 logs: self.logs.clone(),
+                events: self.events.clone(),
             };
             let name = workload.to_owned();
             let task = tokio::spawn(async move {
@@ -138,6 +155,20 @@ impl<B: Backend> ControlInterfaces<B> {
     }
 }
 
+/// The FIFO folder of a workload with allow rules (creating its FIFOs if the session has not
+/// yet); `None` without allow rules. The error is the reason the workload cannot start.
+pub fn folder_for(
+    io: &std::path::Path,
+    desired: &ank_schemas::DesiredWorkload,
+) -> Result<Option<PathBuf>, String> {
+    if !needs_control_interface(&desired.control_interface_access) {
+        return Ok(None);
+    }
+    fifo::prepare(io, &desired.instance_id)
+        .map(Some)
+        .map_err(|e| format!("Could not create the control interface FIFOs: {e}"))
+}
+
 /// `command_options` with the control-interface mount appended when the workload has allow
 /// rules (creating its FIFOs if the session has not yet); unchanged otherwise. The error is the
 /// reason the workload cannot start.
@@ -146,11 +177,9 @@ pub fn with_mount(
     desired: &ank_schemas::DesiredWorkload,
     mut command_options: Vec<String>,
 ) -> Result<Vec<String>, String> {
-    if !needs_control_interface(&desired.control_interface_access) {
+    let Some(folder) = folder_for(io, desired)? else {
         return Ok(command_options);
-    }
-    let folder = fifo::prepare(io, &desired.instance_id)
-        .map_err(|e| format!("Could not create the control interface FIFOs: {e}"))?;
+    };
     let folder_text = folder.to_string_lossy();
     // `--mount` is a comma-separated list without quoting.
     if folder_text.contains(',') {

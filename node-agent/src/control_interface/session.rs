@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::backend::Backend;
-use super::events;
+use super::events::{self, EventRoutes};
 use super::logs::{self, LogRoutes};
 
 /// Requests of one workload being answered at once; more are refused at once.
@@ -79,6 +79,8 @@ pub struct SessionConfig<B> {
     pub rules: watch::Receiver<ControlInterfaceAccess>,
     /// Where the agent delivers log streams.
     pub logs: LogRoutes,
+    /// Where the agent delivers the controller's pushed events.
+    pub events: EventRoutes,
 }
 
 /// Serves one workload until the task is aborted (its instance left the snapshot or the agent
@@ -102,6 +104,7 @@ pub async fn serve<B: Backend>(config: SessionConfig<B>) -> std::io::Result<()> 
         streams: JoinSet::new(),
         subscriptions: HashMap::new(),
         log_routes: config.logs,
+        event_routes: config.events,
         log_campaigns: HashMap::new(),
     };
     let mut reader = FrameReader::new(MAX_FRAME_LEN);
@@ -145,7 +148,7 @@ pub async fn serve<B: Backend>(config: SessionConfig<B>) -> std::io::Result<()> 
             (_, None) => Some(tokio::time::Instant::now()),
             (_, since) => since,
         };
-        session.subscriptions.retain(|_, h| !h.is_finished());
+        session.subscriptions.retain(|_, (h, _)| !h.is_finished());
     }
 }
 
@@ -197,9 +200,10 @@ struct Session<B> {
     pending: JoinSet<()>,
     /// Event streams; aborted with the session.
     streams: JoinSet<()>,
-    /// Request id → the task sending its events.
-    subscriptions: HashMap<String, AbortHandle>,
+    /// Request id → the task sending its events, and its subscription id at the controller.
+    subscriptions: HashMap<String, (AbortHandle, String)>,
     log_routes: LogRoutes,
+    event_routes: EventRoutes,
     /// Request id → the cancel of its log campaign (a closed sender: the campaign ended).
     log_campaigns: HashMap<String, tokio::sync::oneshot::Sender<()>>,
 }
@@ -213,7 +217,7 @@ impl<B: Backend> Session<B> {
             )),
         });
         self.phase = Phase::Closed;
-        for (_, task) in self.subscriptions.drain() {
+        for (_, (task, _)) in self.subscriptions.drain() {
             task.abort();
         }
     }
@@ -312,13 +316,32 @@ impl<B: Backend> Session<B> {
         }
         match content {
             Req::EventsCancelRequest(_) => {
-                if let Some(task) = self.subscriptions.remove(&id) {
-                    task.abort();
-                }
-                self.out.respond(
-                    &id,
-                    Resp::EventsCancelAccepted(proto::EventsCancelAccepted {}),
+                let Some((task, subscription)) = self.subscriptions.remove(&id) else {
+                    self.out.respond(
+                        &id,
+                        Resp::EventsCancelAccepted(proto::EventsCancelAccepted {}),
+                    );
+                    return;
+                };
+                self.event_routes.forget(&subscription);
+                task.abort();
+                // Accepted once the controller has ended it too, so no event of it follows
+                // the acceptance (a cancel is always accepted, even if the controller is away).
+                let (backend, workload, out) = (
+                    self.backend.clone(),
+                    self.workload.clone(),
+                    self.out.clone(),
                 );
+                self.pending.spawn(async move {
+                    let op = RequestOp::CancelEvents { subscription };
+                    if let Err(error) = backend.request(&workload, op).await {
+                        tracing::debug!(%error, "the controller did not confirm an event cancel");
+                    }
+                    out.respond(
+                        &id,
+                        Resp::EventsCancelAccepted(proto::EventsCancelAccepted {}),
+                    );
+                });
             }
             Req::LogsCancelRequest(_) => {
                 if let Some(cancel) = self.log_campaigns.remove(&id) {
@@ -340,6 +363,7 @@ impl<B: Backend> Session<B> {
                 self.streams.spawn(logs::run(
                     self.backend.clone(),
                     self.log_routes.clone(),
+                    self.workload.clone(),
                     id.clone(),
                     r,
                     self.out.clone(),
@@ -362,15 +386,18 @@ impl<B: Backend> Session<B> {
                         .error(&id, "a subscription with this request id exists");
                     return;
                 }
+                let subscription = self.event_routes.new_id(&self.workload);
                 let task = self.streams.spawn(events::run(
                     self.backend.clone(),
+                    self.event_routes.clone(),
+                    subscription.clone(),
                     self.workload.clone(),
                     id.clone(),
                     r.field_mask,
                     self.rules.clone(),
                     self.out.clone(),
                 ));
-                self.subscriptions.insert(id, task);
+                self.subscriptions.insert(id, (task, subscription));
             }
             Req::CompleteStateRequest(r) => {
                 let op = RequestOp::GetState {
@@ -431,6 +458,9 @@ pub fn answer(outcome: ResponseOutcome) -> Resp {
                 deleted_workloads: deleted.iter().map(ToString::to_string).collect(),
             })
         }
+        ResponseOutcome::Ok(ResponseBody::Instances { .. }) => Resp::Error(proto::Error {
+            message: "the controller answered with a list of instances (a controller bug)".into(),
+        }),
         ResponseOutcome::Error { message, errors } => {
             let mut message = message;
             for error in errors {

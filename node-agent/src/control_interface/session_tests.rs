@@ -10,8 +10,8 @@ use ank_schemas::control_interface::proto::{
 };
 use ank_schemas::control_interface::{encode_frame, FrameReader, MAX_FRAME_LEN};
 use ank_schemas::{
-    AccessRule, ClientId, ControlInterfaceAccess, InstanceId, LogRequest, ReadWriteEnum, RequestOp,
-    ResponseBody, ResponseOutcome, StateRule,
+    AccessRule, ClientId, ControlInterfaceAccess, InstanceId, LogRequest, LogRule, ReadWriteEnum,
+    RequestOp, ResponseBody, ResponseOutcome, StateRule,
 };
 use prost::Message as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,6 +33,14 @@ impl Backend for FakeController {
             .lock()
             .unwrap()
             .push((workload.to_owned(), op.clone()));
+        if let RequestOp::LogTargets { instances } = op {
+            // The fake's desired state has every instance but those of workload `gone`.
+            let instances = instances
+                .into_iter()
+                .filter(|i| i.workload != "gone")
+                .collect();
+            return Ok(ResponseOutcome::Ok(ResponseBody::Instances { instances }));
+        }
         Ok(ResponseOutcome::Ok(ResponseBody::State {
             complete_state: serde_json::json!({"workloadStates": {"agent_A": {"app": {
                 "abc": {"state": "Running", "subState": "Ok", "additionalInfo": ""}}}}}),
@@ -56,28 +64,36 @@ struct Client {
     _dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
     controller: FakeController,
+    events: super::EventRoutes,
 }
 
 impl Client {
     async fn start() -> Self {
+        Self::start_with(vec![AccessRule::StateRule(StateRule {
+            operation: ReadWriteEnum::Read,
+            filter_masks: vec!["workloadStates".into()],
+        })])
+        .await
+    }
+
+    async fn start_with(allow_rules: Vec<AccessRule>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let id = InstanceId::compute("app", "agent_A", "podman", "image: x", &[]);
         let folder = fifo::prepare(dir.path(), &id).unwrap();
         let rules = ControlInterfaceAccess {
-            allow_rules: vec![AccessRule::StateRule(StateRule {
-                operation: ReadWriteEnum::Read,
-                filter_masks: vec!["workloadStates".into()],
-            })],
+            allow_rules,
             deny_rules: vec![],
         };
         let (_tx, rx) = watch::channel(rules);
         let controller = FakeController::default();
+        let events = super::EventRoutes::default();
         let config = SessionConfig {
             folder: folder.clone(),
             workload: "app".into(),
             backend: controller.clone(),
             rules: rx,
             logs: super::LogRoutes::default(),
+            events: events.clone(),
         };
         let server = tokio::spawn(async move {
             let _keep = _tx;
@@ -105,6 +121,7 @@ impl Client {
             _dir: dir,
             _server: server,
             controller,
+            events,
         }
     }
 
@@ -276,6 +293,180 @@ async fn issue_15_requests_outside_the_rules_are_denied_without_asking_the_contr
         );
     }
     assert!(client.controller.asked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn issue_15_logs_request_accepted_lists_only_instances_of_the_desired_state() {
+    let mut client = Client::start_with(vec![AccessRule::LogRule(LogRule {
+        workload_names: vec!["*".into()],
+    })])
+    .await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    let kept = InstanceId::compute("kept", "agent_B", "podman", "image: x", &[]);
+    let gone = InstanceId::compute("gone", "agent_B", "podman", "image: x", &[]);
+    let name = |id: &InstanceId| proto::WorkloadInstanceName {
+        workload_name: id.workload.clone(),
+        agent_name: id.agent.clone(),
+        id: id.hash.clone(),
+    };
+    let not_an_id = proto::WorkloadInstanceName {
+        workload_name: "x".into(),
+        agent_name: "a.b".into(),
+        id: "?".into(),
+    };
+    let logs = Some(Req::LogsRequest(proto::LogsRequest {
+        workload_names: vec![name(&kept), name(&gone), not_an_id],
+        ..Default::default()
+    }));
+    client.send(&request("logs", logs)).await;
+    let r = client.response().await;
+    assert_eq!(
+        r.content,
+        Some(Resp::LogsRequestAccepted(proto::LogsRequestAccepted {
+            workload_names: vec![name(&kept)],
+        }))
+    );
+    // The controller was asked which of the valid ones exist, on behalf of the workload.
+    let asked = client.controller.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        vec![(
+            "app".to_owned(),
+            RequestOp::LogTargets {
+                instances: vec![kept, gone]
+            }
+        )]
+    );
+}
+
+/// An event pushed by the controller for subscription `subscription`, adding `path`.
+fn pushed(subscription: &str, path: &str) -> ank_schemas::AgentEvent {
+    ank_schemas::AgentEvent {
+        subscription: subscription.into(),
+        body: ank_schemas::AgentEventBody::Event {
+            added_fields: vec![path.into()],
+            updated_fields: vec![],
+            removed_fields: vec![],
+            complete_state: serde_json::json!({"workloadStates": {}}),
+        },
+    }
+}
+
+fn subscribe(masks: &[&str]) -> Option<Req> {
+    Some(Req::CompleteStateRequest(proto::CompleteStateRequest {
+        field_mask: masks.iter().map(|m| (*m).to_owned()).collect(),
+        subscribe_for_events: true,
+    }))
+}
+
+/// Waits until the fake controller was asked something `matches` accepts.
+async fn asked(client: &Client, matches: impl Fn(&RequestOp) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !client
+        .controller
+        .asked
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, op)| matches(op))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the controller was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn issue_15_pushed_events_reach_the_sdk_and_stop_at_cancel() {
+    let mut client = Client::start().await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    client
+        .send(&request("ev", subscribe(&["workloadStates"])))
+        .await;
+    let first = client.response().await;
+    assert!(
+        matches!(&first.content, Some(Resp::CompleteStateResponse(r)) if r.altered_fields.is_none()),
+        "{first:?}"
+    );
+    let sub = match &client.controller.asked.lock().unwrap()[0].1 {
+        RequestOp::SubscribeEvents {
+            subscription,
+            masks,
+        } => {
+            assert_eq!(masks, &["workloadStates"]);
+            subscription.clone()
+        }
+        other => panic!("asked {other:?}"),
+    };
+    client
+        .events
+        .deliver(pushed(&sub, "workloadStates.agent_A"));
+    let event = client.response().await;
+    assert_eq!(event.request_id, "ev");
+    match event.content {
+        Some(Resp::CompleteStateResponse(r)) => assert_eq!(
+            r.altered_fields.expect("altered fields").added_fields,
+            ["workloadStates.agent_A"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    client
+        .send(&request(
+            "ev",
+            Some(Req::EventsCancelRequest(proto::EventsCancelRequest {})),
+        ))
+        .await;
+    let r = client.response().await;
+    assert_eq!(
+        r.content,
+        Some(Resp::EventsCancelAccepted(proto::EventsCancelAccepted {}))
+    );
+    // The controller was told before the acceptance; a late event goes nowhere.
+    asked(
+        &client,
+        |op| matches!(op, RequestOp::CancelEvents { subscription } if *subscription == sub),
+    )
+    .await;
+    client.events.deliver(pushed(&sub, "workloadStates.late"));
+    client
+        .send(&request("after", get_state(&["workloadStates"])))
+        .await;
+    let r = client.response().await;
+    assert_eq!(
+        r.request_id, "after",
+        "nothing came between the cancel and this answer"
+    );
+}
+
+#[tokio::test]
+async fn issue_15_a_subscriber_that_does_not_read_loses_its_subscription_and_the_controller_is_told(
+) {
+    let mut client = Client::start().await;
+    client.send(&hello("1.0.0")).await;
+    client.next().await;
+    client
+        .send(&request("ev", subscribe(&["workloadStates"])))
+        .await;
+    client.response().await;
+    let sub = match &client.controller.asked.lock().unwrap()[0].1 {
+        RequestOp::SubscribeEvents { subscription, .. } => subscription.clone(),
+        other => panic!("asked {other:?}"),
+    };
+    // The workload reads nothing while far more events come than the queues hold.
+    for i in 0..(super::events::EVENT_QUEUE + super::session::OUT_QUEUE) * 2 {
+        client
+            .events
+            .deliver(pushed(&sub, &format!("workloadStates.a{i}")));
+    }
+    asked(
+        &client,
+        |op| matches!(op, RequestOp::CancelEvents { subscription } if *subscription == sub),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@
 pub mod command;
 pub mod events;
 pub mod exit_files;
+pub mod kube_inject;
 pub mod labels;
 pub mod podman;
 pub mod podman_cli;
@@ -51,6 +52,7 @@ use ank_schemas::RuntimeKind;
 
 pub use command::{CommandError, Line, LineStream, Source};
 pub use events::{ContainerEvent, EventWatcher, WatchItem};
+pub use kube_inject::KubeControlInterface;
 pub use podman::{PodmanRunSpec, PodmanRuntime};
 pub use podman_cli::PodmanCli;
 pub use podman_kube::{KubeSpec, PodmanKubeRuntime};

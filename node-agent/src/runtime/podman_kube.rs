@@ -25,6 +25,7 @@ use ank_schemas::yaml::{self, Limits};
 use ank_schemas::RuntimeKind;
 use serde_json::{Map, Value};
 
+use super::kube_inject::{self, KubeControlInterface};
 use super::podman::stream_logs;
 use super::podman_cli::PodmanCli;
 use super::{labels, ps};
@@ -49,6 +50,8 @@ pub struct KubeSpec {
     pub play_options: Vec<String>,
     /// Options of `kube down`.
     pub down_options: Vec<String>,
+    /// Where the control interface goes, for a workload with allow rules (issue 15).
+    pub control_interface: Option<KubeControlInterface>,
 }
 
 impl KubeSpec {
@@ -96,12 +99,15 @@ impl PodmanKubeRuntime {
         self
     }
 
-    /// The manifest with the ownership labels added to every Pod and Deployment template.
+    /// The manifest with the ownership labels added to every Pod and Deployment template, and
+    /// the control interface injected into its target container (`kube_inject.rs`).
     pub fn labelled_manifest(&self, spec: &KubeSpec) -> Result<String, RuntimeError> {
         let labels = labels::ownership(&spec.instance, &self.agent, &NAME, &spec.general_options);
-        label_manifest(&spec.manifest, &labels).map_err(|reason| RuntimeError::InvalidSpec {
-            instance: spec.instance.clone(),
-            reason,
+        edit_manifest(&spec.manifest, &labels, spec.control_interface.as_ref()).map_err(|reason| {
+            RuntimeError::InvalidSpec {
+                instance: spec.instance.clone(),
+                reason,
+            }
         })
     }
 
@@ -225,8 +231,20 @@ impl PodmanKubeRuntime {
 /// The manifest comes from the bus, so it is read within the bounds of `ank_schemas::yaml`
 /// (the controller checked them too, but an agent does not trust its input).
 pub fn label_manifest(manifest: &str, labels: &[(&str, String)]) -> Result<String, String> {
-    let documents: Vec<Value> = yaml::documents(manifest, &Limits::DEFAULT)
+    edit_manifest(manifest, labels, None)
+}
+
+/// [`label_manifest`], plus the control interface of `ci` when the workload has one.
+fn edit_manifest(
+    manifest: &str,
+    labels: &[(&str, String)],
+    ci: Option<&KubeControlInterface>,
+) -> Result<String, String> {
+    let mut documents: Vec<Value> = yaml::documents(manifest, &Limits::DEFAULT)
         .map_err(|e| format!("the manifest is not accepted: {e}"))?;
+    if let Some(ci) = ci {
+        kube_inject::inject(&mut documents, ci)?;
+    }
     let mut out = Vec::new();
     for mut value in documents {
         if value.is_null() {
@@ -463,6 +481,7 @@ spec:
             general_options: vec![],
             play_options: vec!["--network".into(), "host".into()],
             down_options: vec!["--force".into()],
+            control_interface: None,
         };
         assert_eq!(
             PodmanKubeRuntime::play_args(&spec),

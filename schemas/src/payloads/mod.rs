@@ -4,15 +4,21 @@
 //! newer writer adds one; new fields get a default. Refusing unknown keys is for manifests that
 //! users write (`parse.rs`), not for machine-written payloads.
 
+mod agent_tags;
 mod complete_state;
 mod desired;
+mod events;
 mod logs;
 mod request;
 mod status;
 mod workload_state;
 
+pub use agent_tags::{
+    validate_agent_tags, AgentTags, AgentTagsError, MAX_AGENT_TAGS, MAX_AGENT_TAG_LEN,
+};
 pub use complete_state::{AgentEntry, AgentLoad, CompleteState, WorkloadStateEntry};
 pub use desired::{AgentSnapshot, DesiredStatePayload, DesiredWorkload};
+pub use events::{AgentEvent, AgentEventBody, MAX_AGENT_SUBSCRIPTIONS};
 pub use logs::{
     validate_log_time, LogEvent, LogOp, LogRequest, LogRequestError, RefusalReason, StopReason,
     LOG_LEASE, LOG_RENEW_INTERVAL, MAX_LOG_INSTANCES,

@@ -83,6 +83,30 @@ pub enum RequestOp {
         /// The workload.
         workload: WorkloadSpec,
     },
+    /// Start an event subscription for a workload's control interface (issue 15): answered
+    /// with the masked state (`state`), then the changes are pushed on
+    /// `{p}/agents/<agent>/events` as [`crate::AgentEvent`]s. Only on an agent's own request
+    /// topic.
+    SubscribeEvents {
+        /// The agent's name for the subscription, unique among its open ones; at most
+        /// [`MAX_REQUEST_ID_LEN`] bytes.
+        subscription: String,
+        /// Read masks; `*` matches any segment; empty: everything.
+        #[serde(default)]
+        masks: Vec<String>,
+    },
+    /// End an event subscription (always allowed, like Ankaios' `EventsCancelRequest`).
+    CancelEvents {
+        /// The subscription to end.
+        subscription: String,
+    },
+    /// Which of these instances are in the rendered desired state (Ankaios keeps only those
+    /// for a `LogsRequest`, §8.5); answered with `instances`. At most
+    /// [`crate::MAX_LOG_INSTANCES`] are looked at.
+    LogTargets {
+        /// The instances a log request names.
+        instances: Vec<InstanceId>,
+    },
 }
 
 /// The controller's answer to one request.
@@ -139,6 +163,11 @@ pub enum ResponseBody {
     State {
         /// A CompleteState-shaped object.
         complete_state: serde_json::Value,
+    },
+    /// The instances of a `logTargets` request that are in the desired state, in its order.
+    Instances {
+        /// Those instances.
+        instances: Vec<InstanceId>,
     },
 }
 
