@@ -185,3 +185,98 @@ fn issue_16_get_state_prints_what_ankaios_1_0_1_prints() {
         );
     }
 }
+
+/// `ank get workloads` and `ank get agents` with stdout not a terminal, from the same capture
+/// (`ank … get workloads > capw.txt`, `ank … get agents > capa.txt`): every cell padded, the
+/// last one too. Our agents table adds STATUS after Ankaios' columns.
+#[test]
+fn issue_16_get_workloads_and_agents_tables_are_ankaios_bytes_off_a_terminal() {
+    use ank_cli::commands::get::workloads::{rows, GetWorkloadsArgs};
+    use ank_cli::output::rows::agent_rows;
+    use ank_cli::output::table;
+
+    const ANKAIOS_WORKLOADS: &str =
+        "WORKLOAD NAME   AGENT       RUNTIME   EXECUTION STATE   ADDITIONAL INFO\n\
+        nginx           agent_d16   podman    Running(Ok)                      \n";
+    const ANKAIOS_AGENTS: &str = "NAME        WORKLOADS   CPU USAGE   FREE MEMORY \n\
+        agent_d16   1           100%        6626054144B\n";
+
+    let (view, _) = view();
+    let args = GetWorkloadsArgs {
+        agent: None,
+        state: None,
+        watch: false,
+        names: vec![],
+    };
+    let mut out = Vec::new();
+    table::render(&mut out, &rows(&view, &args), None).expect("in memory");
+    assert_eq!(String::from_utf8(out).expect("utf-8"), ANKAIOS_WORKLOADS);
+
+    let mut out = Vec::new();
+    table::render(&mut out, &agent_rows(&view), None).expect("in memory");
+    let ours = String::from_utf8(out).expect("utf-8");
+    // Ankaios' columns, byte for byte, then ours.
+    let expected: Vec<&str> = ANKAIOS_AGENTS.lines().collect();
+    let lines: Vec<&str> = ours.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{ours}");
+    for (line, ankaios) in lines.iter().zip(&expected) {
+        assert!(
+            line.starts_with(ankaios.trim_end()),
+            "{line:?} does not start with Ankaios' {ankaios:?}"
+        );
+    }
+    assert!(
+        lines[0].ends_with("STATUS") && lines[1].ends_with("online"),
+        "{ours}"
+    );
+}
+
+/// `ank apply m2.yaml > apply.out` (a one-shot `job` on agent_d16): Ankaios prints a table per
+/// update after an empty line, the spinner in front of the state, and an empty line at the end.
+/// Two of its updates (it repeats a table per spinner tick; ours one per change).
+#[test]
+fn issue_16_apply_tables_on_stdout_are_ankaios_bytes() {
+    use ank_cli::live::{ankaios_table, KnownRuntimes};
+    use ank_cli::wait::{Change, Progress};
+    use ank_schemas::{ExecutionState, PendingSubstate, SucceededSubstate};
+
+    const ANKAIOS_PENDING: &str = "\n\
+        WORKLOAD NAME   AGENT       RUNTIME     EXECUTION STATE     ADDITIONAL INFO      \n\
+        job             agent_d16   podman    | Pending(Starting)   Triggered at runtime.\n";
+    const ANKAIOS_DONE: &str = "\n\
+        WORKLOAD NAME   AGENT       RUNTIME     EXECUTION STATE   ADDITIONAL INFO\n\
+        job             agent_d16   podman      Succeeded(Ok)                    \n";
+
+    // Our fixture's workload is `nginx`: it takes the captured `job`'s place (both are padded
+    // to the header's 13 characters).
+    let (view, id) = view();
+    let runtimes = KnownRuntimes::from(&view);
+    let progress = |state, info: &str, done| Progress {
+        id: id.clone(),
+        change: Change::Added,
+        state,
+        additional_info: info.to_owned(),
+        done,
+    };
+    let pending = ankaios_table(
+        &runtimes,
+        &[progress(
+            ExecutionState::Pending(PendingSubstate::Starting),
+            "Triggered at runtime.",
+            false,
+        )],
+    )
+    .expect("in memory");
+    let done = ankaios_table(
+        &runtimes,
+        &[progress(
+            ExecutionState::Succeeded(SucceededSubstate::Ok),
+            "",
+            true,
+        )],
+    )
+    .expect("in memory");
+    let ankaios = |text: &str| text.replace("job  ", "nginx");
+    assert_eq!(pending, ankaios(ANKAIOS_PENDING));
+    assert_eq!(done, ankaios(ANKAIOS_DONE));
+}
