@@ -404,4 +404,9 @@ async fn set_state_sends_the_masks_and_the_file() {
         text(&output.stderr),
         "Nothing changed: the desired state already was like this.\n"
     );
+    // Ankaios 1.0.1's stdout for it (`ank delete workload nosuch > out`, issue 16).
+    assert_eq!(
+        text(&output.stdout),
+        "Apply successful. No workloads updated.\n"
+    );
 }
