@@ -15,9 +15,9 @@ use crate::state_view::View;
 use crate::ui::Ui;
 use crate::wait::Expected;
 
-/// What Ankaios prints once a change is accepted and it starts waiting (reference §5.3).
 /// Ankaios' stdout for a change that changed nothing.
 const ANKAIOS_NOTHING_UPDATED: &str = "Apply successful. No workloads updated.";
+/// What Ankaios prints once a change is accepted and it starts waiting (reference §5.3).
 const ANKAIOS_APPLIED: &str = "Successfully applied the manifest(s).";
 /// Its second line.
 const WAITING: &str =
