@@ -15,6 +15,8 @@ use crate::state_view::View;
 use crate::ui::Ui;
 use crate::wait::Expected;
 
+/// Ankaios' stdout for a change that changed nothing.
+const ANKAIOS_NOTHING_UPDATED: &str = "Apply successful. No workloads updated.";
 /// What Ankaios prints once a change is accepted and it starts waiting (reference §5.3).
 const ANKAIOS_APPLIED: &str = "Successfully applied the manifest(s).";
 /// Its second line.
@@ -69,6 +71,11 @@ pub async fn submit(
         }
         if added.is_empty() && deleted.is_empty() {
             let line = if updated.is_empty() {
+                if ui.ankaios_stdout() {
+                    // What Ankaios 1.0.1 prints on stdout when a request changes nothing
+                    // (`ank delete workload nosuch > out`), for scripts that read it.
+                    writeln!(ui.out(), "{ANKAIOS_NOTHING_UPDATED}")?;
+                }
                 "Nothing changed: the desired state already was like this.".to_owned()
             } else {
                 format!("{done} {} workload(s) updated in place.", updated.len())

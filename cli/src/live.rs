@@ -167,7 +167,9 @@ fn print_final(
     progress: &[Progress],
 ) -> Result<(), CliError> {
     if ui.ankaios_stdout() {
-        // The last table on stdout already shows the final states, as in Ankaios.
+        // The last table on stdout already shows the final states; Ankaios ends with an empty
+        // line.
+        writeln!(ui.out())?;
         return Ok(());
     }
     let rows = progress_rows(runtimes, progress);
@@ -203,6 +205,35 @@ fn spinner_table(
     table::render_cells(&mut buffer, &headers, &cells, width, "")?;
     Ok(String::from_utf8_lossy(&buffer).into_owned())
 }
+
+/// The table Ankaios 1.0.1 prints on stdout off a terminal after an empty line: the spinner
+/// frame (or a blank once the row is final) in front of the EXECUTION STATE cell, that header
+/// shifted by the two columns it takes, every cell padded (captured in cli/tests/cli/
+/// ankaios_format.rs).
+pub fn ankaios_table(runtimes: &KnownRuntimes, progress: &[Progress]) -> std::io::Result<String> {
+    let rows = progress_rows(runtimes, progress);
+    let mut cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    for (row, p) in cells.iter_mut().zip(progress) {
+        let mark = if p.done { ' ' } else { SPINNER[0] };
+        if let Some(state) = row.get_mut(STATE_COLUMN) {
+            *state = format!("{mark} {state}");
+        }
+    }
+    let mut headers: Vec<String> = WorkloadRow::headers()
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    if let Some(state) = headers.get_mut(STATE_COLUMN) {
+        state.insert_str(0, "  ");
+    }
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut buffer = b"\n".to_vec();
+    table::render_cells(&mut buffer, &headers, &cells, None, "")?;
+    Ok(String::from_utf8_lossy(&buffer).into_owned())
+}
+
+/// The EXECUTION STATE column of a [`WorkloadRow`].
+const STATE_COLUMN: usize = 3;
 
 /// Draws progress: in place on a terminal, as lines per change otherwise; and, for scripts,
 /// Ankaios' table on stdout after every change.
@@ -255,7 +286,7 @@ impl Drawer {
                 .collect();
             if self.last_table.as_ref() != Some(&key) {
                 // No spinner ticks off a terminal: the first frame marks what is pending.
-                let text = spinner_table(runtimes, progress, 0, None)?;
+                let text = ankaios_table(runtimes, progress)?;
                 ui.out().write_all(text.as_bytes())?;
                 ui.out().flush()?;
                 self.last_table = Some(key);

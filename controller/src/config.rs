@@ -275,6 +275,7 @@ impl Args {
                 BrokerChoice::Embedded(Box::new(config))
             }
             Some(url) if url.starts_with("mqtt://") || url.starts_with("mqtts://") => {
+                refuse_embedded_only(&self.embedded, url)?;
                 BrokerChoice::External(url.to_owned())
             }
             Some(other) => {
@@ -293,6 +294,50 @@ impl Args {
             max_message_size,
         })
     }
+}
+
+/// Refuses the embedded broker's flags beside an external broker (`url`): they would be
+/// ignored, and a `--dashboard-listen` that serves nothing looks like a broken page (issue 16).
+/// The dashboard of an external broker is served by `ank-broker` and pointed at the broker's
+/// WebSocket with `?broker=` (docs/dashboard.md).
+fn refuse_embedded_only(embedded: &BrokerArgs, url: &str) -> anyhow::Result<()> {
+    if embedded.dashboard_listen.is_some() || embedded.dashboard_dir.is_some() {
+        bail!(
+            "--dashboard-listen serves the page of the embedded broker, but --broker is {url}: \
+             serve it with `ank-broker --in-memory --listen 127.0.0.1:0 --dashboard-listen ADDR` \
+             and open http://ADDR/?broker=ws://<the broker's WebSocket listener>/mqtt \
+             (docs/dashboard.md), or drop --broker to use the embedded broker"
+        );
+    }
+    let mut given = Vec::new();
+    let e = embedded;
+    for (flag, set) in [
+        ("--listen", e.listen.is_some()),
+        ("--ws-listen", e.ws_listen.is_some()),
+        ("--storage-dir", e.storage_dir.is_some()),
+        ("--in-memory", e.in_memory),
+        ("--passwd", e.passwd_file.is_some()),
+        ("--acl", e.acl_file.is_some()),
+        ("--tls-listen", e.tls_listen.is_some()),
+        ("--tls-cert", e.tls_cert.is_some()),
+        ("--tls-ca", e.tls_ca.is_some()),
+        ("--tls-require-client-cert", e.tls_require_client_cert),
+        ("--plain-listener", e.plain_listener),
+        ("--max-connections", e.max_connections.is_some()),
+        ("--max-packet-size", e.max_packet_size.is_some()),
+    ] {
+        if set {
+            given.push(flag);
+        }
+    }
+    if !given.is_empty() {
+        bail!(
+            "{} set the embedded broker, but --broker is {url}: configure that broker instead, \
+             or drop --broker to use the embedded one",
+            given.join(", ")
+        );
+    }
+    Ok(())
 }
 
 impl Config {
@@ -536,6 +581,39 @@ path = '/usr/libexec/ankaios/hooks'
     }
 
     /// (case, flags, file): each must be refused.
+    #[test]
+    fn issue_16_embedded_broker_flags_beside_an_external_broker_are_errors_naming_them() {
+        // (flags, words the error must name)
+        let cases: [(&[&str], &[&str]); 3] = [
+            (
+                &["--dashboard-listen", "127.0.0.1:8080"],
+                &[
+                    "--dashboard-listen",
+                    "mqtt://h:1",
+                    "ank-broker",
+                    "?broker=ws://",
+                ],
+            ),
+            (&["--dashboard-dir", "/d"], &["--dashboard-listen"]),
+            (
+                &["--listen", "127.0.0.1:7", "--in-memory"],
+                &["--listen, --in-memory", "mqtt://h:1"],
+            ),
+        ];
+        for (flags, words) in cases {
+            let mut all = vec!["--broker", "mqtt://h:1"];
+            all.extend_from_slice(flags);
+            let error = format!("{:#}", args(&all).resolve(&file("")).expect_err("refused"));
+            for word in words {
+                assert!(error.contains(word), "{flags:?}: {error}");
+            }
+        }
+        // The same flags with the embedded broker are fine.
+        assert!(args(&["--dashboard-listen", "127.0.0.1:8080"])
+            .resolve(&file(""))
+            .is_ok());
+    }
+
     #[test]
     fn bad_settings_are_refused() {
         let cases: [(&str, &[&str], &str); 6] = [

@@ -23,6 +23,7 @@ use crate::inbox::{self, Inbound};
 use crate::log_streams::LogStreams;
 use crate::observed::RuntimeInstance;
 use crate::publish::Publisher;
+use crate::reported_ends::{self, EndsRecord};
 use crate::resources::{changed_noticeably, Sampler};
 use crate::runner::Runner;
 use crate::runtime::{EventWatcher, PodmanCli, WatchItem};
@@ -53,6 +54,8 @@ pub struct Agent {
     pub connects: u64,
     /// The boot to record once the runner settled after start (`boot.rs`); `None` after.
     pub boot: Option<Boot>,
+    /// The ends the agent reported, kept in its folder once it settled (`reported_ends.rs`).
+    pub ends_record: EndsRecord,
 }
 
 /// Runs the loop until `shutdown` completes or the session ends.
@@ -118,6 +121,7 @@ pub async fn run_loop(
         }
         agent.reconcile().await;
         agent.record_boot();
+        agent.record_ends();
     }
 
     tracing::info!("shutting down: workloads keep running");
@@ -306,6 +310,23 @@ impl Agent {
             tracing::warn!(%error, "cannot record the boot id; the next start counts as a reboot");
         }
         self.runner.observed.rebooted = false;
+        self.runner.observed.reported_ends = None;
+    }
+
+    /// Keeps the reported ends in the agent's folder once it settled (before, the record of
+    /// the last run is still what decides adoption, and a kill -9 then must not lose it).
+    fn record_ends(&mut self) {
+        if self.boot.is_some() {
+            return;
+        }
+        let ends = reported_ends::reported_now(&self.runner.observed);
+        if let Err(error) = self.ends_record.update(ends) {
+            ank_bus::warn_limited!(
+                "reported ends",
+                %error,
+                "cannot record the reported ends; after a restart ended workloads run again",
+            );
+        }
     }
 
     async fn sample_resources(&mut self) {

@@ -22,6 +22,8 @@
 //! - `reconcile` (with `reconcile_existing`): the pure decision, desired + [`Observed`] →
 //!   [`Action`]s; `conditions`: which add/delete conditions are unmet.
 //! - `observed`, `book`: what the planner knows besides the snapshot; one workload's memory.
+//! - `boot`, `reported_ends`: what an agent restart adopts, what runs again (a reboot, a
+//!   shutdown's `podman stop`).
 //! - `state_map`: podman's raw state → execution state and additionalInfo text.
 //! - `backoff`: create-retry and restart delays, pure arithmetic.
 //! - `hysteresis`: which state reports a stopping workload ignores.
@@ -56,6 +58,7 @@ mod log_streams;
 mod observed;
 mod publish;
 mod reconcile;
+mod reported_ends;
 mod resources;
 mod run;
 mod runner;

@@ -38,6 +38,10 @@ pub struct Observed {
     /// The device restarted since the agent last ran (`boot.rs`): an ended instance found
     /// without a book is replaced, not adopted, so services run again after a reboot.
     pub rebooted: bool,
+    /// The containers whose end the agent had reported before this start
+    /// (`reported_ends.rs`); `None` once it settled, when an ended instance found without a book
+    /// counts as reported. An ended container not among them runs again.
+    pub reported_ends: Option<BTreeSet<String>>,
     /// Why the runtimes could not be listed, while no listing has succeeded since the agent
     /// started. The agent then knows nothing of existing containers, so it only reports.
     pub listing_error: Option<String>,

@@ -11,6 +11,7 @@ use crate::backoff;
 use crate::book::WorkloadBook;
 use crate::desired::Workload;
 use crate::observed::RuntimeInstance;
+use crate::reported_ends;
 use crate::runtime::RawState;
 use crate::state_map;
 
@@ -26,14 +27,16 @@ impl Planner<'_> {
     ) {
         let id = workload.instance_id();
         let mapped = state_map::map(&current.state);
-        // An ended instance is adopted only within one boot: after a device restart the
-        // services run again, as in Ankaios (issue 16 point 1).
-        let ended = matches!(
-            mapped.state,
-            ExecutionState::Succeeded(_) | ExecutionState::Failed(FailedSubstate::ExecFailed)
+        // An ended instance is adopted only within one boot and if the agent had reported its
+        // end: after a reboot or a shutdown's `podman stop` the services run again, as in
+        // Ankaios (issue 16 point 1, `reported_ends.rs`).
+        let reported = reported_ends::end_reported(
+            self.observed.reported_ends.as_ref(),
+            &current.container_ids,
         );
-        let running = matches!(mapped.state, ExecutionState::Running(_));
-        let keep = running || (ended && !self.observed.rebooted);
+        let found = reported_ends::Found::of(&mapped.state);
+        let keep = reported_ends::verdict(found, self.observed.rebooted, reported)
+            == reported_ends::Verdict::Adopt;
         if keep {
             let said = Said {
                 exit_code: mapped.exit_code,

@@ -88,6 +88,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let boot = crate::boot::detect(&config.boot_id_file, &config.io_folder());
     let mut runner = Runner::new(&config.name, config.runtimes.clone(), Arc::clone(&runtimes));
     runner.observed.rebooted = boot.rebooted;
+    let (ends_record, reported_ends) = crate::reported_ends::EndsRecord::open(&config.io_folder());
+    runner.observed.reported_ends = Some(reported_ends);
     // Control interface (issue 15): one FIFO server per instance with allow rules; the log
     // lines its LogsRequests ask for arrive on the agent's own log stream topic.
     let own_id =
@@ -114,6 +116,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         publisher,
         runner,
         boot: Some(boot),
+        ends_record,
         sampler: Sampler::default(),
         connects: 0,
         config,

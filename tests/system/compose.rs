@@ -81,9 +81,11 @@ fn compose_stack() -> Result<()> {
     let agents = poll(|| {
         let out = ank_cmd(&ank, &broker, &["get", "agents"]).output()?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let online = text
-            .lines()
-            .any(|l| l.split_whitespace().take(2).eq([agent.as_str(), "online"]));
+        let online = text.lines().any(|l| {
+            // NAME first, STATUS last (after Ankaios' columns).
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.first() == Some(&agent.as_str()) && words.last() == Some(&"online")
+        });
         Ok(online.then_some(text))
     })
     .with_context(|| {

@@ -75,22 +75,25 @@ pub struct AgentRow {
 
 impl Row for AgentRow {
     fn headers() -> &'static [&'static str] {
-        &["NAME", "STATUS", "WORKLOADS", "CPU USAGE", "FREE MEMORY"]
+        // Ankaios' four columns where Ankaios has them (scripts pick columns by position), our
+        // STATUS after them (issue 16).
+        &["NAME", "WORKLOADS", "CPU USAGE", "FREE MEMORY", "STATUS"]
     }
 
     fn cells(&self) -> Vec<String> {
         vec![
             self.name.clone(),
-            self.status.clone(),
             self.workloads.to_string(),
             self.cpu_usage.clone(),
             self.free_memory.clone(),
+            self.status.clone(),
         ]
     }
 }
 
 /// Every agent that ever published a status, sorted by name. Unlike Ankaios (connected agents
-/// only), offline and lost agents are listed too: the STATUS column says which.
+/// only), offline and lost agents are listed too: the STATUS column, after Ankaios' columns,
+/// says which.
 pub fn agent_rows(view: &View) -> Vec<AgentRow> {
     view.agents
         .iter()

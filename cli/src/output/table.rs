@@ -1,5 +1,7 @@
 //! Tables the way Ankaios' `ank` draws them: a blank style (no borders, no outer padding),
-//! columns separated by three spaces, and the last column wrapped to the terminal width.
+//! columns separated by three spaces, and the last column wrapped to the terminal width. Off a
+//! terminal every cell, the last one too, is padded to its column's width, byte for byte what
+//! Ankaios 1.0.1 prints for scripts (issue 16; trailing spaces included).
 //!
 //! Rows are structs implementing [`Row`]; renderers write to any `impl Write`, so tests render
 //! into a `Vec<u8>`. Widths count `char`s: every name is ASCII by the name rules, and additional
@@ -79,6 +81,16 @@ fn write_row<W: Write + ?Sized>(
     let room = width
         .map(|w| w.saturating_sub(start).max(MIN_LAST_WIDTH))
         .unwrap_or(usize::MAX);
+    if width.is_none() {
+        // Not a terminal: Ankaios' padding, nothing wrapped or trimmed.
+        let pad = widths.get(row.len() - 1).copied().unwrap_or(0);
+        line.push_str(last);
+        line.extend(std::iter::repeat_n(
+            ' ',
+            pad.saturating_sub(last.chars().count()),
+        ));
+        return writeln!(out, "{line}");
+    }
     let mut pieces = wrap(last, room).into_iter();
     line.push_str(&pieces.next().unwrap_or_default());
     writeln!(out, "{}", line.trim_end())?;
@@ -138,10 +150,19 @@ mod tests {
     }
 
     #[test]
-    fn columns_are_padded_to_the_widest_cell_without_trailing_blanks() {
+    fn issue_16_off_a_terminal_every_cell_is_padded_as_ankaios_prints() {
         let rows = [Two("nginx", ""), Two("a", "exit code 1")];
         assert_eq!(
             text(&rows, None),
+            "NAME    INFO       \nnginx              \na       exit code 1\n"
+        );
+    }
+
+    #[test]
+    fn on_a_terminal_columns_are_padded_without_trailing_blanks() {
+        let rows = [Two("nginx", ""), Two("a", "exit code 1")];
+        assert_eq!(
+            text(&rows, Some(80)),
             "NAME    INFO\nnginx\na       exit code 1\n"
         );
     }

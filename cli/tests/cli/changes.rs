@@ -139,24 +139,27 @@ async fn issue_16_apply_waits_and_prints_ankaios_stdout_when_not_a_terminal() {
         stdout.starts_with(
             "Successfully applied the manifest(s).
 Waiting for workload(s) to reach desired states (press Ctrl+C to interrupt).
-  WORKLOAD NAME   AGENT     RUNTIME   EXECUTION STATE    ADDITIONAL INFO
-| w               agent_A             Pending(Initial)
-  WORKLOAD NAME"
+
+WORKLOAD NAME   AGENT     RUNTIME     EXECUTION STATE    ADDITIONAL INFO
+w               agent_A             | Pending(Initial)                  
+
+WORKLOAD NAME"
         ),
         "{stdout}"
     );
     assert!(
         stdout.ends_with(
             "
-  WORKLOAD NAME   AGENT     RUNTIME   EXECUTION STATE   ADDITIONAL INFO
-  w               agent_A             Running(Ok)
+WORKLOAD NAME   AGENT     RUNTIME     EXECUTION STATE   ADDITIONAL INFO
+w               agent_A               Running(Ok)                      
+
 "
         ),
         "{stdout}"
     );
     if stdout.contains("Pending(Starting)") {
         assert!(
-            stdout.contains("\n| w               agent_A             Pending(Starting)   Triggered at runtime.\n"),
+            stdout.contains("\nw               agent_A             | Pending(Starting)   Triggered at runtime.\n"),
             "{stdout}"
         );
     }
@@ -345,13 +348,14 @@ async fn issue_16_delete_waits_until_the_state_topic_is_cleared_printing_ankaios
     assert!(
         stdout.starts_with(
             "Successfully applied the manifest(s).\nWaiting for workload(s) to reach desired \
-             states (press Ctrl+C to interrupt).\n  WORKLOAD NAME"
+             states (press Ctrl+C to interrupt).\n\nWORKLOAD NAME"
         ),
         "{stdout}"
     );
-    let last_row = stdout.lines().last().unwrap_or_default();
+    // The last table's row, then Ankaios' empty line.
+    let last_row = stdout.lines().rev().nth(1).unwrap_or_default();
     assert!(
-        last_row.starts_with("  w ") && last_row.contains("Removed"),
+        stdout.ends_with("\n\n") && last_row.starts_with("w ") && last_row.contains("  Removed"),
         "{stdout}"
     );
 }
@@ -399,5 +403,10 @@ async fn set_state_sends_the_masks_and_the_file() {
     assert_eq!(
         text(&output.stderr),
         "Nothing changed: the desired state already was like this.\n"
+    );
+    // Ankaios 1.0.1's stdout for it (`ank delete workload nosuch > out`, issue 16).
+    assert_eq!(
+        text(&output.stdout),
+        "Apply successful. No workloads updated.\n"
     );
 }

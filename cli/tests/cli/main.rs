@@ -3,6 +3,8 @@
 //! Snapshots live in `snapshots/`; a missing one is written and the test fails so that it gets
 //! reviewed; `UPDATE_SNAPSHOTS=1` rewrites them all.
 
+/// `ank get state` beside what the real Ankaios 1.0.1 prints for the same state (issue 16).
+mod ankaios_format;
 /// Changes against a real Mosquitto and a scripted stand-in for the controller.
 mod changes;
 /// The fixed cluster state every snapshot is drawn from, and snapshot files.

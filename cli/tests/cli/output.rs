@@ -1,7 +1,7 @@
-use ank_cli::commands::get::state::{read_masks, selected_state};
+use ank_cli::commands::get::state::{read_masks, selected_state, write_state};
 use ank_cli::commands::get::workloads::{rows, GetWorkloadsArgs};
 use ank_cli::live::{progress_rows, KnownRuntimes};
-use ank_cli::output::document::{write_document, write_stream_item, Format};
+use ank_cli::output::document::{write_stream_item, Format};
 use ank_cli::output::rows::{agent_rows, config_rows};
 use ank_cli::output::table::{self, Row};
 use ank_cli::state_diff::event;
@@ -101,7 +101,7 @@ fn get_state_documents() {
         let masks: Vec<String> = masks.iter().map(|m| (*m).to_owned()).collect();
         let state = selected_state(&v, &read_masks(&masks).expect("masks")).expect("state");
         let mut out = Vec::new();
-        write_document(&mut out, &state, format).expect("in memory");
+        write_state(&mut out, &state, format).expect("in memory");
         snapshot(name, &String::from_utf8(out).expect("utf-8"));
     }
 }

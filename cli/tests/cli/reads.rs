@@ -289,7 +289,11 @@ async fn settings_come_from_flag_then_env_then_file() {
         .arg("--ank-config")
         .arg(&config)
         .args(["get", "configs"]));
-    assert_eq!(text(&with_env.stdout), "CONFIG\ndb_settings\nweb\n");
+    // Padded to the column, as Ankaios prints off a terminal.
+    assert_eq!(
+        text(&with_env.stdout),
+        "CONFIG     \ndb_settings\nweb        \n"
+    );
     let file_only = run(cluster
         .ank()
         .env_remove("ANK_TOPIC_PREFIX")
@@ -303,7 +307,10 @@ async fn settings_come_from_flag_then_env_then_file() {
         .arg("--ank-config")
         .arg(&config)
         .args(["--topic-prefix", &cluster.prefix, "get", "configs"]));
-    assert_eq!(text(&flag.stdout), "CONFIG\ndb_settings\nweb\n");
+    assert_eq!(
+        text(&flag.stdout),
+        "CONFIG     \ndb_settings\nweb        \n"
+    );
     std::fs::write(&config, "topic_prefx = \"typo\"\n").expect("write");
     let typo = run(cluster
         .ank()

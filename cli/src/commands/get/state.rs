@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::output::complete_state::shape;
 use crate::output::document::{write_document, Format};
 use crate::state_view::View;
 use crate::ui::Ui;
@@ -30,7 +31,22 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &GetStateArgs) -> Result<(), 
     let masks = read_masks(&args.masks)?;
     let view = ctx.read_view().await?;
     let state = selected_state(&view, &masks)?;
-    write_document(ui.out(), &state, args.output)?;
+    write_state(ui.out(), &state, args.output)?;
+    Ok(())
+}
+
+/// Writes a CompleteState as Ankaios 1.0.1's `ank get state` does (issue 16 point 4): shaped
+/// (`output/complete_state.rs`), and YAML followed by an empty line (Ankaios prints the
+/// document with `println!`), JSON by a newline.
+pub fn write_state<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    state: &serde_json::Value,
+    format: Format,
+) -> std::io::Result<()> {
+    write_document(out, &shape(state), format)?;
+    if format == Format::Yaml {
+        writeln!(out)?;
+    }
     Ok(())
 }
 
