@@ -28,6 +28,7 @@ mod event_loop;
 pub mod log_limit;
 mod options;
 mod packet;
+mod rate;
 mod request;
 mod retained;
 mod session;
@@ -40,6 +41,7 @@ pub use error::BusError;
 pub use log_limit::{excerpt, excerpt_bytes};
 pub use options::{ConnectOptions, Pem, TlsFiles, DEFAULT_PUBLISH_LIMIT, MQTTS_PORT, MQTT_PORT};
 pub use packet::{publish_packet_size, MAX_TOPIC_BYTES};
+pub use rate::{Rate, RateWindow};
 pub use retained::{Watch, WatchEvent};
 pub use session::{Incoming, Message, Session, SessionEvent};
 pub use settings::{

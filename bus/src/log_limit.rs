@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::rate::{Rate, RateWindow};
+
 /// How many characters of outside input one log field shows at most.
 pub const EXCERPT_CHARS: usize = 200;
 
@@ -173,14 +175,7 @@ pub enum Admission {
 pub struct WarnLimiter {
     burst: u32,
     window: Duration,
-    kinds: Mutex<HashMap<&'static str, Window>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    started: Instant,
-    logged: u32,
-    suppressed: u64,
+    kinds: Mutex<HashMap<&'static str, RateWindow>>,
 }
 
 impl WarnLimiter {
@@ -206,26 +201,14 @@ impl WarnLimiter {
             .kinds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window = kinds.entry(kind).or_insert(Window {
-            started: now,
-            logged: 0,
-            suppressed: 0,
-        });
-        let mut suppressed_before = 0;
-        if now.duration_since(window.started) >= self.window {
-            suppressed_before = window.suppressed;
-            *window = Window {
-                started: now,
-                logged: 0,
-                suppressed: 0,
-            };
-        }
-        if window.logged < self.burst {
-            window.logged += 1;
-            Admission::Log { suppressed_before }
-        } else {
-            window.suppressed += 1;
-            Admission::Suppress
+        let window = kinds
+            .entry(kind)
+            .or_insert_with(|| RateWindow::new(self.burst, self.window));
+        match window.admit(now) {
+            Rate::Admitted { refused_before } => Admission::Log {
+                suppressed_before: refused_before,
+            },
+            Rate::Refused { .. } => Admission::Suppress,
         }
     }
 }
