@@ -57,6 +57,41 @@ impl Pem {
     }
 }
 
+impl TlsFiles {
+    /// The identity the client certificate proves: the first DNS name of its subjectAltName,
+    /// which the embedded broker takes as the login (and Mosquitto with
+    /// `use_identity_as_username` its CN, which `ank-broker setup` makes the same). `None`
+    /// without a client certificate. A program derives its user name and client id from it, so
+    /// `ank` needs no `--username` under mutual TLS (issue 13).
+    pub fn certificate_identity(&self) -> Result<Option<String>, BusError> {
+        let Some(cert) = &self.cert else {
+            return Ok(None);
+        };
+        let bad = |reason: String| BusError::TlsIdentity {
+            cert: format!("{cert:?}"),
+            reason,
+        };
+        let pem = cert.read()?;
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .ok_or_else(|| bad("no certificate in it".into()))?
+            .map_err(|e| bad(e.to_string()))?;
+        let parsed = webpki::EndEntityCert::try_from(&der).map_err(|e| bad(format!("{e:?}")))?;
+        let name = parsed.valid_dns_names().next().map(str::to_owned);
+        match name {
+            Some(name) if ank_schemas::is_valid_name(&name) => Ok(Some(name)),
+            Some(name) => Err(bad(format!(
+                "its first subjectAltName DNS name `{}` is not an identity ([A-Za-z0-9_-], at most 63); give --username",
+                crate::log_limit::excerpt(&name)
+            ))),
+            None => Err(bad(
+                "it names no identity (no subjectAltName DNS name); give --username".into(),
+            )),
+        }
+    }
+}
+
 /// PEM material for a TLS connection (`mqtts://`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
