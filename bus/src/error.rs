@@ -65,6 +65,9 @@ pub enum BusError {
         #[source]
         source: std::io::Error,
     },
+    /// The private key file may be read by group or others (mode and fix in the message).
+    #[error(transparent)]
+    KeyMode(#[from] ank_schemas::KeyModeError),
     /// The client certificate cannot tell who this client is.
     #[error("the client certificate {cert}: {reason}")]
     TlsIdentity {

@@ -55,6 +55,27 @@ impl Pem {
             Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
+
+    /// The bytes of a private key: as [`Pem::read`], but a file that group or others may
+    /// access is refused, as ssh does (issue 13). The mode is taken from the opened file, so
+    /// it is the file that is read.
+    pub fn read_private_key(&self) -> Result<Vec<u8>, BusError> {
+        let Pem::File(path) = self else {
+            return self.read();
+        };
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let io = |source| BusError::TlsFile {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mode = file.metadata().map_err(io)?.permissions().mode();
+        ank_schemas::check_private_key_mode(&path.display().to_string(), mode)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    }
 }
 
 impl TlsFiles {

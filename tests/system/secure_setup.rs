@@ -48,6 +48,80 @@ fn issue_13_secure_setup_under_passwords_and_acls_on_mosquitto() {
     run(BrokerKind::Mosquitto, Auth::Passwords, "setup_pm");
 }
 
+/// Every binary that reads a private key refuses one that group or others may read, naming the
+/// file, its mode and the fix, as ssh does; before, each used it silently.
+#[test]
+fn issue_13_a_private_key_readable_by_others_is_refused_by_every_binary() {
+    if let Err(e) = key_modes() {
+        panic!("{e:#}");
+    }
+}
+
+fn key_modes() -> Result<()> {
+    let setup = Setup::new(BrokerKind::Embedded, Auth::MutualTls, "keymode")?;
+    setup.run_setup()?;
+    let key = |name: &str| setup.file(&format!("{name}.key"));
+    let agent = format!("agent-{}", setup.agent);
+    for name in ["server", agent.as_str(), USER] {
+        std::fs::set_permissions(key(name), std::fs::Permissions::from_mode(0o644))?;
+    }
+    let tls_listen = format!("127.0.0.1:{}", setup.tls_port);
+    let url = format!("mqtts://{tls_listen}");
+    let mut controller = command(Binary::Controller)?;
+    controller
+        .arg("--state-dir")
+        .arg(setup.tmp.path().join("state"))
+        .args(["--tls-listen", &tls_listen])
+        .arg("--ca-pem")
+        .arg(setup.file("ca.pem"))
+        .arg("--crt-pem")
+        .arg(setup.file("server.pem"))
+        .arg("--key-pem")
+        .arg(key("server"));
+    let mut broker = command(Binary::Broker)?;
+    broker
+        .args(["--in-memory", "--tls-listen", &tls_listen, "--tls-cert"])
+        .arg(setup.file("server.pem"))
+        .arg("--tls-key")
+        .arg(key("server"));
+    let mut agent_cmd = command(Binary::Agent)?;
+    agent_cmd
+        .args(["--name", &setup.agent, "--broker", &url])
+        .arg("--run-folder")
+        .arg(setup.tmp.path().join("run"))
+        .arg("--ca-pem")
+        .arg(setup.file("ca.pem"))
+        .arg("--crt-pem")
+        .arg(setup.file(&format!("{agent}.pem")))
+        .arg("--key-pem")
+        .arg(key(&agent));
+    let mut ank = command(Binary::Ank)?;
+    ank.arg("-x")
+        .arg(setup.file(&format!("{USER}.toml")))
+        .args(["get", "workloads"]);
+    for (name, file, command) in [
+        ("ank-controller", key("server"), controller),
+        ("ank-broker", key("server"), broker),
+        ("ank-agent", key(&agent), agent_cmd),
+        ("ank", key(USER), ank),
+    ] {
+        let log = setup.tmp.path().join(format!("{name}.log"));
+        let mut daemon = Daemon::spawn(name, command, &log)?;
+        let status = daemon.wait_timeout(START)?;
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        let expected = format!(
+            "the private key {0} is accessible by group or others (mode 0644); refusing to use \
+             it: run `chmod 600 {0}`",
+            file.display()
+        );
+        ensure!(
+            status.and_then(|s| s.code()) == Some(1) && output.contains(&expected),
+            "{name} with a 0644 key: exit {status:?}, expected `{expected}` in:\n{output}"
+        );
+    }
+    Ok(())
+}
+
 fn run(kind: BrokerKind, auth: Auth, tag: &str) {
     let mut setup = match Setup::new(kind, auth, tag) {
         Ok(s) => s,
