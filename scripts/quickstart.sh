@@ -6,6 +6,13 @@
 #
 # Usage (as root on Debian 12, from a clone of the repository):
 #   scripts/quickstart.sh          start everything (again: starts only what is not running)
+#   scripts/quickstart.sh start --secure
+#                                  the same, secured (issue 13): `ank-broker setup` writes a CA,
+#                                  certificates, passwords and the ACL to .quickstart/secure/
+#                                  (0700); the embedded broker then takes only mutual TLS on
+#                                  127.0.0.1:8883 (no plain listener), the agent and `ank` log in
+#                                  with their certificates. `status` and `stop` follow the mode
+#                                  `start` used. No dashboard in this mode (it logs in by password).
 #   scripts/quickstart.sh status   the processes, agents and workloads
 #   scripts/quickstart.sh stop     delete the quickstart's workloads, stop the processes
 #
@@ -21,12 +28,29 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 qs="$root/.quickstart"
 # `start` remembers the port, so `status` and `stop` reach the same controller without the variable.
-port=${QUICKSTART_PORT:-$(cat "$qs/port" 2>/dev/null || echo 1883)}
+secure=0
+if [ "${1:-start}" = start ] && [ "${2:-}" = --secure ]; then
+  secure=1
+elif [ "${1:-start}" = start ] && [ -n "${2:-}" ]; then
+  echo "quickstart: unknown option '$2' (start takes --secure)" >&2; exit 2
+elif [ "${1:-start}" != start ] && [ -f "$qs/secure.mode" ]; then
+  secure=1 # status/stop: the mode `start` used
+fi
+# Each mode remembers its own port.
+if [ $secure = 1 ]; then default_port=8883 port_file="$qs/secure.port"; else default_port=1883 port_file="$qs/port"; fi
+port=${QUICKSTART_PORT:-$(cat "$port_file" 2>/dev/null || echo $default_port)}
 wait_s=${QUICKSTART_WAIT:-60}
 dash_port=${QUICKSTART_DASHBOARD_PORT:-8088}
 agent=agent_A
 bin="$root/target/release"
 export ANK_BROKER="mqtt://127.0.0.1:$port"
+sec="$qs/secure"
+# The CLI user of the secure mode: `ank` reads its certificate from the config setup wrote.
+cli_user=operator
+if [ $secure = 1 ]; then
+  export ANK_BROKER="mqtts://127.0.0.1:$port"
+  export ANK_CONFIG="$sec/$cli_user.toml"
+fi
 
 env_dir="$root/.test-env"
 machine_tag=quickstart
@@ -136,6 +160,11 @@ ensure_rust() {
 
 # --- subcommands --------------------------------------------------------------------------------
 cmd_start() {
+  # A running quickstart keeps its mode: switching needs a stop (the processes hold their logins).
+  if pid_of controller ank-controller >/dev/null; then
+    local running=0; [ -f "$qs/secure.mode" ] && running=1
+    [ $running = $secure ] || die "the quickstart runs in the other mode (secure=$running): scripts/quickstart.sh stop first"
+  fi
   # What running workloads needs, installed and proven (scripts/lib/machine.sh): podman with
   # runc and the project's containers.conf (in .test-env/, shared with the tests), the local
   # image, and catatonit for the podman-kube example the summary suggests.
@@ -145,11 +174,30 @@ cmd_start() {
   ensure_rust
 
   log "building the release binaries (the first build takes several minutes)"
-  (cd "$root" && cargo build --release --bin ank-controller --bin ank-agent --bin ank)
+  (cd "$root" && cargo build --release --bin ank-controller --bin ank-agent --bin ank --bin ank-broker)
+
+  # The secure mode's identities, once: setup never overwrites, so a restart reuses them.
+  local listen=(--listen "127.0.0.1:$port") agent_login=()
+  if [ $secure = 1 ]; then
+    if [ ! -f "$sec/ca.pem" ]; then
+      mkdir -p "$qs"
+      log "ank-broker setup .quickstart/secure (CA, certificates, passwords, ACL)"
+      "$bin/ank-broker" setup "$sec" --agent "$agent" --user "$cli_user" \
+        --tls-listen "127.0.0.1:$port" >"$qs/secure-setup.txt"
+    fi
+    listen=(--tls-listen "127.0.0.1:$port" --ca-pem "$sec/ca.pem" --crt-pem "$sec/server.pem"
+      --key-pem "$sec/server.key" --acl "$sec/acl")
+    agent_login=(--ca-pem "$sec/ca.pem" --crt-pem "$sec/agent-$agent.pem" --key-pem "$sec/agent-$agent.key")
+    touch "$qs/secure.mode"
+  else
+    rm -f "$qs/secure.mode"
+  fi
 
   # The dashboard page (issue 18): built with npm when Node is there; ankmq works without it.
   local dashboard=()
-  if command -v npm >/dev/null && "$root/scripts/dashboard.sh"; then
+  if [ $secure = 1 ]; then
+    log "the dashboard is not served in --secure mode: it logs in by password (docs/dashboard.md)"
+  elif command -v npm >/dev/null && "$root/scripts/dashboard.sh"; then
     dashboard=(--dashboard-listen "127.0.0.1:$dash_port" --ws-listen "127.0.0.1:$((dash_port + 1))"
       --dashboard-dir "$root/dashboard/dist")
   else
@@ -162,15 +210,15 @@ cmd_start() {
     log "ank-controller is already running (pid $(pid_of controller ank-controller))"
   else
     port_open && die "127.0.0.1:$port is taken by another program: stop it, or set QUICKSTART_PORT"
-    start_bg controller ank-controller --state-dir "$qs/controller" --listen "127.0.0.1:$port" "${dashboard[@]}"
-    echo "$port" >"$qs/port"
+    start_bg controller ank-controller --state-dir "$qs/controller" "${listen[@]}" "${dashboard[@]}"
+    echo "$port" >"$port_file"
     wait_until controller ank-controller "broker on 127.0.0.1:$port" port_open
   fi
 
   if pid_of agent ank-agent >/dev/null; then
     log "ank-agent is already running (pid $(pid_of agent ank-agent))"
   else
-    start_bg agent ank-agent --name "$agent" --broker "$ANK_BROKER" --run-folder "$qs/run"
+    start_bg agent ank-agent --name "$agent" --broker "$ANK_BROKER" --run-folder "$qs/run" "${agent_login[@]}"
   fi
   wait_until agent ank-agent "online status of $agent" agent_online
   log "$agent is online"
@@ -190,11 +238,18 @@ cmd_start() {
   "$bin/ank" get workloads
   [ $applied = 0 ] || log "warning: ank apply exited with $applied (3: a workload failed; see .quickstart/logs/agent.log)"
   [ ${#dashboard[@]} = 0 ] || printf '\nThe live dashboard: http://127.0.0.1:%s/\n' "$dash_port"
+  local how="embedded broker on 127.0.0.1:$port" env_lines
+  env_lines=$( [ "$port" = 1883 ] || printf '\n  export ANK_BROKER=%s' "$ANK_BROKER")
+  if [ $secure = 1 ]; then
+    how="embedded broker with mutual TLS only on 127.0.0.1:$port"
+    env_lines=$(printf '\n  export ANK_CONFIG=%s   # %s'"'"'s certificate (.quickstart/secure/README.txt)' "$ANK_CONFIG" "$cli_user")
+    [ "$port" = 8883 ] || env_lines+=$(printf '\n  export ANK_BROKER=%s' "$ANK_BROKER")
+  fi
   cat <<EOF
 
-ankmq is running: ank-controller (embedded broker on 127.0.0.1:$port) and ank-agent $agent.
+ankmq is running: ank-controller ($how) and ank-agent $agent.
 Logs are in .quickstart/logs/. Try:
-  export PATH="$bin:\$PATH"$( [ "$port" = 1883 ] || printf '\n  export ANK_BROKER=%s' "$ANK_BROKER")
+  export PATH="$bin:\$PATH"$env_lines
   ank get agents
   wget -qO- http://127.0.0.1:18080/     # the quickstart's web workload
   ank apply examples/podman-kube.yaml   # more in examples/README.md

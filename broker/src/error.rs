@@ -54,6 +54,9 @@ pub enum BrokerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A private key file may be read by group or others (file, mode and fix in the message).
+    #[error(transparent)]
+    KeyMode(#[from] ank_schemas::KeyModeError),
     /// The topic prefix given for generated ACLs is not a valid prefix.
     #[error(transparent)]
     Prefix(#[from] ank_schemas::PrefixError),

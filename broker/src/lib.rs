@@ -16,6 +16,8 @@
 //! - `tls_front.rs`: the TLS listener, terminated here so identities come from certificates.
 //! - `storage_guard.rs`: the space reserve that keeps the broker serving on a full disk.
 //! - `passwd.rs`: the argon2 password file.
+//! - `pki.rs`: [`CertificateAuthority`], the CA and certificates of mutual TLS (rcgen).
+//! - `setup.rs`: [`write_setup`], `ank-broker setup DIR`: a secure installation in one step.
 //! - `error.rs`: [`BrokerError`].
 #![warn(missing_docs)]
 
@@ -25,9 +27,11 @@ mod config;
 mod dashboard;
 mod error;
 mod passwd;
+mod pki;
 mod roles;
 mod server;
 mod settings;
+mod setup;
 mod storage_guard;
 mod tls_front;
 
@@ -39,8 +43,10 @@ pub use dashboard::{
 };
 pub use error::BrokerError;
 pub use passwd::{read_password, set_password, PasswordFile};
+pub use pki::{CertificateAuthority, IssuedPem, PkiError};
 pub use roles::{
     acl_for_users, agent_username, Role, RoleError, AGENT_USER_PREFIX, CONTROLLER_USER, VIEWER_USER,
 };
 pub use server::{start, BrokerHandle};
 pub use settings::{BrokerArgs, BrokerSettings, LimitSettings, TlsSettings};
+pub use setup::{write_setup, SetupOptions, MAX_SETUP_IDENTITIES};

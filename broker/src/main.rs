@@ -49,6 +49,40 @@ enum Command {
         #[arg(long)]
         no_controller: bool,
     },
+    /// A secure installation in one step: writes into DIR (created 0700) a CA, a server
+    /// certificate, a client certificate and a password for the controller, each agent, each CLI
+    /// user and the read-only `viewer` (keys and passwords 0600), the password files of the
+    /// embedded broker and Mosquitto, the generated ACL, Mosquitto configurations and an `ank`
+    /// config; prints how to start everything with them. Never overwrites a file.
+    Setup {
+        /// The directory to write (created if missing; must not hold an earlier setup)
+        dir: PathBuf,
+        /// Topic prefix of the ACL
+        #[arg(long, default_value = ank_schemas::DEFAULT_PREFIX)]
+        prefix: String,
+        /// Agent names (each logs in as `agent-<name>`)
+        #[arg(long = "agent", value_delimiter = ',', default_value = "agent_A")]
+        agents: Vec<String>,
+        /// CLI user names; the first gets a ready `ank` config, `DIR/<user>.toml`
+        #[arg(long = "user", value_delimiter = ',', default_value = "operator")]
+        users: Vec<String>,
+        /// Names and addresses clients reach the broker by (the server certificate's)
+        #[arg(
+            long = "server-name",
+            value_delimiter = ',',
+            default_value = "127.0.0.1,localhost"
+        )]
+        server_names: Vec<String>,
+        /// The TLS listener address (instructions and Mosquitto config)
+        #[arg(long, default_value_t = ank_broker::DEFAULT_TLS_LISTEN)]
+        tls_listen: std::net::SocketAddr,
+        /// The password-login listener address (instructions and Mosquitto config)
+        #[arg(long, default_value = ank_broker::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Days the certificates are valid
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
 }
 
 fn main() {
@@ -96,6 +130,30 @@ fn run(cli: Cli) -> Result<()> {
             }
             let acl = ank_broker::acl_for_users(&topics, names.iter().map(String::as_str))?;
             print!("# ank-broker acl --prefix {prefix}\n{acl}");
+            Ok(())
+        }
+        Some(Command::Setup {
+            dir,
+            prefix,
+            agents,
+            users,
+            server_names,
+            tls_listen,
+            listen,
+            days,
+        }) => {
+            let options = ank_broker::SetupOptions {
+                prefix,
+                agents,
+                users,
+                server_names,
+                tls_listen,
+                listen,
+                valid_for: std::time::Duration::from_secs(u64::from(days) * 86_400),
+            };
+            let readme = ank_broker::write_setup(&dir, &options)
+                .with_context(|| format!("setting up {}", dir.display()))?;
+            print!("{readme}");
             Ok(())
         }
     }

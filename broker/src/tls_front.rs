@@ -221,8 +221,7 @@ fn server_config(config: &TlsConfig) -> Result<rustls::ServerConfig, BrokerError
     };
     let certs = read_certs(&config.cert_file)?;
     let key = {
-        let text = std::fs::read(&config.key_file)
-            .map_err(|e| tls_error(&config.key_file, e.to_string()))?;
+        let text = read_private_key(&config.key_file)?;
         PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
             pem::Error::NoItemsFound => {
                 tls_error(&config.key_file, "no private key in the file".into())
@@ -262,6 +261,23 @@ fn server_config(config: &TlsConfig) -> Result<rustls::ServerConfig, BrokerError
     builder
         .with_single_cert(certs, key)
         .map_err(|e| tls_error(&config.cert_file, e.to_string()))
+}
+
+/// A private key file's bytes; refused, as ssh does, when group or others may access it
+/// (issue 13). The mode is the opened file's.
+fn read_private_key(path: &Path) -> Result<Vec<u8>, BrokerError> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let io = |e: std::io::Error| BrokerError::Tls {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mode = file.metadata().map_err(io)?.permissions().mode();
+    ank_schemas::check_private_key_mode(&path.display().to_string(), mode)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, BrokerError> {

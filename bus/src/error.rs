@@ -65,6 +65,17 @@ pub enum BusError {
         #[source]
         source: std::io::Error,
     },
+    /// The private key file may be read by group or others (mode and fix in the message).
+    #[error(transparent)]
+    KeyMode(#[from] ank_schemas::KeyModeError),
+    /// The client certificate cannot tell who this client is.
+    #[error("the client certificate {cert}: {reason}")]
+    TlsIdentity {
+        /// The certificate (its file, or `Inline(..)`).
+        cert: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The TLS settings do not fit the URL (`mqtts://` without a CA file, TLS files for
     /// `mqtt://`, a certificate without its key).
     #[error("TLS settings: {0}")]

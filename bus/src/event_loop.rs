@@ -297,7 +297,7 @@ fn mqtt_options(opts: &ConnectOptions, birth: Option<&Birth>) -> Result<MqttOpti
         }
         (true, Some(tls)) => {
             let client_auth = match (&tls.cert, &tls.key) {
-                (Some(cert), Some(key)) => Some((cert.read()?, key.read()?)),
+                (Some(cert), Some(key)) => Some((cert.read()?, key.read_private_key()?)),
                 (None, None) => None,
                 _ => {
                     return Err(BusError::TlsConfig(

@@ -55,6 +55,62 @@ impl Pem {
             Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
         }
     }
+
+    /// The bytes of a private key: as [`Pem::read`], but a file that group or others may
+    /// access is refused, as ssh does (issue 13). The mode is taken from the opened file, so
+    /// it is the file that is read.
+    pub fn read_private_key(&self) -> Result<Vec<u8>, BusError> {
+        let Pem::File(path) = self else {
+            return self.read();
+        };
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let io = |source| BusError::TlsFile {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mode = file.metadata().map_err(io)?.permissions().mode();
+        ank_schemas::check_private_key_mode(&path.display().to_string(), mode)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    }
+}
+
+impl TlsFiles {
+    /// The identity the client certificate proves: the first DNS name of its subjectAltName,
+    /// which the embedded broker takes as the login (and Mosquitto with
+    /// `use_identity_as_username` its CN, which `ank-broker setup` makes the same). `None`
+    /// without a client certificate. A program derives its user name and client id from it, so
+    /// `ank` needs no `--username` under mutual TLS (issue 13).
+    pub fn certificate_identity(&self) -> Result<Option<String>, BusError> {
+        let Some(cert) = &self.cert else {
+            return Ok(None);
+        };
+        let bad = |reason: String| BusError::TlsIdentity {
+            cert: format!("{cert:?}"),
+            reason,
+        };
+        let pem = cert.read()?;
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .ok_or_else(|| bad("no certificate in it".into()))?
+            .map_err(|e| bad(e.to_string()))?;
+        let parsed = webpki::EndEntityCert::try_from(&der).map_err(|e| bad(format!("{e:?}")))?;
+        let name = parsed.valid_dns_names().next().map(str::to_owned);
+        match name {
+            Some(name) if ank_schemas::is_valid_name(&name) => Ok(Some(name)),
+            Some(name) => Err(bad(format!(
+                "its first subjectAltName DNS name `{}` is not an identity ([A-Za-z0-9_-], at most 63); give --username",
+                crate::log_limit::excerpt(&name)
+            ))),
+            None => Err(bad(
+                "it names no identity (no subjectAltName DNS name); give --username".into(),
+            )),
+        }
+    }
 }
 
 /// PEM material for a TLS connection (`mqtts://`).

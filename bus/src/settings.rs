@@ -540,6 +540,10 @@ impl ConnectSettings {
         opts.topics = self.topics.clone();
         if self.username.is_some() {
             opts.username.clone_from(&self.username);
+        } else if opts.username.is_none() && opts.secure {
+            // Under mutual TLS the login is the certificate's name (issue 13); a certificate
+            // that names none is left to the broker to judge.
+            opts.username = self.identity().ok().flatten();
         }
         if let Some(password) = self.password()? {
             opts.password = Some(password);
@@ -555,6 +559,19 @@ impl ConnectSettings {
             (None, _) => {}
         }
         Ok(opts)
+    }
+
+    /// Who this program is to the broker: the configured user name, else the identity its
+    /// client certificate names ([`TlsFiles::certificate_identity`]), else `None`. Client ids
+    /// are derived from it (`<identity>.<suffix>`), as brokers that bind them to logins require.
+    pub fn identity(&self) -> Result<Option<String>, SettingsError> {
+        if let Some(user) = &self.username {
+            return Ok(Some(user.clone()));
+        }
+        match &self.tls {
+            Some(tls) => Ok(tls.certificate_identity()?),
+            None => Ok(None),
+        }
     }
 
     fn password(&self) -> Result<Option<String>, SettingsError> {
@@ -727,5 +744,48 @@ mod tests {
             .connect_options("mqtt://h", "c")
             .expect_err("plain with TLS files");
         assert!(error.to_string().contains("use mqtts://"), "{error}");
+    }
+
+    #[test]
+    fn issue_13_under_mutual_tls_the_identity_comes_from_the_client_certificate() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = ank_system_tests::certs::Ca::new(dir.path(), "ca").expect("CA");
+        let alice = ca.issue_client("alice").expect("alice");
+        let path = |p: &std::path::Path| p.display().to_string();
+        let (ca_pem, crt, key) = (path(&ca.cert()), path(&alice.cert), path(&alice.key));
+        let tls = ["--ca-pem", &ca_pem, "--crt-pem", &crt, "--key-pem", &key];
+        let s = args(&tls)
+            .resolve(Program::Cli, no_env, &ConnectFile::default())
+            .expect("valid");
+        assert_eq!(s.identity().expect("readable").as_deref(), Some("alice"));
+        let opts = s
+            .connect_options(&s.broker_url(), "alice.1")
+            .expect("valid");
+        assert_eq!(
+            opts.username.as_deref(),
+            Some("alice"),
+            "the login is the certificate's"
+        );
+        // A user name given wins (the broker then checks that the certificate names it).
+        let named = args(&[&tls[..], &["--username", "bob"]].concat())
+            .resolve(Program::Cli, no_env, &ConnectFile::default())
+            .expect("valid");
+        assert_eq!(named.identity().expect("readable").as_deref(), Some("bob"));
+        // No certificate, no identity; an unreadable one is an error naming the file.
+        let plain = args(&[]).resolve(Program::Cli, no_env, &ConnectFile::default());
+        assert_eq!(plain.expect("valid").identity().expect("ok"), None);
+        let missing = args(&[
+            "--ca-pem",
+            &ca_pem,
+            "--crt-pem",
+            "/nonexistent.pem",
+            "--key-pem",
+            &key,
+        ])
+        .resolve(Program::Cli, no_env, &ConnectFile::default())
+        .expect("valid")
+        .identity()
+        .expect_err("unreadable");
+        assert!(missing.to_string().contains("nonexistent.pem"), "{missing}");
     }
 }

@@ -204,11 +204,11 @@ impl Context {
 
     fn connect_options(&self) -> Result<ConnectOptions, CliError> {
         let s = &self.settings;
-        // `<user>.<random>`: its identity is the login, so a broker that binds client ids to
-        // logins accepts it (issue 13); `ank.<random>` without a login.
-        let identity = s
-            .connect
-            .username
+        // `<identity>.<random>`: the login, or under mutual TLS the name the client
+        // certificate proves, so a broker that binds client ids to logins accepts it without
+        // `--username` (issue 13); `ank.<random>` without either.
+        let identity = s.connect.identity().ok().flatten();
+        let identity = identity
             .as_deref()
             .filter(|u| ank_schemas::is_valid_name(u))
             .unwrap_or("ank");

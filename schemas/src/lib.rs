@@ -16,6 +16,7 @@
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
 //! - `runtime_check`: what a runtime requires of a workload, judged by its agent.
 //! - `files`: the workload-file rules both the controller and the agent apply.
+//! - `private_key`: the file-mode rule of private key files (like ssh's), for every binary.
 //! - `instance_id`: `<name>.<hash>.<agent>` and what the hash covers.
 //! - `state`: execution states, their display, JSON and filters.
 //! - [`state_diff`]: what changed between two CompleteStates, as Ankaios' events.
@@ -40,6 +41,7 @@ mod manifest;
 mod names;
 mod parse;
 mod payloads;
+mod private_key;
 mod render;
 mod runtime_check;
 mod runtime_config;
@@ -78,6 +80,7 @@ pub use payloads::{
     MAX_AGENT_SUBSCRIPTIONS, MAX_AGENT_TAGS, MAX_AGENT_TAG_LEN, MAX_LOG_INSTANCES,
     MAX_REQUEST_ID_LEN,
 };
+pub use private_key::{check_private_key_mode, KeyModeError, PRIVATE_KEY_FORBIDDEN_BITS};
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_check::{check_for_runtime, FileBytes, RuntimeProblem, RuntimeReady};
 pub use runtime_config::{PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError};

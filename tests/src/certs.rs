@@ -1,54 +1,43 @@
-//! Throwaway X.509 certificates for TLS tests, made with the `openssl` CLI: a CA, and
+//! Throwaway X.509 certificates for TLS tests, issued by the same code as `ank-broker setup`
+//! (`ank_broker::CertificateAuthority`), so the tests use what users deploy: a CA, and
 //! certificates it signs with the names a test needs. One helper for every crate's TLS tests
-//! (bus, broker, system) instead of spelled-out openssl calls.
+//! (bus, broker, system).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use ank_broker::{CertificateAuthority, IssuedPem};
+use anyhow::{Context, Result};
 
-/// A CA in a directory; [`Ca::issue`] signs certificates with it.
+/// Certificates in tests live a day.
+const VALID_FOR: Duration = Duration::from_secs(86_400);
+
+/// A CA in a directory; [`Ca::issue_server`] and [`Ca::issue_client`] sign certificates with it.
 pub struct Ca {
     dir: PathBuf,
     name: String,
+    ca: CertificateAuthority,
 }
 
 /// A certificate and its key, as PEM files.
 pub struct Issued {
     /// The certificate (PEM).
     pub cert: PathBuf,
-    /// Its private key (PEM, unencrypted).
+    /// Its private key (PEM, unencrypted, mode 0600).
     pub key: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .context("the openssl CLI is installed (scripts/test-env.sh)")?;
-    if !out.status.success() {
-        bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
 }
 
 impl Ca {
     /// A new self-signed CA `<name>.pem`/`<name>.key` in `dir`.
     pub fn new(dir: &Path, name: &str) -> Result<Self> {
-        let subject = format!("/CN=ank-{name}");
-        let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
-        openssl(
-            dir,
-            &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", &subject,
-                "-keyout", &key, "-out", &pem,
-            ],
-        )?;
-        Ok(Self {
+        let ca = CertificateAuthority::generate(&format!("ank-{name}"), VALID_FOR)?;
+        let ca = Self {
             dir: dir.to_owned(),
             name: name.to_owned(),
-        })
+            ca,
+        };
+        ca.write(name, ca.ca.pem())?;
+        Ok(ca)
     }
 
     /// The CA certificate (PEM).
@@ -56,63 +45,37 @@ impl Ca {
         self.dir.join(format!("{}.pem", self.name))
     }
 
-    /// Signs `<name>.pem`/`<name>.key` with subject CN `cn` and the X.509 v3 `extensions`
-    /// (e.g. `subjectAltName=DNS:alice` and `extendedKeyUsage=clientAuth`, one per line).
-    pub fn issue(&self, name: &str, cn: &str, extensions: &str) -> Result<Issued> {
-        let ext = format!("{name}.ext");
-        std::fs::write(self.dir.join(&ext), extensions).context("writing the extension file")?;
-        let (subject, key, csr, pem) = (
-            format!("/CN={cn}"),
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
+    fn write(&self, name: &str, issued: &IssuedPem) -> Result<Issued> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let (cert, key) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}.key")),
         );
-        openssl(
-            &self.dir,
-            &[
-                "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
-                &csr,
-            ],
-        )?;
-        let (ca_pem, ca_key) = (format!("{}.pem", self.name), format!("{}.key", self.name));
-        openssl(
-            &self.dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &ca_pem,
-                "-CAkey",
-                &ca_key,
-                "-CAcreateserial",
-                "-days",
-                "1",
-                "-extfile",
-                &ext,
-                "-out",
-                &pem,
-            ],
-        )?;
-        Ok(Issued {
-            cert: self.dir.join(pem),
-            key: self.dir.join(key),
-        })
+        std::fs::write(&cert, &issued.cert)
+            .with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)
+            .and_then(|mut file| file.write_all(issued.key.as_bytes()))
+            .with_context(|| format!("writing {}", key.display()))?;
+        Ok(Issued { cert, key })
     }
 
-    /// A server certificate for 127.0.0.1.
+    /// A server certificate `<name>.pem`/`<name>.key` for 127.0.0.1.
     pub fn issue_server(&self, name: &str) -> Result<Issued> {
-        self.issue(name, name, "subjectAltName=IP:127.0.0.1\n")
+        let issued = self.ca.issue_server(&["127.0.0.1".to_owned()], VALID_FOR)?;
+        self.write(name, &issued)
     }
 
-    /// A client certificate naming `identity` as CN and as subjectAltName DNS entry, as both the
-    /// embedded broker (SAN) and Mosquitto's `use_identity_as_username` (CN) read it.
+    /// A client certificate `<identity>.pem`/`<identity>.key` naming `identity` as CN and as
+    /// subjectAltName DNS entry, as both the embedded broker (SAN) and Mosquitto's
+    /// `use_identity_as_username` (CN) read it.
     pub fn issue_client(&self, identity: &str) -> Result<Issued> {
-        self.issue(
-            identity,
-            identity,
-            &format!("subjectAltName=DNS:{identity}\nextendedKeyUsage=clientAuth\n"),
-        )
+        let issued = self.ca.issue_client(identity, VALID_FOR)?;
+        self.write(identity, &issued)
     }
 }

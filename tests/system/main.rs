@@ -39,6 +39,9 @@ mod reboots;
 mod recovery;
 /// A manifest mixing runtimes: each agent refuses only what it cannot run (issue 16 point 2).
 mod runtimes;
+/// `ank-broker setup`: the secure installation in one step, on both brokers, under mutual TLS and
+/// under passwords with the generated ACL (issue 13).
+mod secure_setup;
 /// A plain MQTT reader sees the states `ank get workloads` prints.
 mod third_party;
 /// Updates: a new runtimeConfig recreates, new tags do not.
