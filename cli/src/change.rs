@@ -76,7 +76,9 @@ pub async fn submit(
                     // (`ank delete workload nosuch > out`), for scripts that read it.
                     writeln!(ui.out(), "{ANKAIOS_NOTHING_UPDATED}")?;
                 }
-                "Nothing changed: the desired state already was like this.".to_owned()
+                // Configs or other parts may still have changed (a config deleted by `set
+                // state`): the answer lists workloads only, so say no more than that.
+                format!("{done} No workloads updated.")
             } else {
                 format!("{done} {} workload(s) updated in place.", updated.len())
             };

@@ -1,6 +1,8 @@
 //! Every way `ank` can fail, mapped to an exit code and printed in one place.
 //!
-//! Exit codes: 0 ok; 1 refused request, connection error or timeout; 2 usage; 3 the change was
+//! Exit codes: 0 ok; 1 any error found after the arguments were parsed (refused request,
+//! connection error, timeout, a bad name, mask or config file: Ankaios 1.0.1 exits 1 for all of
+//! these); 2 only clap's own argument errors; 3 the change was
 //! applied but a workload ended `Failed(*)` or `Pending(StartingFailed)` (Ankaios exits 0 there,
 //! §11.6: a deliberate difference, so scripts can tell). A closed stdout pipe (`ank … | head`)
 //! ends quietly with 0, as ripgrep does. Messages go to stderr as `error: …`, then each cause,
@@ -15,7 +17,8 @@ use ank_schemas::ValidationError;
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// The arguments make no sense together (clap catches the rest itself).
+    /// The arguments parsed but make no sense (a bad name, mask or config file); clap catches
+    /// the rest itself and exits 2. Exits 1, as Ankaios does for these.
     #[error("{message}")]
     Usage {
         /// What is wrong.
@@ -99,7 +102,6 @@ impl CliError {
             return 0;
         }
         match self {
-            CliError::Usage { .. } => 2,
             CliError::WorkloadsFailed(_) => 3,
             CliError::Interrupted => 130,
             _ => 1,
@@ -243,7 +245,7 @@ mod tests {
                     message: "x".into(),
                     hint: None,
                 },
-                2,
+                1,
             ),
             (
                 CliError::ControllerOffline {

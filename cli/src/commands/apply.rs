@@ -56,7 +56,10 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &ApplyArgs) -> Result<(), Cli
     }
     let manifest = merge(parsed)?;
     if manifest.workloads.is_empty() && manifest.configs.is_empty() {
-        ui.status("Nothing to update.")?;
+        // Ankaios prints this on stdout (scripts read it), even off a terminal.
+        if !ui.quiet() {
+            writeln!(ui.out(), "Nothing to update.")?;
+        }
         return Ok(());
     }
     let done = if args.delete {

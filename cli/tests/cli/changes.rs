@@ -361,7 +361,10 @@ async fn issue_16_delete_waits_until_the_state_topic_is_cleared_printing_ankaios
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn set_state_sends_the_masks_and_the_file() {
+/// Issue 16: a change that updates no workload said "Nothing changed" even when it deleted or
+/// changed a config (seen against Ankaios 1.0.1's `set state` of an absent config path); the
+/// stderr line now says only what the answer tells: no workloads updated.
+async fn issue_16_set_state_sends_the_masks_and_the_file_and_says_no_workloads_updated() {
     let cluster = Cluster::start().await;
     stand_in(&cluster, |r, _| {
         let RequestOp::SetState { masks, state } = &r.op else {
@@ -402,7 +405,7 @@ async fn set_state_sends_the_masks_and_the_file() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         text(&output.stderr),
-        "Nothing changed: the desired state already was like this.\n"
+        "Successfully set the state. No workloads updated.\n"
     );
     // Ankaios 1.0.1's stdout for it (`ank delete workload nosuch > out`, issue 16).
     assert_eq!(

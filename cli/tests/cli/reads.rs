@@ -317,7 +317,7 @@ async fn settings_come_from_flag_then_env_then_file() {
         .arg("--ank-config")
         .arg(&config)
         .args(["get", "configs"]));
-    assert_eq!(typo.status.code(), Some(2), "{typo:?}");
+    assert_eq!(typo.status.code(), Some(1), "{typo:?}");
     assert!(
         text(&typo.stderr).contains("topic_prefx"),
         "{}",
@@ -368,4 +368,64 @@ async fn watch_prints_a_new_table_when_a_state_changes() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(seen, "the change never showed");
+}
+
+/// Ankaios 1.0.1 exits 1 for every error found after its arguments parsed (an unknown workload
+/// in `ank logs`, a bad workload or agent name, a config file it cannot use); only clap's own
+/// errors exit 2. Captured: `ank logs nonexistent` → "Workload name 'nonexistent' does not
+/// exist.", exit 1; `ank run workload bad.name …` and `ank apply --agent bad.agent …` exit 1.
+#[tokio::test]
+async fn issue_16_errors_found_after_parsing_exit_1_as_in_ankaios() {
+    let cluster = Cluster::with_fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("m.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nconfigs:\n  k: v\n").expect("write");
+    let manifest = manifest.to_str().expect("utf-8 path");
+    let config = dir.path().join("ank.conf");
+    std::fs::write(&config, "version = 'v2'\n").expect("write");
+    let config = config.to_str().expect("utf-8 path");
+    for args in [
+        &["logs", "nonexistent"][..],
+        &[
+            "run",
+            "workload",
+            "bad.name",
+            "--runtime",
+            "podman",
+            "--agent",
+            "agent_A",
+            "--config",
+            "image: x",
+        ][..],
+        &["apply", "--agent", "bad.agent", manifest][..],
+        &["--ank-config", config, "get", "configs"][..],
+    ] {
+        let output = run(cluster.ank().args(args));
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        assert!(
+            text(&output.stderr).starts_with("error: "),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+/// Ankaios 1.0.1 prints "Nothing to update." on stdout (exit 0) for a manifest with neither
+/// workloads nor configs, terminal or not; a script reading stdout sees it.
+#[tokio::test]
+async fn issue_16_apply_of_nothing_prints_ankaios_line_on_stdout() {
+    let cluster = Cluster::with_fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("nothing.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\n").expect("write");
+    let output = run(cluster
+        .ank()
+        .args(["apply", manifest.to_str().expect("utf-8 path")]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(text(&output.stdout), "Nothing to update.\n");
+    let quiet = run(cluster
+        .ank()
+        .args(["-q", "apply", manifest.to_str().expect("utf-8 path")]));
+    assert_eq!(quiet.status.code(), Some(0), "{quiet:?}");
+    assert_eq!(text(&quiet.stdout), "");
 }
