@@ -19,15 +19,16 @@
 //! - `desired`: each snapshot workload checked once against its runtime ([`Workload`]).
 //! - `dispatch`: the one place a runtime kind meets its connector; specs, files, [`OpError`].
 //! - `execute`: booking: actions → operations, and their outcomes → the books.
-//! - `reconcile` (with `reconcile_existing`): the pure decision, desired + [`Observed`] →
-//!   [`Action`]s; `conditions`: which add/delete conditions are unmet.
+//! - `reconcile` (with `reconcile_existing`, `reconcile_removal`): the pure decision, desired +
+//!   [`Observed`] → [`Action`]s (`action`); `conditions`: which add/delete conditions are unmet.
 //! - `observed`, `book`: what the planner knows besides the snapshot; one workload's memory.
 //! - `state_map`: podman's raw state → execution state and additionalInfo text.
 //! - `backoff`: create-retry and restart delays, pure arithmetic.
 //! - `hysteresis`: which state reports a stopping workload ignores.
 //! - `config`: flags, environment and TOML file → [`AgentConfig`].
-//! - `log_streams`: who may stream which logs until when (leases, caps); `log_pump`: one
-//!   `podman logs` turned into events (issue 14).
+//! - `log_leases`: who may stream which logs until when (leases, caps); `log_streams`: the
+//!   stream tasks those leases call for; `log_pump`: one `podman logs` turned into events
+//!   (issue 14).
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
 //! - `workload_files`: the agent's private folders and the workload files in them.
@@ -36,6 +37,7 @@
 
 pub mod runtime;
 
+mod action;
 mod agent_loop;
 mod backoff;
 mod book;
@@ -51,6 +53,7 @@ mod fake_runtime;
 mod hysteresis;
 mod inbox;
 mod listing;
+mod log_leases;
 mod log_pump;
 mod log_streams;
 mod observed;
