@@ -6,9 +6,11 @@
 //! `RuntimeKind` everywhere else, and only `dispatch.rs` matches on it.
 //!
 //! Layout:
-//! - [`runtime`]: runtime connectors. The only code that spells `podman` or spawns a process;
-//!   it runs, restarts, observes and removes containers and reports raw podman facts
-//!   (`runtime/command.rs`, `podman.rs`, `podman_kube.rs`, `ps.rs`, `events.rs`).
+//! - [`runtime`]: runtime connectors. The only code that builds podman command lines or spawns a
+//!   process (`runtime/command.rs` and `command/stream.rs`); it runs, restarts, observes and
+//!   removes containers and reports raw podman facts (`podman.rs`, `podman_kube.rs` with
+//!   `kube_manifest.rs`, `podman_logs.rs`, `ps.rs` with `shared_listing.rs`, `events.rs` with
+//!   `container_event.rs` and `exit_files.rs`).
 //! - `run`: wiring (connectors from the settings, the agent's folder, connect, subscribe).
 //! - `agent_loop`: the select loop, where every input source is one arm.
 //! - `inbox`: bus input decoded into typed values, or dropped.
