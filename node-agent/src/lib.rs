@@ -6,9 +6,11 @@
 //! `RuntimeKind` everywhere else, and only `dispatch.rs` matches on it.
 //!
 //! Layout:
-//! - [`runtime`]: runtime connectors. The only code that spells `podman` or spawns a process;
-//!   it runs, restarts, observes and removes containers and reports raw podman facts
-//!   (`runtime/command.rs`, `podman.rs`, `podman_kube.rs`, `ps.rs`, `events.rs`).
+//! - [`runtime`]: runtime connectors. The only code that builds podman command lines or spawns a
+//!   process (`runtime/command.rs` and `command/stream.rs`); it runs, restarts, observes and
+//!   removes containers and reports raw podman facts (`podman.rs`, `podman_kube.rs` with
+//!   `kube_manifest.rs`, `podman_logs.rs`, `ps.rs` with `shared_listing.rs`, `events.rs` with
+//!   `container_event.rs` and `exit_files.rs`).
 //! - `run`: wiring (connectors from the settings, the agent's folder, connect, subscribe).
 //! - `agent_loop`: the select loop, where every input source is one arm.
 //! - `inbox`: bus input decoded into typed values, or dropped.
@@ -19,8 +21,8 @@
 //! - `desired`: each snapshot workload checked once against its runtime ([`Workload`]).
 //! - `dispatch`: the one place a runtime kind meets its connector; specs, files, [`OpError`].
 //! - `execute`: booking: actions → operations, and their outcomes → the books.
-//! - `reconcile` (with `reconcile_existing`): the pure decision, desired + [`Observed`] →
-//!   [`Action`]s; `conditions`: which add/delete conditions are unmet.
+//! - `reconcile` (with `reconcile_existing`, `reconcile_removal`): the pure decision, desired +
+//!   [`Observed`] → [`Action`]s (`action`); `conditions`: which add/delete conditions are unmet.
 //! - `observed`, `book`: what the planner knows besides the snapshot; one workload's memory.
 //! - `boot`, `reported_ends`: what an agent restart adopts, what runs again (a reboot, a
 //!   shutdown's `podman stop`).
@@ -28,8 +30,9 @@
 //! - `backoff`: create-retry and restart delays, pure arithmetic.
 //! - `hysteresis`: which state reports a stopping workload ignores.
 //! - `config`: flags, environment and TOML file → [`AgentConfig`].
-//! - `log_streams`: who may stream which logs until when (leases, caps); `log_pump`: one
-//!   `podman logs` turned into events (issue 14).
+//! - `log_leases`: who may stream which logs until when (leases, caps); `log_streams`: the
+//!   stream tasks those leases call for; `log_pump`: one `podman logs` turned into events
+//!   (issue 14).
 //! - `publish`: the only publisher (workload states, status, log streams).
 //! - `resources`: CPU and free memory from `/proc` for the status.
 //! - `workload_files`: the agent's private folders and the workload files in them.
@@ -38,6 +41,7 @@
 
 pub mod runtime;
 
+mod action;
 mod agent_loop;
 mod backoff;
 mod book;
@@ -53,6 +57,7 @@ mod fake_runtime;
 mod hysteresis;
 mod inbox;
 mod listing;
+mod log_leases;
 mod log_pump;
 mod log_streams;
 mod observed;

@@ -1,245 +1,27 @@
-//! The agent's log streams: who asked for which, until when, and how many there may be.
-//!
-//! Issue 14 point 4: `follow` streams used to outlive their requesters, one `podman logs -f`
-//! each, forever. Here every stream belongs to a request keyed by (client id, request id) and
-//! ends when the requester stops renewing its lease ([`LOG_LEASE`]), cancels it, or podman's
-//! output ends; a stream without `follow` ends after [`NON_FOLLOW_MAX_DURATION`] at the latest.
-//! Caps on streams per agent and per client refuse a request as a whole, touching nothing else.
-//!
-//! The rules ([`admission`], [`lease_end`], [`Leases`]) are plain bookkeeping over
-//! `tokio::time::Instant`, unit-tested with a paused clock. [`LogStreams`] adds the tasks: one
-//! per stream (`log_pump.rs`), told to stop through a oneshot, so each stream publishes its own
-//! `stopped` after its last line. It never looks at the snapshot: logs are read-only.
+//! The agent's log streams as tasks: one per stream (`log_pump.rs`), told to stop through a
+//! oneshot, so each stream publishes its own `stopped` after its last line. Who may stream what
+//! until when is decided by [`Leases`] (`log_leases.rs`); this module only starts, stops and
+//! reaps the tasks the leases call for. It never looks at the snapshot: logs are read-only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ank_schemas::{ClientId, LogEvent, LogOp, LogRequest, RefusalReason, StopReason, LOG_LEASE};
+use ank_schemas::{ClientId, LogEvent, LogOp, LogRequest, RefusalReason, StopReason};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::dispatch::Runtimes;
+use crate::log_leases::{Leases, Opened, RequestKey};
+pub use crate::log_leases::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 use crate::log_pump::{self, StreamJob};
 use crate::observed::InstanceTarget;
 use crate::publish::LogPublisher;
 use crate::runtime::LogOptions;
 
-/// The default cap on concurrent streams (podman processes) of one agent.
-pub const DEFAULT_MAX_STREAMS: usize = 32;
-/// The default cap on concurrent streams of one client on one agent.
-pub const DEFAULT_MAX_STREAMS_PER_CLIENT: usize = 8;
-/// The longest a stream without `follow` may run: its podman is killed after this.
-pub const NON_FOLLOW_MAX_DURATION: Duration = Duration::from_secs(120);
 /// How long the agent waits at shutdown for streams to publish their `stopped`.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// The caps on log streams of one agent (agent config: `--max-log-streams…`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamCaps {
-    /// Concurrent streams of the agent, all clients together.
-    pub per_agent: usize,
-    /// Concurrent streams of one client.
-    pub per_client: usize,
-}
-
-impl Default for StreamCaps {
-    fn default() -> Self {
-        Self {
-            per_agent: DEFAULT_MAX_STREAMS,
-            per_client: DEFAULT_MAX_STREAMS_PER_CLIENT,
-        }
-    }
-}
-
-/// A request's key: (client id, request id). Only the same client id reaches its requests.
-pub type RequestKey = (ClientId, String);
-
-/// Whether `wanted` more streams fit beside `total` running ones, `of_client` of them the
-/// requester's. Refusals say which cap and its value.
-pub fn admission(
-    caps: StreamCaps,
-    total: usize,
-    of_client: usize,
-    wanted: usize,
-) -> Result<(), (RefusalReason, String)> {
-    if total + wanted > caps.per_agent {
-        return Err((
-            RefusalReason::AgentLimit,
-            format!(
-                "the agent streams {total} of at most {} logs; {wanted} more do not fit",
-                caps.per_agent
-            ),
-        ));
-    }
-    if of_client + wanted > caps.per_client {
-        return Err((
-            RefusalReason::ClientLimit,
-            format!(
-                "this client has {of_client} of at most {} log streams on the agent; {wanted} more do not fit",
-                caps.per_client
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// When a stream opened or renewed at `now` ends unless renewed: a lease for `follow`, a hard
-/// bound otherwise.
-pub fn lease_end(follow: bool, now: Instant) -> Instant {
-    now + if follow {
-        LOG_LEASE
-    } else {
-        NON_FOLLOW_MAX_DURATION
-    }
-}
-
-/// One open request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Lease {
-    follow: bool,
-    until: Instant,
-    /// Instances whose stream still runs.
-    running: Vec<String>,
-    /// Told to stop (cancel, expiry, shutdown): no renewal revives it.
-    stopping: bool,
-}
-
-/// What [`Leases::open`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opened {
-    /// The request is new: start its streams.
-    New,
-    /// It was open already (a redelivery): start nothing.
-    AlreadyOpen,
-}
-
-/// The bookkeeping of open requests: counts, leases, expiry. No tasks, no I/O.
-#[derive(Debug, Default)]
-pub struct Leases {
-    caps: StreamCaps,
-    open: BTreeMap<RequestKey, Lease>,
-}
-
-impl Leases {
-    /// No request open yet.
-    pub fn new(caps: StreamCaps) -> Self {
-        Self {
-            caps,
-            open: BTreeMap::new(),
-        }
-    }
-
-    /// Streams running now, all clients.
-    pub fn total(&self) -> usize {
-        self.open.values().map(|l| l.running.len()).sum()
-    }
-
-    /// Streams running now for `client`.
-    pub fn of_client(&self, client: &ClientId) -> usize {
-        self.open
-            .iter()
-            .filter(|((c, _), _)| c == client)
-            .map(|(_, l)| l.running.len())
-            .sum()
-    }
-
-    /// Opens `key` with one stream per instance, or says why not. A key that is open already
-    /// changes nothing: QoS 1 may deliver the same request twice.
-    pub fn open(
-        &mut self,
-        key: &RequestKey,
-        follow: bool,
-        instances: Vec<String>,
-        now: Instant,
-    ) -> Result<Opened, (RefusalReason, String)> {
-        if self.open.contains_key(key) {
-            return Ok(Opened::AlreadyOpen);
-        }
-        admission(
-            self.caps,
-            self.total(),
-            self.of_client(&key.0),
-            instances.len(),
-        )?;
-        self.open.insert(
-            key.clone(),
-            Lease {
-                follow,
-                until: lease_end(follow, now),
-                running: instances,
-                stopping: false,
-            },
-        );
-        Ok(Opened::New)
-    }
-
-    /// Extends a `follow` request's lease from `now`; false if there is none to extend.
-    pub fn renew(&mut self, key: &RequestKey, now: Instant) -> bool {
-        match self.open.get_mut(key) {
-            Some(lease) if lease.follow && !lease.stopping => {
-                lease.until = lease_end(true, now);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Marks `key` as stopping and returns its running instances (empty if it is not open or
-    /// already stopping).
-    pub fn stop(&mut self, key: &RequestKey) -> Vec<String> {
-        match self.open.get_mut(key) {
-            Some(lease) if !lease.stopping => {
-                lease.stopping = true;
-                lease.running.clone()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The requests whose lease ended by `now`, with the reason to give and their running
-    /// instances; they are marked stopping, as by [`Leases::stop`].
-    pub fn expire(&mut self, now: Instant) -> Vec<(RequestKey, StopReason, Vec<String>)> {
-        self.open
-            .iter_mut()
-            .filter(|(_, l)| !l.stopping && l.until <= now)
-            .map(|(k, l)| {
-                l.stopping = true;
-                let reason = if l.follow {
-                    StopReason::LeaseExpired
-                } else {
-                    StopReason::Limit
-                };
-                (k.clone(), reason, l.running.clone())
-            })
-            .collect()
-    }
-
-    /// The next time [`Leases::expire`] has something to do.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.open
-            .values()
-            .filter(|l| !l.stopping)
-            .map(|l| l.until)
-            .min()
-    }
-
-    /// One stream ended; the request closes with its last stream.
-    pub fn finished(&mut self, key: &RequestKey, instance: &str) {
-        if let Some(lease) = self.open.get_mut(key) {
-            lease.running.retain(|i| i != instance);
-            if lease.running.is_empty() {
-                self.open.remove(key);
-            }
-        }
-    }
-
-    /// Every open request.
-    pub fn keys(&self) -> Vec<RequestKey> {
-        self.open.keys().cloned().collect()
-    }
-}
 
 /// What a stream task reports when it ended.
 #[derive(Debug)]
@@ -433,7 +215,3 @@ impl LogStreams {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "log_streams_tests.rs"]
-mod tests;

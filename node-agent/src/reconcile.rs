@@ -35,71 +35,16 @@ use ank_schemas::{
     ExecutionState, FailedSubstate, InstanceId, PendingSubstate, RuntimeProblem, StoppingSubstate,
 };
 
+pub use crate::action::Action;
 use crate::backoff;
 pub use crate::conditions::{unmet_add_conditions, unmet_delete_conditions};
 use crate::desired::{DesiredSet, Workload};
 use crate::hysteresis;
-use crate::observed::{
-    Failure, InstanceTarget, Observed, RuntimeInstance, WorkloadBook, WorkloadReport,
-};
+use crate::observed::{Failure, Observed, RuntimeInstance, WorkloadBook, WorkloadReport};
 use crate::state_map;
 
 /// The additionalInfo of a create the agent just triggered (Ankaios' text).
 pub const TRIGGERED_INFO: &str = "Triggered at runtime.";
-
-/// One thing the agent should do. Actions of one workload are listed in the order they must run
-/// (a report before the operation it announces).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Publish this state on the workload's topic (`Removed` clears it).
-    Report(WorkloadReport),
-    /// Take over a running instance found in podman: no runtime call, start tracking it.
-    Adopt {
-        /// The workload's name.
-        workload: String,
-        /// The instance adopted.
-        instance: InstanceId,
-    },
-    /// Create the desired instance.
-    Create {
-        /// The workload's name.
-        workload: String,
-        /// What to create.
-        desired: Arc<Workload>,
-    },
-    /// Run the ended instance again: `podman start` of the same container (`podman`), down then
-    /// play (`podman-kube`).
-    Restart {
-        /// The workload's name.
-        workload: String,
-        /// The instance to restart.
-        desired: Arc<Workload>,
-        /// For a restart-policy restart, the crash streak to record (it counts in
-        /// `restartCount`); `None` for an adoption restart, which does not count.
-        policy_restart: Option<u32>,
-    },
-    /// Delete `old`, then create `desired` (at most once: never both at the same time). `old`
-    /// may be the same instance, to get a fresh container after a failure.
-    Replace {
-        /// The workload's name.
-        workload: String,
-        /// The instance to remove first.
-        old: InstanceTarget,
-        /// The instance to create after.
-        desired: Arc<Workload>,
-        /// As in [`Action::Restart`].
-        policy_restart: Option<u32>,
-    },
-    /// Remove an instance.
-    Delete {
-        /// The workload's name (the instance text if it is not an instance id).
-        workload: String,
-        /// What to remove.
-        target: InstanceTarget,
-    },
-    /// Plan again at this instant, even if nothing else happens (a retry or backoff is due).
-    RetryAt(Instant),
-}
 
 /// Decides what to do now. See the module documentation for the rules.
 pub fn plan(desired: &DesiredSet, observed: &Observed, now: Instant) -> Vec<Action> {
@@ -271,86 +216,6 @@ impl Planner<'_> {
         }
     }
 
-    /// Deletes `old` (then creates `then`, if given), unless a failed delete is still backing
-    /// off.
-    fn remove(
-        &mut self,
-        name: &str,
-        old: &RuntimeInstance,
-        book: Option<&WorkloadBook>,
-        then: Option<&Arc<Workload>>,
-    ) {
-        let failure = book
-            .filter(|b| Some(&b.instance) == old.id.as_ref())
-            .and_then(|b| b.delete_failure.as_ref());
-        if let Some(failure) = failure {
-            let deadline = retry_deadline(failure);
-            if self.now < deadline {
-                let info = format!("Retry {}: {}", failure.attempt, failure.error);
-                self.report_leaving(name, old, Said::new(DELETE_FAILED, info));
-                self.wake_at(deadline);
-                return;
-            }
-        }
-        self.report_leaving(name, old, Said::new(REQUESTED, ""));
-        self.actions.push(match then {
-            Some(desired) => Action::Replace {
-                workload: name.to_owned(),
-                old: old.target(),
-                desired: Arc::clone(desired),
-                policy_restart: None,
-            },
-            None => Action::Delete {
-                workload: name.to_owned(),
-                target: old.target(),
-            },
-        });
-    }
-
-    fn removed_workload(
-        &mut self,
-        name: &str,
-        book: Option<&WorkloadBook>,
-        instances: &[&RuntimeInstance],
-    ) {
-        if let Some(instance) = instances.first() {
-            let managed = book.filter(|b| Some(&b.instance) == instance.id.as_ref());
-            if let Some(managed) = managed {
-                let blocking = unmet_delete_conditions(
-                    &managed.delete_conditions,
-                    &managed.expected_instances,
-                    self.observed,
-                );
-                if !blocking.is_empty() {
-                    let info = format!("Waiting for dependents: {}", blocking.join(", "));
-                    self.report_leaving(name, instance, Said::new(WAITING_TO_STOP, info));
-                    return;
-                }
-            }
-            // Found without a book: an orphan of an earlier run, removed directly (§4.2).
-            self.remove(name, instance, book, None);
-            return;
-        }
-        // Nothing left in podman: clear the topic if anything was ever said on it.
-        let own_echo = self
-            .observed
-            .peer_states
-            .get(name)
-            .and_then(|by_agent| by_agent.get(&self.observed.agent));
-        let instance = book
-            .map(|b| b.instance.clone())
-            .or_else(|| self.observed.reported.get(name).map(|r| r.instance.clone()))
-            .or_else(|| own_echo.map(|p| p.instance.clone()));
-        if let Some(instance) = instance {
-            self.report(
-                name,
-                &instance,
-                Said::new(ExecutionState::Removed, ""),
-                false,
-            );
-        }
-    }
-
     fn desired_workload(
         &mut self,
         name: &str,
@@ -445,6 +310,8 @@ impl Planner<'_> {
 
 #[path = "reconcile_existing.rs"]
 mod existing;
+#[path = "reconcile_removal.rs"]
+mod removal;
 
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]

@@ -4,13 +4,15 @@
 //! computed by the controller for each dependency a workload waits on. Both are pure predicates
 //! over [`ExecutionState`]; looking the states up (by name, across agents) is the agent's job.
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{ExecutionState, FailedSubstate, PendingSubstate};
 
 /// The state a dependency must reach before the dependent workload may start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 pub enum AddCondition {
     /// The dependency is `Running(Ok)`.
     #[serde(rename = "ADD_COND_RUNNING")]
@@ -52,7 +54,8 @@ impl AddCondition {
 }
 
 /// The state a dependent workload must be in before its dependency may be deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 pub enum DeleteCondition {
     /// The dependent is `Running`.
     #[serde(rename = "DEL_COND_RUNNING")]

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "json-schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -147,6 +148,7 @@ impl<'de> Deserialize<'de> for InstanceId {
     }
 }
 
+#[cfg(feature = "json-schema")]
 impl JsonSchema for InstanceId {
     fn schema_name() -> Cow<'static, str> {
         "InstanceId".into()

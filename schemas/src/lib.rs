@@ -11,7 +11,8 @@
 //! - [`yaml`]: the one bounded way YAML text is read (size, alias expansion, depth, nodes).
 //! - `yaml_tree`: a parsed document whose nodes know their lines, for `parse`.
 //! - `validation`: [`ValidationError`] and [`validate`], every rule at once.
-//! - `render`: Handlebars rendering of the templated fields, the `indent` partial.
+//! - `render`: Handlebars rendering of the templated fields, the `indent` partial (feature
+//!   `render`, with [`validate`], which renders; the agent, broker and bus do without).
 //! - `runtime_kind`: [`RuntimeKind`], the runtimes as a type (unknown ones kept as data).
 //! - `runtime_config`: the `runtimeConfig` of `podman` and `podman-kube`.
 //! - `runtime_check`: what a runtime requires of a workload, judged by its agent.
@@ -26,7 +27,12 @@
 //! - `payloads`: every MQTT payload.
 //! - `log_time`: the `since`/`until` rule of log requests, shared by `ank logs` and the agent.
 //! - `tag_arg`: the `KEY=VALUE` tag of command lines.
-//! - [`json_schema`]: the JSON Schemas generated from these types (committed in `schemas/json/`).
+//! - `json_schema`: the JSON Schemas generated from these types (committed in `schemas/json/`;
+//!   feature `json-schema`, which no binary needs: only this crate's test and example).
+//!
+//! Features (both on by default for this crate's own tests; the workspace declares it with
+//! `default-features = false`, so each crate names what it uses): `render` (handlebars) for the
+//! controller, `ank` and the system tests; `json-schema` (schemars) for nobody else.
 #![warn(missing_docs)]
 
 mod conditions;
@@ -35,6 +41,7 @@ mod field_mask;
 mod files;
 mod instance_id;
 pub mod json;
+#[cfg(feature = "json-schema")]
 pub mod json_schema;
 mod log_time;
 mod manifest;
@@ -42,6 +49,7 @@ mod names;
 mod parse;
 mod payloads;
 mod private_key;
+#[cfg(feature = "render")]
 mod render;
 mod runtime_check;
 mod runtime_config;
@@ -81,6 +89,7 @@ pub use payloads::{
     MAX_REQUEST_ID_LEN,
 };
 pub use private_key::{check_private_key_mode, KeyModeError, PRIVATE_KEY_FORBIDDEN_BITS};
+#[cfg(feature = "render")]
 pub use render::{render, render_workload, RenderedWorkload};
 pub use runtime_check::{check_for_runtime, FileBytes, RuntimeProblem, RuntimeReady};
 pub use runtime_config::{PodmanConfig, PodmanKubeConfig, RuntimeConfig, RuntimeConfigError};
@@ -93,6 +102,7 @@ pub use state::{
 pub use tag_arg::parse_tag;
 pub use topics::{PrefixError, Topic, Topics, DEFAULT_PREFIX};
 pub use validation::{
-    dependency_cycles, is_valid_filter_mask, is_valid_workload_pattern, validate,
-    validate_workload, ValidationError,
+    dependency_cycles, is_valid_filter_mask, is_valid_workload_pattern, ValidationError,
 };
+#[cfg(feature = "render")]
+pub use validation::{validate, validate_workload};

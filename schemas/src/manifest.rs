@@ -11,13 +11,15 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::conditions::AddCondition;
 
 /// The manifest format version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 pub enum ApiVersion {
     /// `v1`, the current format.
     #[serde(rename = "v1")]
@@ -36,9 +38,10 @@ impl Serialize for ApiVersion {
 }
 
 /// A whole desired state: workloads and the config items their templates use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[cfg_attr(feature = "json-schema", schemars(deny_unknown_fields))]
 pub struct Manifest {
     /// The format version; required.
     pub api_version: ApiVersion,
@@ -62,9 +65,10 @@ impl Manifest {
 }
 
 /// One workload as written in a manifest (before rendering).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[cfg_attr(feature = "json-schema", schemars(deny_unknown_fields))]
 pub struct WorkloadSpec {
     /// The agent that runs the workload; `""` means not scheduled. Templated. The key is required.
     pub agent: String,
@@ -84,7 +88,7 @@ pub struct WorkloadSpec {
     /// Free-form metadata. Read as a map (`v1`) or a list of `{key, value}` (`v0.1`); always
     /// written as a map.
     #[serde(default, deserialize_with = "tags_in_either_form")]
-    #[schemars(with = "BTreeMap<String, String>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "BTreeMap<String, String>"))]
     pub tags: BTreeMap<String, String>,
     /// Template alias → key of a top-level config item.
     #[serde(default)]
@@ -98,7 +102,8 @@ pub struct WorkloadSpec {
 }
 
 /// When a workload is restarted after it ended (Ankaios §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RestartPolicy {
     /// Never restart.
@@ -116,7 +121,8 @@ impl RestartPolicy {
 }
 
 /// A file mounted read-only into the workload at `mount_point`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadFile {
     /// Absolute path of the file inside the workload.
@@ -127,7 +133,8 @@ pub struct WorkloadFile {
 }
 
 /// The content of a workload file. Both forms are templated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum FileContent {
     /// UTF-8 text, written as is.
@@ -154,7 +161,8 @@ impl FileContent {
 }
 
 /// A config item: a string, an array or an object of config items, nested to any depth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(untagged)]
 pub enum ConfigItem {
     /// A string leaf. Numbers are not accepted: quote them (`"5432"`), as in Ankaios.
@@ -180,9 +188,10 @@ impl ConfigItem {
 
 /// What a workload may read, write and log through the control interface (Ankaios §1.4).
 /// The interface exists only when `allow_rules` is non-empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[cfg_attr(feature = "json-schema", schemars(deny_unknown_fields))]
 pub struct ControlInterfaceAccess {
     /// What is allowed.
     #[serde(default)]
@@ -193,7 +202,8 @@ pub struct ControlInterfaceAccess {
 }
 
 /// One access rule, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(tag = "type")]
 pub enum AccessRule {
     /// Access to parts of the complete state.
@@ -203,7 +213,8 @@ pub enum AccessRule {
 }
 
 /// Access to the parts of the complete state named by field masks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateRule {
     /// Which operation the rule covers.
@@ -214,7 +225,8 @@ pub struct StateRule {
 }
 
 /// Access to the logs of the named workloads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LogRule {
     /// Workload names, each with at most one `*` wildcard.
@@ -223,7 +235,8 @@ pub struct LogRule {
 }
 
 /// The operation a state rule covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 pub enum ReadWriteEnum {
     /// Nothing.
     Nothing,

@@ -7,9 +7,11 @@
 //! (`{p}/responses/{clientId}`, `{p}/agents/{a}/logs/{clientId}`, `{p}/sync/{clientId}`); building
 //! manifest errors for a caller is `validation.rs`'s job.
 
+#[cfg(feature = "json-schema")]
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(feature = "json-schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
@@ -218,6 +220,7 @@ impl PartialEq<&str> for ClientId {
     }
 }
 
+#[cfg(feature = "json-schema")]
 impl JsonSchema for ClientId {
     fn schema_name() -> Cow<'static, str> {
         "ClientId".into()

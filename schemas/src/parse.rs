@@ -552,6 +552,7 @@ fn split_path(path: &[Seg]) -> (Option<String>, String) {
     (workload, field)
 }
 
-#[cfg(test)]
+// Its claims render and validate what they parse.
+#[cfg(all(test, feature = "render"))]
 #[path = "parse_tests.rs"]
 mod tests;

@@ -7,9 +7,11 @@
 //! runtime could ever have a name with a `/` or a NUL in it. This is the only place that spells
 //! the runtime names; everyone else matches on [`RuntimeKind`] (issue 12).
 
+#[cfg(feature = "json-schema")]
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(feature = "json-schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +110,7 @@ impl fmt::Display for RuntimeKind {
     }
 }
 
+#[cfg(feature = "json-schema")]
 impl JsonSchema for RuntimeKind {
     fn schema_name() -> Cow<'static, str> {
         "RuntimeKind".into()

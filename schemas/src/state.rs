@@ -5,10 +5,12 @@
 //! The state of a workload is written by exactly one agent; this module never decides a state,
 //! it only names them.
 
+#[cfg(feature = "json-schema")]
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "json-schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +87,8 @@ pub enum ExecutionState {
 }
 
 /// The state name without its sub-state, e.g. to filter `ank get workloads --state running`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 pub enum StateKind {
     /// `AgentDisconnected`
     AgentDisconnected,
@@ -376,7 +379,8 @@ impl FromStr for StateFilter {
 }
 
 /// The JSON form `{"state": "Running", "subState": "Ok"}`, usable with `#[serde(flatten)]`.
-#[derive(Serialize, Deserialize, JsonSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 struct StateWire {
     /// The state name.
@@ -408,6 +412,7 @@ impl<'de> Deserialize<'de> for ExecutionState {
     }
 }
 
+#[cfg(feature = "json-schema")]
 impl JsonSchema for ExecutionState {
     fn schema_name() -> Cow<'static, str> {
         "ExecutionState".into()

@@ -14,20 +14,28 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "render")]
 use crate::files::{check_mount_point, file_bytes, FileProblem};
-use crate::manifest::{AccessRule, ConfigItem, FileContent, Manifest, WorkloadSpec};
+use crate::manifest::Manifest;
+#[cfg(feature = "render")]
+use crate::manifest::{AccessRule, ConfigItem, FileContent, WorkloadSpec};
 use crate::names::{is_name_char, name_problem, MAX_NAME_LEN};
+#[cfg(feature = "render")]
 use crate::render::render_workload;
+#[cfg(feature = "render")]
 use crate::runtime_config::{RuntimeConfig, RuntimeConfigError};
+#[cfg(feature = "render")]
 use crate::runtime_kind::RuntimeKind;
 
 /// One problem of a manifest: where it is and what to do about it.
 ///
 /// It is also the error payload of a refused request, so its JSON form is part of the contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationError {
     /// The workload concerned, if any.
@@ -111,6 +119,9 @@ impl std::error::Error for ValidationError {}
 
 /// Runs every rule on `manifest` and returns every error, in a stable order (config keys, then
 /// workloads by name, then cycles). Empty means valid.
+// Every per-workload rule renders the workload first (templated fields), so the rules
+// come with the `render` feature; `dependency_cycles` and the pattern checks do not.
+#[cfg(feature = "render")]
 pub fn validate(manifest: &Manifest) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     for (key, item) in &manifest.configs {
@@ -134,6 +145,8 @@ pub fn validate(manifest: &Manifest) -> Vec<ValidationError> {
 
 /// Runs every per-workload rule on one workload, with the manifest's `configs` for rendering.
 /// Cycles need the whole manifest and are left to [`validate`].
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 pub fn validate_workload(
     name: &str,
     spec: &WorkloadSpec,
@@ -227,6 +240,8 @@ pub fn validate_workload(
     }
 }
 
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 fn file_error(w: Option<&str>, field: String, problem: &FileProblem) -> ValidationError {
     let message = match problem {
         // The field already names the file.
@@ -236,12 +251,16 @@ fn file_error(w: Option<&str>, field: String, problem: &FileProblem) -> Validati
     ValidationError::new(w, field, message).with_hint(problem.hint())
 }
 
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 fn config_error(w: Option<&str>, e: &RuntimeConfigError) -> ValidationError {
     let mut error = ValidationError::new(w, "runtimeConfig", e.to_string());
     error.hint = e.hint();
     error
 }
 
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 fn check_config_item(path: &str, key: &str, item: &ConfigItem, errors: &mut Vec<ValidationError>) {
     if let Some(problem) = name_problem(key) {
         errors.push(ValidationError::new(
@@ -255,6 +274,8 @@ fn check_config_item(path: &str, key: &str, item: &ConfigItem, errors: &mut Vec<
 
 /// The keys below `item`, at any depth: an array element has no key of its own, but objects
 /// inside it do.
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 fn check_config_children(path: &str, item: &ConfigItem, errors: &mut Vec<ValidationError>) {
     match item {
         ConfigItem::String(_) => {}
@@ -271,6 +292,8 @@ fn check_config_children(path: &str, item: &ConfigItem, errors: &mut Vec<Validat
     }
 }
 
+// Every per-workload rule renders the workload first (templated fields), so the rules
+#[cfg(feature = "render")]
 fn check_access_rules(name: &str, spec: &WorkloadSpec, errors: &mut Vec<ValidationError>) {
     let access = &spec.control_interface_access;
     for (list, rules) in [
@@ -385,6 +408,6 @@ pub fn dependency_cycles(manifest: &Manifest) -> Vec<Vec<String>> {
     cycles.into_iter().collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "render"))]
 #[path = "validation_tests.rs"]
 mod tests;

@@ -36,15 +36,19 @@
 //! the `ankmq.general-options` label of an observed instance.
 
 pub mod command;
+pub mod container_event;
 pub mod events;
 pub mod exit_files;
 pub mod kube_inject;
+pub mod kube_manifest;
 pub mod labels;
 pub mod podman;
 pub mod podman_cli;
 pub mod podman_kube;
+pub mod podman_logs;
 pub mod ps;
 pub mod raw_state;
+pub mod shared_listing;
 
 use std::future::Future;
 

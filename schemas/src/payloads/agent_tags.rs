@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +20,8 @@ pub const MAX_AGENT_TAGS: usize = 64;
 pub const MAX_AGENT_TAG_LEN: usize = 256;
 
 /// The tags an agent is asked to carry while its status has `epoch`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentTags {
     /// The epoch of the agent's status the tags were set for; an agent with another epoch (a

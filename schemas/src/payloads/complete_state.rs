@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,8 @@ use crate::manifest::Manifest;
 use crate::state::ExecutionState;
 
 /// The desired state, every workload state and every connected agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CompleteState {
     /// The unrendered desired state.
@@ -24,7 +26,8 @@ pub struct CompleteState {
 }
 
 /// One instance's state in the complete state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStateEntry {
     /// `state` and `subState`.
@@ -36,7 +39,8 @@ pub struct WorkloadStateEntry {
 }
 
 /// A connected agent in the complete state.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentEntry {
     /// The agent's load.
@@ -48,7 +52,8 @@ pub struct AgentEntry {
 }
 
 /// An agent's load, as Ankaios shows it under `agents.<name>.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentLoad {
     /// CPU usage in percent.

@@ -4,18 +4,22 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::conditions::{AddCondition, DeleteCondition};
 use crate::instance_id::InstanceId;
 use crate::manifest::{ControlInterfaceAccess, Manifest, RestartPolicy, WorkloadFile};
+#[cfg(feature = "render")]
 use crate::names::InvalidName;
+#[cfg(feature = "render")]
 use crate::render::RenderedWorkload;
 use crate::runtime_kind::RuntimeKind;
 
 /// `{p}/state/desired`: the unrendered desired state, for `ank get state` and dashboards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DesiredStatePayload {
     /// The controller's generation of this state.
@@ -26,7 +30,8 @@ pub struct DesiredStatePayload {
 
 /// `{p}/agents/{agent}/desired`: everything the agent must run. A snapshot, not a delta: an
 /// agent converges from this one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentSnapshot {
     /// The controller's generation this snapshot belongs to.
@@ -37,7 +42,8 @@ pub struct AgentSnapshot {
 }
 
 /// One rendered workload as its agent receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DesiredWorkload {
     /// The instance to run.
@@ -77,6 +83,7 @@ pub struct DesiredWorkload {
 impl DesiredWorkload {
     /// The desired form of a rendered workload, with the delete conditions computed by the
     /// controller. Fails only for a runtime that is not a valid name, which validation refuses.
+    #[cfg(feature = "render")]
     pub fn new(
         rendered: &RenderedWorkload,
         delete_conditions: BTreeMap<String, DeleteCondition>,

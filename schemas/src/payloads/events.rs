@@ -7,6 +7,7 @@
 //! The agent keeps one bounded queue per subscription: a subscriber that does not read loses its
 //! subscription with an error (docs/limits.md). No I/O.
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,7 +16,8 @@ use serde_json::Value;
 pub const MAX_AGENT_SUBSCRIPTIONS: usize = 64;
 
 /// One message for one subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentEvent {
     /// The subscription, as the agent named it in `subscribeEvents`.
@@ -26,7 +28,8 @@ pub struct AgentEvent {
 }
 
 /// What happened to a subscription, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,8 @@ pub const LOG_RENEW_INTERVAL: Duration = Duration::from_secs(3);
 pub const MAX_LOG_INSTANCES: usize = 64;
 
 /// What a message on the request topic asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum LogOp {
     /// Start streaming the named instances (the default, so older clients keep working).
@@ -41,7 +43,8 @@ pub enum LogOp {
 
 /// A request about the logs of some instances of one agent. `renew` and `cancel` need only
 /// `op`, `id` and `clientId`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LogRequest {
     /// Chosen by the client, unique among its open requests; `[A-Za-z0-9_-]`, 1 to 63
@@ -177,7 +180,8 @@ fn cut(text: &str) -> String {
 }
 
 /// Why a stream ended, in its `stopped` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum StopReason {
     /// podman's output ended: all lines were sent (no `follow`) or the container exited.
@@ -198,7 +202,8 @@ pub enum StopReason {
 }
 
 /// Why a request was refused, in its `refused` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum RefusalReason {
     /// The request is not valid ([`LogRequest::validate`]).
@@ -210,7 +215,8 @@ pub enum RefusalReason {
 }
 
 /// One event of a log stream, tagged by `event`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(
     tag = "event",
     rename_all = "camelCase",

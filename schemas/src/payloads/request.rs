@@ -4,6 +4,7 @@
 //! the bus matches replies by it (MQTT 3.1.1 has no correlation data). Requests carry `replyTo`,
 //! the client id whose response topic gets the answer.
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,8 @@ use crate::validation::ValidationError;
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// A request to the controller.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     /// Chosen by the client, unique among its open requests; echoed in the response. At most
@@ -41,7 +43,8 @@ pub struct Request {
 }
 
 /// The operation of a request, tagged by `op`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum RequestOp {
     /// Read the complete state, narrowed by field masks (empty: everything).
@@ -110,7 +113,8 @@ pub enum RequestOp {
 }
 
 /// The controller's answer to one request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
     /// The request's `id`.
@@ -121,7 +125,8 @@ pub struct Response {
 }
 
 /// Success or failure, as a single `ok` or `error` key beside `id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ResponseOutcome {
     /// The request was carried out.
@@ -138,7 +143,8 @@ pub enum ResponseOutcome {
 }
 
 /// What a successful request returns, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",

@@ -4,6 +4,7 @@
 //! An empty retained payload on this topic means the workload was removed: it clears the
 //! retained message, so `Removed` itself never needs to be stored.
 
+#[cfg(feature = "json-schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,8 @@ use crate::instance_id::InstanceId;
 use crate::state::ExecutionState;
 
 /// The state of one workload instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStatePayload {
     /// The instance this state is about.

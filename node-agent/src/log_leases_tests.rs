@@ -1,4 +1,4 @@
-//! Claims about `log_streams.rs`.
+//! Claims about `log_leases.rs`.
 
 use super::*;
 
