@@ -60,6 +60,12 @@ impl RateWindow {
 
     /// Decides one event at `now`.
     pub fn admit(&mut self, now: Instant) -> Rate {
+        self.admit_many(now, 1)
+    }
+
+    /// Decides `events` events at `now` as one: all are admitted, or none (and the refusal
+    /// counts once).
+    pub fn admit_many(&mut self, now: Instant, events: u32) -> Rate {
         let mut refused_before = 0;
         let started = match self.started {
             Some(started) if now.saturating_duration_since(started) < self.window => started,
@@ -70,8 +76,8 @@ impl RateWindow {
                 now
             }
         };
-        if self.admitted < self.burst {
-            self.admitted += 1;
+        if self.admitted.saturating_add(events) <= self.burst {
+            self.admitted += events;
             Rate::Admitted { refused_before }
         } else {
             self.refused = self.refused.saturating_add(1);
@@ -111,6 +117,20 @@ mod tests {
         assert_eq!(rate.admit(at(10)), Rate::Admitted { refused_before: 2 });
         assert_eq!(rate.admit(at(11)), Rate::Admitted { refused_before: 0 });
         assert!(matches!(rate.admit(at(12)), Rate::Refused { .. }));
+    }
+
+    #[test]
+    fn many_events_are_admitted_together_or_not_at_all() {
+        let t0 = Instant::now();
+        let mut rate = RateWindow::new(5, Duration::from_secs(10));
+        assert!(matches!(rate.admit_many(t0, 3), Rate::Admitted { .. }));
+        assert!(matches!(rate.admit_many(t0, 3), Rate::Refused { .. }));
+        assert!(matches!(rate.admit_many(t0, 2), Rate::Admitted { .. }));
+        assert!(matches!(rate.admit(t0), Rate::Refused { .. }));
+        assert!(matches!(
+            rate.admit_many(t0, u32::MAX),
+            Rate::Refused { .. }
+        ));
     }
 
     #[test]

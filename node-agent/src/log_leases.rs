@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ank_bus::{Rate, RateWindow};
 use ank_schemas::{ClientId, RefusalReason, StopReason, LOG_LEASE};
 use tokio::time::Instant;
 
@@ -100,11 +101,27 @@ pub enum Opened {
     AlreadyOpen,
 }
 
-/// The bookkeeping of open requests: counts, leases, expiry. No tasks, no I/O.
-#[derive(Debug, Default)]
+/// How many streams (one `podman logs` process each) the agent starts per
+/// [`STREAM_START_WINDOW`], all clients together. The caps bound how many run at once; this
+/// bounds how fast a client that opens and cancels in a loop makes the agent spawn processes
+/// (issue 14: every rate that outside input controls has a bound). Per agent, not per client:
+/// a client id is whatever the request says.
+pub const MAX_STREAM_STARTS: u32 = 64;
+/// The window of [`MAX_STREAM_STARTS`].
+pub const STREAM_START_WINDOW: Duration = Duration::from_secs(10);
+
+/// The bookkeeping of open requests: counts, leases, expiry, the start rate. No tasks, no I/O.
+#[derive(Debug)]
 pub struct Leases {
     caps: StreamCaps,
     open: BTreeMap<RequestKey, Lease>,
+    starts: RateWindow,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Self::new(StreamCaps::default())
+    }
 }
 
 impl Leases {
@@ -113,6 +130,7 @@ impl Leases {
         Self {
             caps,
             open: BTreeMap::new(),
+            starts: RateWindow::new(MAX_STREAM_STARTS, STREAM_START_WINDOW),
         }
     }
 
@@ -148,6 +166,18 @@ impl Leases {
             self.of_client(&key.0),
             instances.len(),
         )?;
+        let wanted = u32::try_from(instances.len()).unwrap_or(u32::MAX);
+        if let Rate::Refused { retry_after } = self.starts.admit_many(now, wanted) {
+            return Err((
+                RefusalReason::RateLimit,
+                format!(
+                    "the agent started {MAX_STREAM_STARTS} log streams in the last {}s, its \
+                     most; try again in {}s",
+                    STREAM_START_WINDOW.as_secs(),
+                    retry_after.as_secs().max(1)
+                ),
+            ));
+        }
         self.open.insert(
             key.clone(),
             Lease {

@@ -114,3 +114,33 @@ async fn only_the_same_client_id_reaches_a_request() {
     tokio::time::advance(LOG_LEASE).await;
     assert_eq!(leases.expire(Instant::now()).len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn issue_14_opening_and_cancelling_in_a_loop_is_bounded_by_the_start_rate() {
+    let mut leases = Leases::new(StreamCaps::default());
+    let now = Instant::now();
+    // Open and cancel at once, as a client in a loop would: the caps never fill up, but every
+    // open would start a podman process.
+    let started = (0..1000)
+        .take_while(|i| {
+            let k = key("c1", &format!("r{i}"));
+            let opened = leases.open(&k, true, names(1), now);
+            for name in leases.stop(&k) {
+                leases.finished(&k, &name);
+            }
+            opened.is_ok()
+        })
+        .count();
+    assert_eq!(started, MAX_STREAM_STARTS as usize);
+    let refused = leases.open(&key("c2", "r1"), true, names(1), now);
+    let (reason, message) = refused.unwrap_err();
+    assert_eq!(
+        reason,
+        RefusalReason::RateLimit,
+        "another client too: per agent"
+    );
+    assert!(message.contains("try again in 10s"), "{message}");
+    // After the window, starts are admitted again.
+    let later = now + STREAM_START_WINDOW;
+    assert!(leases.open(&key("c2", "r2"), true, names(1), later).is_ok());
+}

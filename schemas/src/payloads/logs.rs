@@ -212,6 +212,9 @@ pub enum RefusalReason {
     AgentLimit,
     /// This client already has its maximum number of streams on the agent.
     ClientLimit,
+    /// The agent started as many streams as it may in the current window (a bound on how fast
+    /// clients make it start `podman logs` processes): try again later.
+    RateLimit,
 }
 
 /// One event of a log stream, tagged by `event`.
