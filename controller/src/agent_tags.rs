@@ -60,20 +60,7 @@ pub fn tag_updates(
     masks: &[String],
     state: &Value,
 ) -> Result<BTreeMap<String, AgentTags>, Refusal> {
-    let mut parsed = Vec::new();
-    let mut errors = Vec::new();
-    for mask in masks {
-        match FieldMask::update(mask) {
-            Ok(m) => parsed.push(m),
-            Err(e) => errors.push(ValidationError::new(None, mask.clone(), e.to_string())),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Refusal {
-            message: "invalid field masks".into(),
-            errors,
-        });
-    }
+    let parsed = Refusal::masks(masks, FieldMask::update)?;
     let connected: BTreeMap<&String, &AgentStatus> = agents
         .iter()
         .filter(|(_, status)| status.state == Liveness::Online)

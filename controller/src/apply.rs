@@ -18,8 +18,8 @@
 use std::collections::BTreeMap;
 
 use ank_schemas::{
-    parse_manifest_json, update, FieldMask, InstanceId, Manifest, RenderedWorkload, RequestOp,
-    ValidationError,
+    parse_manifest_json, update, FieldMask, InstanceId, Manifest, MaskError, RenderedWorkload,
+    RequestOp, ValidationError,
 };
 use serde_json::{json, Value};
 
@@ -40,6 +40,30 @@ impl Refusal {
         Self {
             message: message.into(),
             errors: Vec::new(),
+        }
+    }
+
+    /// Each of `masks` parsed with `parse` (`FieldMask::read` or `FieldMask::update`), or one
+    /// refusal naming every mask that does not parse.
+    pub fn masks(
+        masks: &[String],
+        parse: impl Fn(&str) -> Result<FieldMask, MaskError>,
+    ) -> Result<Vec<FieldMask>, Self> {
+        let mut parsed = Vec::new();
+        let mut errors = Vec::new();
+        for mask in masks {
+            match parse(mask) {
+                Ok(m) => parsed.push(m),
+                Err(e) => errors.push(ValidationError::new(None, mask.clone(), e.to_string())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(Self {
+                message: "invalid field masks".into(),
+                errors,
+            })
         }
     }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use ank_schemas::{
     select, shown_state, AgentEntry, AgentLoad, CompleteState, ExecutionState, FieldMask,
-    InstanceId, Liveness, ValidationError, WorkloadStateEntry, MAX_LOG_INSTANCES,
+    InstanceId, Liveness, WorkloadStateEntry, MAX_LOG_INSTANCES,
 };
 use serde_json::Value;
 
@@ -110,20 +110,7 @@ pub fn get_state(
     observed: &Observed,
     masks: &[String],
 ) -> Result<Value, Refusal> {
-    let mut parsed = Vec::new();
-    let mut errors = Vec::new();
-    for mask in masks {
-        match FieldMask::read(mask) {
-            Ok(m) => parsed.push(m),
-            Err(e) => errors.push(ValidationError::new(None, mask.clone(), e.to_string())),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Refusal {
-            message: "invalid field masks".into(),
-            errors,
-        });
-    }
+    let parsed = Refusal::masks(masks, FieldMask::read)?;
     let whole = serde_json::to_value(complete_state(desired, observed))
         .map_err(|e| Refusal::message(format!("cannot encode the complete state: {e}")))?;
     Ok(select(&whole, &parsed))

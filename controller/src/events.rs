@@ -20,7 +20,7 @@ use ank_schemas::control_interface::{authorize, Operation};
 use ank_schemas::state_diff::event_for_masks;
 use ank_schemas::{
     select, AgentEvent, AgentEventBody, AgentSnapshot, AgentStatus, FieldMask, Liveness,
-    ValidationError, MAX_AGENT_SUBSCRIPTIONS, MAX_REQUEST_ID_LEN,
+    MAX_AGENT_SUBSCRIPTIONS, MAX_REQUEST_ID_LEN,
 };
 use serde_json::Value;
 
@@ -66,20 +66,7 @@ impl Subscriptions {
                 "a subscription id must have 1 to {MAX_REQUEST_ID_LEN} bytes"
             )));
         }
-        let mut parsed = Vec::new();
-        let mut errors = Vec::new();
-        for mask in masks {
-            match FieldMask::read(mask) {
-                Ok(m) => parsed.push(m),
-                Err(e) => errors.push(ValidationError::new(None, mask.clone(), e.to_string())),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Refusal {
-                message: "invalid field masks".into(),
-                errors,
-            });
-        }
+        let parsed = Refusal::masks(masks, FieldMask::read)?;
         let subs = self.by_agent.entry(agent.to_owned()).or_default();
         if !subs.contains_key(id) && subs.len() >= MAX_AGENT_SUBSCRIPTIONS {
             return Err(Refusal::message(format!(
