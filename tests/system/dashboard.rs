@@ -218,7 +218,12 @@ mod issue_18_a_viewer_login_sees_the_cluster_and_can_publish_nothing {
                 const p = app.config.prefix;
                 const sync = `${{p}}/sync/${{app.conn.clientId}}`;
                 const seen = [];
-                c.on('message', (t) => seen.push(t));
+                // Only what the viewer sent counts: the agent's own status updates (resources,
+                // every few seconds) arrive on the same subscription meanwhile.
+                const ours = ['marker', 'forged', '"lost"'];
+                c.on('message', (t, payload) => {{
+                    if (ours.some((m) => String(payload).includes(m))) seen.push(t);
+                }});
                 const granted = [];
                 for (const f of [sync, `${{p}}/requests`]) {{
                     try {{
