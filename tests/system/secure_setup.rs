@@ -346,6 +346,9 @@ impl Setup {
             let mut mosquitto = Command::new(binary);
             mosquitto.arg("-c").arg(&conf);
             self.spawn("mosquitto", mosquitto)?;
+            // The controller fails at start on an unreachable external broker (by design, see
+            // docs/controller.md), so it starts only once Mosquitto listens.
+            Self::wait_port(self.listener_port())?;
             let (url, login) = self.login("controller");
             controller.args(["--broker", &url]).args(login);
         } else {
@@ -376,10 +379,15 @@ impl Setup {
             }
         }
         self.spawn("controller", controller)?;
-        Self::wait_port(match self.auth {
+        Self::wait_port(self.listener_port())
+    }
+
+    /// The port clients of this setup use: the TLS listener under mTLS, else the plain one.
+    fn listener_port(&self) -> u16 {
+        match self.auth {
             Auth::MutualTls => self.tls_port,
             Auth::Passwords => self.plain_port,
-        })
+        }
     }
 
     fn start_agent(&mut self) -> Result<()> {
@@ -484,6 +492,9 @@ impl Setup {
             Ok(String::from_utf8_lossy(&out.stdout)
                 .contains(&self.agent)
                 .then_some(()))
+        })?;
+        wait_for("the controller to answer", START, || {
+            Ok(self.ank(&["get", "state"])?.status.success().then_some(()))
         })?;
         let applied = self.ank(&["apply", "--timeout", "60s", &manifest])?;
         ensure!(applied.status.success(), "ank apply: {}", text(&applied));
