@@ -2,6 +2,7 @@
 //! this command watches (see `state_diff.rs`), so it needs nothing from the controller.
 
 use ank_bus::WatchEvent;
+use ank_schemas::FieldMask;
 use clap::Args;
 
 use crate::commands::get::state::{read_masks, selected_state};
@@ -9,7 +10,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::outage::Outage;
 use crate::output::document::{write_stream_item, Format};
-use crate::state_diff::event;
+use crate::state_diff::{event_for_masks, Event};
 use crate::state_view::View;
 use crate::ui::Ui;
 
@@ -39,7 +40,7 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &GetEventsArgs) -> Result<(),
     let mut last = selected_state(&view, &masks)?;
     if args.include_current_state {
         let empty = serde_json::Value::Object(Default::default());
-        if let Some(e) = event(&empty, &last, timestamp()) {
+        if let Some(e) = change(&empty, &last, &masks) {
             write_stream_item(ui.out(), &e, args.output)?;
         }
     }
@@ -63,7 +64,7 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &GetEventsArgs) -> Result<(),
             _ = &mut interrupt => break,
         }
         let now = selected_state(&view, &masks)?;
-        if let Some(e) = event(&last, &now, timestamp()) {
+        if let Some(e) = change(&last, &now, &masks) {
             write_stream_item(ui.out(), &e, args.output)?;
         }
         last = now;
@@ -72,6 +73,32 @@ pub async fn run(ui: &mut Ui, ctx: &Context, args: &GetEventsArgs) -> Result<(),
     Ok(())
 }
 
+/// The event between two states narrowed by `masks`, with the paths Ankaios' server reports to a
+/// subscriber of those masks (§8.4: an added subtree above a mask is named down to the mask).
+fn change(last: &serde_json::Value, now: &serde_json::Value, masks: &[FieldMask]) -> Option<Event> {
+    event_for_masks(last, now, masks, timestamp())
+}
+
 fn timestamp() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn issue_16_an_added_workload_is_named_down_to_the_mask_as_ankaios_server_does() {
+        let masks = vec![FieldMask::read("desiredState.workloads.nginx.agent").expect("mask")];
+        let before = json!({});
+        let after = json!({"desiredState": {"workloads": {"nginx": {"agent": "agent_A"}}}});
+        let e = change(&before, &after, &masks).expect("a change");
+        assert_eq!(e.added_fields, vec!["desiredState.workloads.nginx.agent"]);
+        assert_eq!(e.complete_state, after);
+        assert!(
+            change(&after, &after, &masks).is_none(),
+            "no change, no event"
+        );
+    }
 }
