@@ -236,13 +236,20 @@ class App {
     this.slots.detail.replaceChildren(renderDetail(this) ?? '');
     const lines = document.getElementById('logs-lines');
     if (lines && (follow || !logScroll)) lines.scrollTop = lines.scrollHeight;
-    // For bench/dashboard/first-render.mjs: when each frame was drawn, how many rows it showed
-    // and how many of them showed a state their agent reported (not just the desired state).
-    this.renderLog.push({
+    // For bench/dashboard/first-render.mjs: when each frame's script ended (`t`) and when the
+    // next frame began (`shown`: the browser had laid out and painted this one by then), how
+    // many rows it showed and how many of them showed a state their agent reported (not just the
+    // desired state).
+    const entry = {
       t: performance.now(),
+      shown: null,
       rows: document.querySelectorAll('#workloads-view tbody tr[data-workload]').length,
       reported: this.rows.reduce((n, r) => n + (r.restartCount !== null && r.base !== 'AgentDisconnected' ? 1 : 0), 0),
       ms: performance.now() - started,
+    };
+    this.renderLog.push(entry);
+    requestAnimationFrame(() => {
+      entry.shown = performance.now();
     });
     if (this.renderLog.length > 200) this.renderLog.shift();
   }
