@@ -88,12 +88,16 @@ function object(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : null;
 }
 
+// One decoder for every payload: building one per message was a third of the decoding time of a
+// retained burst. Without `stream` it keeps nothing between calls.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses a payload's bytes as a JSON object; `{error}` names what is wrong. */
 export function decodeJson(bytes) {
   if (bytes.length > LIMITS.payloadBytes) return { error: `payload of ${bytes.length} bytes is too large` };
   let value;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(UTF8.decode(bytes));
   } catch (e) {
     return { error: `not JSON: ${text(String(e.message), 80)}` };
   }
