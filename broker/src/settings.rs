@@ -37,7 +37,7 @@ use std::time::Duration;
 /// max_packet_size = 1048576
 /// max_queued_messages_per_client = 100000
 /// max_queued_bytes_per_client = 67108864
-/// max_inflight_per_client = 64
+/// max_inflight_per_client = 256
 /// session_expiry_secs = 86400
 /// storage_reserve_bytes = 2097152
 /// ```
@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(config.acl_file, Some(PathBuf::from("/f/acl")));
         assert_eq!(config.limits.max_connections, 7);
         assert_eq!(config.limits.max_packet_size, 2048);
-        assert_eq!(config.limits.max_inflight_per_client, 64);
+        assert_eq!(config.limits.max_inflight_per_client, 256);
         assert_eq!(config.passwd_file, None);
         assert_eq!(config.storage, BrokerConfig::default().storage);
     }

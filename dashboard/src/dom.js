@@ -1,6 +1,7 @@
 // Building DOM from outside data without ever parsing it as markup: every string becomes a text
 // node or an attribute value, so a workload name or log line like `<img onerror=…>` shows as
-// the characters it is. No other file creates elements, and nothing uses innerHTML.
+// the characters it is. No other file creates elements (views/workloads.js copies a row built
+// here and fills the copy through textContent), and nothing uses innerHTML.
 
 const SVG = 'http://www.w3.org/2000/svg';
 

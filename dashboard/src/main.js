@@ -24,7 +24,8 @@ async function settings() {
   const params = new URLSearchParams(location.search);
   let served = {};
   try {
-    const response = await fetch('dashboard.json', { cache: 'no-store' });
+    // index.html preloads it while the script loads; the server marks it `no-cache`.
+    const response = await fetch('dashboard.json');
     if (response.ok) served = await response.json();
   } catch {
     // Not served by ank-broker/ank-controller (e.g. opened from a file): use the URL only.
@@ -66,6 +67,9 @@ class App {
     // For bench/dashboard/first-render.mjs: where a first render's time goes.
     this.marks = { connected: null, firstMessage: null, lastMessage: null, messages: 0 };
     this.pendingSince = 0;
+    this.lastChange = 0;
+    this.timer = null;
+    this.framePending = false;
     window.addEventListener('hashchange', () => {
       const v = location.hash.slice(1);
       if (VIEWS[v]) this.view = v;
@@ -92,6 +96,9 @@ class App {
       reconnectPeriod: 2000,
       connectTimeout: 5000,
       resubscribe: false,
+      // MQTT.js would otherwise build 65,536 two-byte buffers (a packet id cache) on its first
+      // write, tens of milliseconds before the CONNECT leaves; the page writes a few packets.
+      writeCache: false,
     });
     this.conn = { client, clientId, prefix: this.config.prefix, user: identity };
     client.on('connect', () => {
@@ -165,20 +172,47 @@ class App {
   /**
    * Draws once the messages pause for QUIET_MS (at the latest MAX_WAIT_MS after the first
    * change), or at once when `urgent`. A (re)connect delivers every retained message in a burst,
-   * and the broker sends the next 64 only when the page has acknowledged the last ones: a frame
+   * and the broker sends the next ones only when the page has acknowledged the last ones: a frame
    * with 1,000 rows between batches held the burst up for seconds
    * (bench/dashboard/first-render.mjs). A change of the link is urgent: the page must say at once
-   * that it is not live.
+   * that it is not live. One timer serves a whole burst: a message only notes its time, and the
+   * timer, when it fires too early, waits for the rest of the pause (re-arming a timer for each
+   * of 1,200 messages was a measurable part of the burst).
    */
   schedule(urgent = false) {
     const now = performance.now();
+    this.lastChange = now;
     if (!this.pendingSince) this.pendingSince = now;
-    const wait = urgent ? 0 : Math.max(0, Math.min(QUIET_MS, this.pendingSince + MAX_WAIT_MS - now));
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.pendingSince = 0;
-      requestAnimationFrame(() => this.render());
-    }, wait);
+    if (urgent) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.frame();
+      return;
+    }
+    if (this.timer === null) this.timer = setTimeout(() => this.due(), QUIET_MS);
+  }
+
+  /** The timer of `schedule`: draws when the pause is long enough, else waits for the rest. */
+  due() {
+    const now = performance.now();
+    const wait = Math.min(this.lastChange + QUIET_MS, this.pendingSince + MAX_WAIT_MS) - now;
+    if (wait > 0) {
+      this.timer = setTimeout(() => this.due(), wait);
+      return;
+    }
+    this.timer = null;
+    this.frame();
+  }
+
+  /** Draws on the next animation frame; requests coming before it share that frame. */
+  frame() {
+    this.pendingSince = 0;
+    if (this.framePending) return;
+    this.framePending = true;
+    requestAnimationFrame(() => {
+      this.framePending = false;
+      this.render();
+    });
   }
 
   render() {
@@ -202,13 +236,20 @@ class App {
     this.slots.detail.replaceChildren(renderDetail(this) ?? '');
     const lines = document.getElementById('logs-lines');
     if (lines && (follow || !logScroll)) lines.scrollTop = lines.scrollHeight;
-    // For bench/dashboard/first-render.mjs: when each frame was drawn, how many rows it showed
-    // and how many of them showed a state their agent reported (not just the desired state).
-    this.renderLog.push({
+    // For bench/dashboard/first-render.mjs: when each frame's script ended (`t`) and when the
+    // next frame began (`shown`: the browser had laid out and painted this one by then), how
+    // many rows it showed and how many of them showed a state their agent reported (not just the
+    // desired state).
+    const entry = {
       t: performance.now(),
+      shown: null,
       rows: document.querySelectorAll('#workloads-view tbody tr[data-workload]').length,
       reported: this.rows.reduce((n, r) => n + (r.restartCount !== null && r.base !== 'AgentDisconnected' ? 1 : 0), 0),
       ms: performance.now() - started,
+    };
+    this.renderLog.push(entry);
+    requestAnimationFrame(() => {
+      entry.shown = performance.now();
     });
     if (this.renderLog.length > 200) this.renderLog.shift();
   }

@@ -212,3 +212,71 @@ async fn a_second_broker_on_a_used_storage_directory_is_refused_clearly() {
     }
     first.stop().await;
 }
+
+/// The body of a packet [`wire::read_packet`] returned: after its first byte and length bytes.
+fn body(packet: &[u8]) -> &[u8] {
+    let length_bytes = packet[1..].iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    &packet[1 + length_bytes..]
+}
+
+/// A QoS 1 PUBLISH's packet id, after its topic.
+fn packet_id(publish: &[u8]) -> u16 {
+    let b = body(publish);
+    let topic_len = usize::from(u16::from_be_bytes([b[0], b[1]]));
+    u16::from_be_bytes([b[2 + topic_len], b[3 + topic_len]])
+}
+
+#[tokio::test]
+async fn issue_18_a_qos1_subscriber_is_sent_256_retained_messages_before_it_must_acknowledge() {
+    // The dashboard's first render reads 1,202 retained messages at QoS 1; with 64 in flight it
+    // waited for its acknowledgements 19 times (docs/dashboard.md, docs/limits.md "Dashboard").
+    const WINDOW: usize = 256;
+    let broker = broker().await;
+    let addr = broker.mqtt_addr();
+    let mut writer = client(addr, &unique("writer")).await;
+    for i in 0..WINDOW + 44 {
+        writer
+            .publish(&format!("ank/v1/agents/a{i}/status"), b"online", true)
+            .await;
+    }
+
+    // A raw reader that acknowledges nothing until told.
+    let mut reader = wire::connected(addr, b"slow-reader").await;
+    reader
+        .write_all(&wire::subscribe(1, b"ank/v1/agents/+/status", 1))
+        .await
+        .unwrap();
+    let mut unacked = Vec::new();
+    while unacked.len() < WINDOW {
+        let p = wire::read_packet(&mut reader, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("only {} publishes before acknowledging", unacked.len()));
+        if p[0] & 0xf0 == 0x30 {
+            assert_eq!(p[0] & 0x06, 0x02, "QoS 1");
+            unacked.push(packet_id(&p));
+        }
+    }
+    // Not one more without an acknowledgement: the broker answers a PINGREQ before it.
+    reader.write_all(&[0xc0, 0]).await.unwrap();
+    loop {
+        let p = wire::read_packet(&mut reader, WAIT)
+            .await
+            .expect("PINGRESP");
+        assert_ne!(p[0] & 0xf0, 0x30, "a publish beyond the window of {WINDOW}");
+        if p == [0xd0, 0] {
+            break;
+        }
+    }
+    // One acknowledgement, one more message.
+    let id = unacked[0].to_be_bytes();
+    reader.write_all(&wire::packet(0x40, &id)).await.unwrap();
+    loop {
+        let p = wire::read_packet(&mut reader, WAIT)
+            .await
+            .expect("the next publish after an acknowledgement");
+        if p[0] & 0xf0 == 0x30 {
+            break;
+        }
+    }
+    broker.stop().await;
+}

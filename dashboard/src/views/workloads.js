@@ -33,33 +33,59 @@ function filterBar(app) {
 // Rows are kept between frames, keyed by workload and agent, and rebuilt only when what they
 // show changed; the table itself stays in the document. With 1,000 workloads a full rebuild and
 // relayout per frame took hundreds of milliseconds while the retained burst arrived.
-const cache = { section: null, tbody: null, count: null, rows: new Map() };
+const cache = { section: null, tbody: null, count: null, template: null, rows: new Map() };
 
+// Each row is a grid, not a table row, so that the stylesheet can let the browser skip the
+// style, layout and paint of rows off screen (`content-visibility`, which does not apply to table
+// rows): a first render of 1,000 rows spent most of its time laying out rows nobody saw
+// (bench/dashboard/first-render.mjs). The roles keep the table's semantics for assistive
+// technology, which a changed `display` would lose.
 function rowElement(app, r) {
   const sig = `${r.state}|${r.info}|${r.restartCount}|${r.exitCode}|${r.since}|${r.runtime}`;
   const key = `${r.agent}/${r.name}`;
   const hit = cache.rows.get(key);
   if (hit && hit.sig === sig) return hit.el;
-  const el = h(
-    'tr',
-    { class: 'clickable', dataset: { workload: r.name, agent: r.agent, state: r.state } },
-    h('td', { class: 'name' }, r.name),
-    h('td', null, r.agent),
-    h('td', null, r.runtime),
-    h('td', null, h('span', { class: `pill st-${r.base}` }, r.state)),
-    h('td', { class: 'info' }, r.info),
-    h('td', { class: 'num' }, r.restartCount ?? ''),
-    h('td', { class: 'num' }, r.exitCode ?? ''),
-    h('td', null, shortTime(r.since)),
-  );
+  // A copy of one empty row, filled through textContent and dataset (never markup): half the
+  // time of building each row's ten elements one by one (72 -> 29 ms for 1,000 rows, cold).
+  const el = rowTemplate().cloneNode(true);
+  Object.assign(el.dataset, { workload: r.name, agent: r.agent, state: r.state });
+  const cells = el.children;
+  cells[0].textContent = r.name;
+  cells[1].textContent = r.agent;
+  cells[2].textContent = r.runtime;
+  const pill = cells[3].firstChild;
+  pill.className = `pill st-${r.base}`;
+  pill.textContent = r.state;
+  cells[4].textContent = r.info;
+  cells[5].textContent = r.restartCount ?? '';
+  cells[6].textContent = r.exitCode ?? '';
+  cells[7].textContent = shortTime(r.since);
   cache.rows.set(key, { sig, el });
   return el;
+}
+
+/** The empty row every row is copied from. */
+function rowTemplate() {
+  cache.template ??= h(
+    'tr',
+    { class: 'clickable', role: 'row' },
+    h('td', { class: 'name', role: 'cell' }),
+    h('td', { role: 'cell' }),
+    h('td', { role: 'cell' }),
+    h('td', { role: 'cell' }, h('span', { class: 'pill' })),
+    h('td', { class: 'info', role: 'cell' }),
+    h('td', { class: 'num', role: 'cell' }),
+    h('td', { class: 'num', role: 'cell' }),
+    h('td', { role: 'cell' }),
+  );
+  return cache.template;
 }
 
 export function renderWorkloads(app) {
   const rows = filtered(app);
   if (!cache.section) {
     cache.tbody = h('tbody', {
+      role: 'rowgroup',
       // One listener for every row (event delegation), not one closure per row.
       onclick: (e) => {
         const tr = e.target.closest('tr[data-workload]');
@@ -74,9 +100,8 @@ export function renderWorkloads(app) {
       cache.filters,
       h(
         'table',
-        { class: 'grid fixed' },
-        h('colgroup', null, [16, 18, 7, 13, 22, 6, 6, 8].map((w) => h('col', { style: `width: ${w}%` }))),
-        h('thead', null, h('tr', null, ['WORKLOAD NAME', 'AGENT', 'RUNTIME', 'EXECUTION STATE', 'ADDITIONAL INFO', 'RESTARTS', 'EXIT CODE', 'SINCE'].map((c) => h('th', null, c)))),
+        { class: 'grid rows', role: 'table' },
+        h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ['WORKLOAD NAME', 'AGENT', 'RUNTIME', 'EXECUTION STATE', 'ADDITIONAL INFO', 'RESTARTS', 'EXIT CODE', 'SINCE'].map((c) => h('th', { role: 'columnheader' }, c)))),
         cache.tbody,
       ),
       cache.count,
@@ -88,7 +113,7 @@ export function renderWorkloads(app) {
     cache.filterKey = filterKey;
     cache.filters.replaceChildren(filterBar(app));
   }
-  const els = rows.length ? rows.map((r) => rowElement(app, r)) : [h('tr', null, h('td', { colspan: 8, class: 'muted' }, app.rows.length ? 'No workload matches the filters.' : 'No workloads.'))];
+  const els = rows.length ? rows.map((r) => rowElement(app, r)) : [h('tr', { role: 'row' }, h('td', { colspan: 8, class: 'muted', role: 'cell' }, app.rows.length ? 'No workload matches the filters.' : 'No workloads.'))];
   const last = cache.order ?? [];
   if (last.length !== els.length || els.some((el, i) => last[i] !== el)) {
     cache.tbody.replaceChildren(...els);

@@ -78,6 +78,23 @@ test('the shown state follows the contract rule', () => {
   assert.equal(s.history.get('w').length, 1, 'history survives a reconnect');
 });
 
+test('issue 18: a row the desired state does not name yet takes its runtime from the agent snapshot', () => {
+  // The desired state arrives last in a retained burst: a row drawn before it must not change
+  // when it comes, or all 1,000 rows are built twice during the first render.
+  const s = new Store();
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/status'), enc({ state: 'online', epoch: 1 }));
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/desired'), enc({ generation: 1, workloads: { w: { instanceId: 'w.1.a1', runtime: 'podman-kube' } } }));
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/workloads/w/state'), enc({ instanceId: 'w.1.a1', state: 'Running', subState: 'Ok' }));
+  const before = s.rows();
+  assert.equal(before.length, 1);
+  assert.equal(before[0].runtime, 'podman-kube');
+  s.apply(parseTopic(P, 'ank/v1/state/desired'), enc({ generation: 1, desiredState: { workloads: { w: { agent: 'a1', runtime: 'podman-kube' } } } }));
+  assert.deepEqual(s.rows(), before);
+  // A hostile runtime is bounded like every text.
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/desired'), enc({ generation: 2, workloads: { w: { instanceId: 'w.1.a1', runtime: 'x'.repeat(5000) } } }));
+  assert.ok(s.snapshots.get('a1').runtimes.get('w').length <= 65);
+});
+
 test('yaml renders the manifest form', () => {
   const y = toYaml({ agent: 'a1', runtime: 'podman', runtimeConfig: 'image: x\ncommandArgs: ["a"]\n', tags: { note: '<b>: x', n: '42' }, dependencies: {}, files: [], list: [{ a: 1, b: 'two' }] });
   assert.equal(
