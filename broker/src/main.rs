@@ -167,29 +167,32 @@ fn serve(config_file: Option<PathBuf>, args: &BrokerArgs) -> Result<()> {
     let config = args.resolve(&file)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async {
+        // Before the broker listens: a SIGTERM right after "listening" must stop it cleanly.
+        let shutdown = shutdown_signal()?;
         let broker = ank_broker::start(config).await?;
         eprintln!("ank-broker listening on {}", broker.mqtt_addr());
         if let Some(addr) = broker.dashboard_addr() {
             eprintln!("dashboard at http://{addr}/");
         }
-        let signal = shutdown_signal().await;
+        let signal = shutdown.await;
         tracing::info!("{signal}: stopping");
         broker.stop().await;
         Ok(())
     })
 }
 
-/// Waits for SIGTERM or SIGINT and names it.
-async fn shutdown_signal() -> &'static str {
+/// Installs the SIGTERM and SIGINT handlers now and returns the wait for the first of them.
+/// (The controller and the agent use `ank_bus::Shutdown`; this binary does not link ank-bus.)
+fn shutdown_signal() -> Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-    }
+    let mut term = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
 }
 
 #[cfg(test)]

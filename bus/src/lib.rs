@@ -18,6 +18,8 @@
 //! - `packet.rs`: [`publish_packet_size`] and the refusal of publishes a broker would not take.
 //! - `log_limit.rs`: [`excerpt`], [`excerpt_bytes`] and [`warn_limited!`]: bounded logging of
 //!   outside input, shared by every binary.
+//! - `shutdown.rs`: [`Shutdown`], the SIGTERM/SIGINT handlers of the controller and the agent,
+//!   installed before they start.
 //! - `error.rs`: [`BusError`].
 #![warn(missing_docs)]
 
@@ -33,6 +35,7 @@ mod request;
 mod retained;
 mod session;
 mod settings;
+mod shutdown;
 mod topic_match;
 
 pub use backoff::{doubled, Backoff};
@@ -48,6 +51,7 @@ pub use settings::{
     ConnectArgs, ConnectFile, ConnectSettings, Program, SettingsError, DEFAULT_BROKER,
     DEFAULT_TLS_BROKER,
 };
+pub use shutdown::Shutdown;
 pub use topic_match::topic_matches;
 
 /// `tracing` for [`warn_limited!`], so callers need no `tracing` of their own.

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use ank_bus::Shutdown;
 use ank_controller::{run, Args};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -21,7 +22,13 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(run(config, shutdown_signal()))
+        runtime.block_on(async {
+            let shutdown = Shutdown::install();
+            run(config, async move {
+                shutdown.wait().await;
+            })
+            .await
+        })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,21 +37,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Completes on SIGINT or SIGTERM (systemd's stop).
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM ({e}); only Ctrl+C stops the controller");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
 }

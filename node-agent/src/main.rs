@@ -5,6 +5,7 @@
 use clap::Parser;
 
 use ank_agent::AgentArgs;
+use ank_bus::Shutdown;
 
 #[tokio::main]
 async fn main() {
@@ -21,30 +22,16 @@ async fn main() {
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
-            ank_agent::run(config, shutdown_signal()).await
+            let shutdown = Shutdown::install();
+            ank_agent::run(config, async move {
+                shutdown.wait().await;
+            })
+            .await
         }
         Err(error) => Err(error),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
         std::process::exit(1);
-    }
-}
-
-/// Completes on SIGTERM or SIGINT. If the handlers cannot be installed, it never completes and
-/// the process ends the hard way (workloads keep running either way).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM"),
-        _ = int.recv() => tracing::info!("SIGINT"),
     }
 }
