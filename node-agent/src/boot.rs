@@ -10,10 +10,9 @@
 //! counts as "not the same boot". The record is written once the agent has settled after start,
 //! so an agent killed before it re-ran the services still sees the reboot when it comes back.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::record_file::{self, Durability};
 
 /// Where Linux tells the current boot id.
 pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
@@ -61,28 +60,15 @@ impl Boot {
         let Some(current) = &self.current else {
             return Ok(());
         };
-        let temporary = self.record.with_extension("new");
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.write_all(current.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &self.record)
+        record_file::replace(&self.record, current.as_bytes(), Durability::Synced)
     }
 }
 
 /// The boot id in `path`: at most [`MAX_BOOT_ID_BYTES`] read, trimmed, and only if it looks
 /// like one (1 to 64 characters of hex digits and `-`).
 fn read_boot_id(path: &Path) -> Option<String> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_BOOT_ID_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
+    let bytes = record_file::read_bounded(path, MAX_BOOT_ID_BYTES).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     let id = text.trim();
     let plausible =
         !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');

@@ -26,6 +26,7 @@
 //! - `observed`, `book`: what the planner knows besides the snapshot; one workload's memory.
 //! - `boot`, `reported_ends`: what an agent restart adopts, what runs again (a reboot, a
 //!   shutdown's `podman stop`).
+//! - `record_file`: their records in the agent's folder, read with a bound and replaced whole.
 //! - `state_map`: podman's raw state → execution state and additionalInfo text.
 //! - `backoff`: create-retry and restart delays, pure arithmetic.
 //! - `hysteresis`: which state reports a stopping workload ignores.
@@ -63,6 +64,7 @@ mod log_streams;
 mod observed;
 mod publish;
 mod reconcile;
+mod record_file;
 mod reported_ends;
 mod resources;
 mod run;

@@ -19,14 +19,12 @@
 //! fsynced: the page cache outlives a killed agent.
 
 use std::collections::BTreeSet;
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ank_schemas::{ExecutionState, FailedSubstate};
 
 use crate::observed::Observed;
+use crate::record_file::{self, Durability};
 
 /// The file in the agent's folder listing the containers whose end was reported.
 const RECORD_NAME: &str = "reported_ends";
@@ -140,15 +138,7 @@ impl EndsRecord {
         }
         // Forget what was written until the write succeeded, so a failed one is tried again.
         self.written = None;
-        let temporary = self.path.with_extension("new");
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        std::fs::rename(&temporary, &self.path)?;
+        record_file::replace(&self.path, text.as_bytes(), Durability::Cached)?;
         self.written = Some(ends);
         Ok(())
     }
@@ -158,15 +148,15 @@ impl EndsRecord {
 /// [`MAX_RECORDED_ENDS`] kept; a line that is not a container id (12 to 64 hex digits) is
 /// skipped, an unreadable file is empty.
 fn read_record(path: &Path) -> BTreeSet<String> {
-    let mut bytes = Vec::new();
-    let read = std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_RECORD_BYTES).read_to_end(&mut bytes));
-    if let Err(error) = read {
-        if error.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(file = %path.display(), %error, "cannot read the reported ends; ended containers run again");
+    let bytes = match record_file::read_bounded(path, MAX_RECORD_BYTES) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(file = %path.display(), %error, "cannot read the reported ends; ended containers run again");
+            }
+            return BTreeSet::new();
         }
-        return BTreeSet::new();
-    }
+    };
     let mut skipped = 0_usize;
     let ids: BTreeSet<String> = bytes
         .split(|b| *b == b'\n')

@@ -2,7 +2,6 @@
 //! setup). Each test owns a unique agent name, so tests run in parallel, and a drop guard
 //! removes everything labelled with it even when the test fails.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use ank_agent::runtime::events::ContainerEvent;
@@ -12,6 +11,7 @@ use ank_agent::runtime::{
     PodmanRuntime, RawState, RuntimeConnector, RuntimeId, WatchItem,
 };
 use ank_system_tests::podman;
+use ank_testkit::eventually;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -55,22 +55,6 @@ fn run_spec(agent: &Agent, workload: &str, script: &str) -> PodmanRunSpec {
         command_options: vec!["--env=GREETING=hi".into()],
         command_args: vec!["sh".into(), "-c".into(), script.into()],
         mounts: Vec::new(),
-    }
-}
-
-/// Polls `check` until it yields a value or the deadline passes.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let end = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -143,7 +127,7 @@ async fn podman_container_runs_exits_restarts_and_is_deleted() {
     assert_eq!(died.exit_code, Some(3));
     // Right after `died`, podman may still show the transient `stopped` for a few hundred
     // milliseconds before `exited` (seen in a full CI-like run): wait for the settled state.
-    eventually("ps to show the exit code", || async {
+    eventually("ps to show the exit code", DEADLINE, || async {
         let observed = runtime
             .observe(&spec.to_ref())
             .await
@@ -239,7 +223,7 @@ async fn list_instances_sees_only_its_own_agent_and_runtime() {
         .await
         .expect("run c");
 
-    let listed = eventually("b to exit", || async {
+    let listed = eventually("b to exit", DEADLINE, || async {
         let listed = runtime.list_instances().await.expect("ps works");
         (listed.len() == 2 && listed[1].state() == RawState::Exited { code: 0 }).then_some(listed)
     })
@@ -382,7 +366,7 @@ async fn kube_play_runs_a_pod_and_a_deployment_then_kube_down_removes_them() {
     let play_took = started.elapsed();
     assert_eq!(pods.len(), 2, "{pods:?}");
 
-    let observed = eventually("both containers running", || async {
+    let observed = eventually("both containers running", DEADLINE, || async {
         let found = runtime.observe(&spec.to_ref()).await.expect("ps works")?;
         (found.containers.len() == 2 && found.state() == RawState::Running).then_some(found)
     })

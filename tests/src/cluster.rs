@@ -8,7 +8,7 @@
 //! it started (by pid), removes every container and pod labelled with its agents, and, when the
 //! test failed, prints the tail of every log and keeps the directory.
 //!
-//! Waiting is always a poll against a deadline (`poll.rs`), never a bare sleep.
+//! Waiting is always a poll against a deadline (`ank_testkit::blocking`), never a bare sleep.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,8 @@ use crate::bus_log::{self, BusMessage};
 use crate::containers::{self, Container};
 use crate::daemon::Daemon;
 use crate::mosquitto::{free_port, Mosquitto};
-use crate::poll::{wait_for, wait_until};
 use crate::states::{self, TableRow, WorkloadRow};
+use ank_testkit::blocking::{wait_for, wait_until};
 
 /// How long any single `ank` call may take before the harness kills it and fails the test.
 const CLI_DEADLINE: Duration = Duration::from_secs(90);

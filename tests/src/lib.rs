@@ -10,7 +10,6 @@
 //! - [`browser`]: headless chromium for the dashboard's tests (issue 18).
 //! - [`binaries`]: finds (and builds once) `ank-controller`, `ank-agent` and `ank`.
 //! - [`daemon`]: a background process with its log in a file, signalled and killed by pid.
-//! - [`poll`]: waiting = polling a condition against a deadline.
 //! - [`containers`]: podman's own view of an agent's containers, and their cleanup.
 //! - [`states`]: workload states parsed from the CLI's JSON and table output.
 //! - [`bus_log`]: the `mosquitto_sub` recording of everything under the cluster's prefix.
@@ -19,6 +18,9 @@
 //! - [`tmpfs`]: a small tmpfs and a filler, for the full-disk tests.
 //! - [`certs`]: a throwaway CA and the certificates TLS tests need (openssl CLI).
 //! - [`mosquitto`], [`podman`]: a private Mosquitto, and podman configured for the machine.
+//!
+//! Waiting is `ank_testkit::blocking` (polling a condition against a deadline), shared with
+//! every test crate.
 #![warn(missing_docs)]
 
 pub mod binaries;
@@ -32,7 +34,6 @@ pub mod manifests;
 /// A private Mosquitto per test, on a free loopback port, killed on drop.
 pub mod mosquitto;
 pub mod podman;
-pub mod poll;
 pub mod secured;
 pub mod states;
 pub mod tmpfs;

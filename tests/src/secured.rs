@@ -17,8 +17,8 @@ use anyhow::{bail, Context, Result};
 use crate::binaries::{self, Binary};
 use crate::daemon::Daemon;
 use crate::mosquitto::free_port;
-use crate::poll::wait_for;
 use crate::BrokerKind;
+use ank_testkit::blocking::wait_for;
 
 /// How long a process may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);

@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ank_system_tests::binaries::{self, Binary};
 use ank_system_tests::{mosquitto::free_port, podman};
+use ank_testkit::blocking::wait_for;
 use anyhow::{bail, Context, Result};
 
 /// How long the stack may take to come up, and a workload to settle, on a loaded 2-core CI box.
@@ -78,16 +79,20 @@ fn compose_stack() -> Result<()> {
     compose.run(&["up", "-d"])?;
 
     let ank = ank_binary(&root)?;
-    let agents = poll(|| {
-        let out = ank_cmd(&ank, &broker, &["get", "agents"]).output()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let online = text.lines().any(|l| {
-            // NAME first, STATUS last (after Ankaios' columns).
-            let words: Vec<&str> = l.split_whitespace().collect();
-            words.first() == Some(&agent.as_str()) && words.last() == Some(&"online")
-        });
-        Ok(online.then_some(text))
-    })
+    let agents = wait_for(
+        &format!("{agent} online in `ank get agents`"),
+        DEADLINE,
+        || {
+            let out = ank_cmd(&ank, &broker, &["get", "agents"]).output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let online = text.lines().any(|l| {
+                // NAME first, STATUS last (after Ankaios' columns).
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.first() == Some(&agent.as_str()) && words.last() == Some(&"online")
+            });
+            Ok(online.then_some(text))
+        },
+    )
     .with_context(|| {
         format!(
             "`ank get agents` never listed {agent} online\n{}",
@@ -180,24 +185,6 @@ fn ank_cmd(ank: &Path, broker: &str, args: &[&str]) -> Command {
         .args(args)
         .stdin(Stdio::null());
     command
-}
-
-/// Polls `probe` until it returns `Some`, for at most [`DEADLINE`].
-fn poll<T>(mut probe: impl FnMut() -> Result<Option<T>>) -> Result<T> {
-    let start = Instant::now();
-    let mut last = None;
-    while start.elapsed() < DEADLINE {
-        match probe() {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(e) => last = Some(e),
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    match last {
-        Some(e) => Err(e.context(format!("gave up after {DEADLINE:?}"))),
-        None => bail!("gave up after {DEADLINE:?}"),
-    }
 }
 
 fn check(what: &str, output: &Output) -> Result<()> {
@@ -306,8 +293,10 @@ impl ApiService {
             .spawn()
             .context("starting `podman system service`")?;
         let service = ApiService { child };
-        poll(|| Ok(socket.exists().then_some(())))
-            .with_context(|| format!("{} never appeared", socket.display()))?;
+        wait_for("the podman API socket", DEADLINE, || {
+            Ok(socket.exists().then_some(()))
+        })
+        .with_context(|| format!("{} never appeared", socket.display()))?;
         Ok(service)
     }
 }

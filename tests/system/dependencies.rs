@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ank_system_tests::on_both_brokers;
-use ank_system_tests::poll::stays;
+use ank_testkit::blocking::stays;
 use anyhow::ensure;
 
 on_both_brokers!(

@@ -6,9 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ank_system_tests::manifests::long_running;
-use ank_system_tests::poll::wait_until;
 use ank_system_tests::tmpfs::{fill, Tmpfs};
 use ank_system_tests::{on_both_brokers, BrokerKind, Cluster};
+use ank_testkit::blocking::wait_until;
 use anyhow::{ensure, Result};
 
 /// Moves the controller's state directory onto a tmpfs of `size` and the embedded broker's

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ank_schemas::{Topic, Topics};
-use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, Cluster};
+use ank_testkit::blocking::wait_until;
 use anyhow::{bail, ensure, Context, Result};
 
 /// The most a component's log may grow during the barrage.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ank_schemas::{LogRequest, LOG_LEASE};
 use ank_system_tests::manifests::long_running;
-use ank_system_tests::poll::{wait_for, wait_until};
 use ank_system_tests::{on_both_brokers, Cluster};
+use ank_testkit::blocking::{wait_for, wait_until};
 use anyhow::{ensure, Context, Result};
 
 /// A workload that prints `first-line`, then whatever is written to /tmp/say.

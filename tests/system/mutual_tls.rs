@@ -12,7 +12,7 @@ use ank_system_tests::binaries::{self, Binary};
 use ank_system_tests::certs::Ca;
 use ank_system_tests::daemon::Daemon;
 use ank_system_tests::mosquitto::free_port;
-use ank_system_tests::poll::wait_for;
+use ank_testkit::blocking::wait_for;
 use anyhow::{ensure, Context, Result};
 
 fn command(binary: Binary) -> Result<Command> {

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use ank_system_tests::manifests::long_running;
-use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, Cluster};
+use ank_testkit::blocking::wait_until;
 use anyhow::{ensure, Context};
 use serde_json::{json, Value};
 

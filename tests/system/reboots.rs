@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, podman, Cluster};
+use ank_testkit::blocking::wait_until;
 use anyhow::{ensure, Context};
 
 const SERVICES: &str = r#"

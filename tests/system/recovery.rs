@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use ank_system_tests::poll::wait_until;
 use ank_system_tests::{on_both_brokers, BrokerKind, Cluster};
+use ank_testkit::blocking::wait_until;
 use anyhow::{ensure, Context};
 
 /// A long-running workload on each agent, a finished one-shot on A and a failed one on B.

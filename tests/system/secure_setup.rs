@@ -15,8 +15,8 @@ use std::time::Duration;
 use ank_system_tests::binaries::{self, Binary};
 use ank_system_tests::daemon::Daemon;
 use ank_system_tests::mosquitto::free_port;
-use ank_system_tests::poll::wait_for;
 use ank_system_tests::BrokerKind;
+use ank_testkit::blocking::wait_for;
 use anyhow::{bail, ensure, Context, Result};
 
 const START: Duration = Duration::from_secs(30);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ank_system_tests::on_both_brokers;
-use ank_system_tests::poll::wait_until;
+use ank_testkit::blocking::wait_until;
 use anyhow::ensure;
 
 on_both_brokers!(

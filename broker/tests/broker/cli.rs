@@ -2,7 +2,9 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use ank_testkit::blocking::wait_for;
 
 fn ank_broker() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ank-broker"));
@@ -58,21 +60,20 @@ fn sigterm_stops_the_broker_cleanly_and_frees_the_port() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(port).is_err() {
-        assert!(Instant::now() < deadline, "ank-broker never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("ank-broker to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(port)
+            .map(Some)
+            .map_err(Into::into)
+    })
+    .unwrap();
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "ank-broker ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_for(
+        "ank-broker to exit on SIGTERM",
+        Duration::from_secs(10),
+        || child.try_wait().map_err(Into::into),
+    )
+    .unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(
         std::net::TcpListener::bind(port).is_ok(),

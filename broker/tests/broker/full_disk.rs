@@ -5,17 +5,8 @@
 use crate::harness::{connect, options, unique, Client, WAIT};
 use ank_broker::{BrokerConfig, BrokerHandle, Storage};
 use ank_system_tests::tmpfs::{fill, Tmpfs};
+use ank_testkit::eventually;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-/// Polls `condition` every 20 ms until it holds, failing after `WAIT`.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Connects a new client (no retry: the broker must not refuse it) and reads the retained
 /// message on `topic`.
@@ -64,13 +55,19 @@ async fn issue_14_a_full_storage_disk_keeps_the_broker_serving_and_a_restart_wor
 
     // Space comes back: the reserve is taken again, without a restart.
     std::fs::remove_file(fs.path().join("filler")).unwrap();
-    until("the reserve to be restored", || reserve.exists()).await;
+    eventually("the reserve to be restored", WAIT, || async {
+        reserve.exists()
+    })
+    .await;
     assert_eq!(read_retained(addr, topic).await, b"still-online");
 
     // Full again, then a restart on the full disk: the reserve is what it starts on.
     drop(writer);
     fill(&fs.path().join("filler")).expect("filled");
-    until("the reserve to be released", || !reserve.exists()).await;
+    eventually("the reserve to be released", WAIT, || async {
+        !reserve.exists()
+    })
+    .await;
     broker.stop().await;
     let broker = start(storage.clone()).await;
     assert_eq!(

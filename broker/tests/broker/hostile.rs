@@ -5,6 +5,7 @@
 use crate::harness::{assert_healthy, broker, client, connect, options, unique, WAIT};
 use crate::wire::{self, field, packet};
 use ank_broker::{BrokerConfig, Limits};
+use ank_testkit::eventually;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -271,15 +272,11 @@ async fn reaching_the_connection_limit_then_retrying_leaves_the_broker_serving()
         );
     }
     drop(held);
-    // The broker notices the closed holders asynchronously; poll against a deadline.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if connect(options(addr, "probe")).await.is_ok() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "slots never freed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The broker notices the closed holders asynchronously.
+    eventually("the slots freed (a new connection accepted)", WAIT, || {
+        connect(options(addr, "probe"))
+    })
+    .await;
     assert_healthy(addr, "one-too-many", "connection limit").await;
     broker.stop().await;
 }

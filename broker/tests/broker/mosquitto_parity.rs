@@ -3,12 +3,12 @@
 
 use crate::harness::{connect, options_as, Client, WAIT};
 use ank_schemas::Topics;
+use ank_testkit::eventually;
 use rumqttc::SubscribeReasonCode;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A client id for the rows below (test data, always valid).
 fn cid(text: &str) -> ank_schemas::ClientId {
@@ -60,14 +60,10 @@ pub(crate) async fn start_mosquitto(dir: &Path, acl_file: &Path, max_queued: u64
         .spawn()
         .expect("spawn mosquitto");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mosquitto did not listen on {addr}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(&format!("mosquitto to listen on {addr}"), WAIT, || {
+        tokio::net::TcpStream::connect(addr)
+    })
+    .await;
     Mosquitto { child, addr }
 }
 

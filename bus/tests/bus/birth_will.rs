@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use ank_bus::{new_epoch, Birth};
+use ank_testkit::{eventually, stays};
 
-use crate::harness::{eventually, on_every_broker, retained, TestBroker};
+use crate::harness::{on_every_broker, retained, TestBroker};
 
 on_every_broker!(
     birth_is_retained_on_connect,
@@ -24,19 +25,22 @@ async fn birth_is_retained_on_connect(broker: TestBroker) {
     let birth = birth("agent_A", new_epoch());
     let (_agent, _events) = broker.connect("agent_A", Some(birth.clone())).await;
     let (reader, _) = broker.connect("reader", None).await;
-    let status = eventually(Duration::from_secs(5), "the birth", || async {
-        retained(&reader, &birth.topic).await
-    })
+    // The birth is published right after the connect returns, so a read at that moment may
+    // see it arrive live (retain unset): wait for the retained copy.
+    let status = eventually(
+        "the birth from the retained store",
+        Duration::from_secs(5),
+        || async { retained(&reader, &birth.topic).await.filter(|m| m.retain) },
+    )
     .await;
     assert_eq!(status.payload, birth.online);
-    assert!(status.retain, "delivered from the retained store");
 }
 
 async fn will_is_published_retained_when_the_client_is_killed(broker: TestBroker) {
     let birth = birth("agent_A", new_epoch());
     let (agent, _events) = broker.connect("agent_A", Some(birth.clone())).await;
     let (reader, _) = broker.connect("reader", None).await;
-    eventually(Duration::from_secs(5), "the birth", || async {
+    eventually("the birth", Duration::from_secs(5), || async {
         retained(&reader, &birth.topic)
             .await
             .filter(|m| m.payload == birth.online)
@@ -46,7 +50,7 @@ async fn will_is_published_retained_when_the_client_is_killed(broker: TestBroker
     // Drops the TCP connection without DISCONNECT, as a crashed process would.
     let killed = std::time::Instant::now();
     agent.abort();
-    eventually(Duration::from_secs(5), "the retained will", || async {
+    eventually("the retained will", Duration::from_secs(5), || async {
         retained(&reader, &birth.topic)
             .await
             .filter(|m| m.payload == birth.will)
@@ -61,7 +65,7 @@ async fn clean_shutdown_publishes_offline_and_no_will(broker: TestBroker) {
     let offline = format!(r#"{{"state":"offline","epoch":{epoch}}}"#).into_bytes();
     let (agent, _events) = broker.connect("agent_A", Some(birth.clone())).await;
     let (reader, _) = broker.connect("reader", None).await;
-    eventually(Duration::from_secs(5), "the birth", || async {
+    eventually("the birth", Duration::from_secs(5), || async {
         retained(&reader, &birth.topic)
             .await
             .filter(|m| m.payload == birth.online)
@@ -69,20 +73,19 @@ async fn clean_shutdown_publishes_offline_and_no_will(broker: TestBroker) {
     .await;
 
     agent.shutdown(Some(offline.clone())).await;
-    eventually(Duration::from_secs(5), "the offline status", || async {
+    eventually("the offline status", Duration::from_secs(5), || async {
         retained(&reader, &birth.topic)
             .await
             .filter(|m| m.payload == offline)
     })
     .await;
     // A will would arrive right after the connection closes; give it ample time to show up.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let status = retained(&reader, &birth.topic).await.expect("status");
-    assert_eq!(
-        String::from_utf8_lossy(&status.payload),
-        String::from_utf8_lossy(&offline),
-        "the will must not fire after a clean shutdown"
-    );
+    stays(
+        "the offline status (the will must not fire after a clean shutdown)",
+        Duration::from_millis(500),
+        || retained_text(&reader, &birth.topic, &offline),
+    )
+    .await;
 }
 
 /// The regression the agent found: a client subscribed to its own status topic got its
@@ -99,26 +102,25 @@ async fn clean_shutdown_never_fires_the_will_while_the_broker_echoes_our_own_sta
         let offline = format!(r#"{{"state":"offline","epoch":{epoch}}}"#).into_bytes();
         let (agent, _events) = broker.connect("agent_A", Some(birth.clone())).await;
         agent.subscribe(&statuses).await.expect("subscribe");
-        eventually(Duration::from_secs(5), "the birth", || async {
+        eventually("the birth", Duration::from_secs(5), || async {
             retained(&reader, &birth.topic)
                 .await
                 .filter(|m| m.payload == birth.online)
         })
         .await;
         agent.shutdown(Some(offline.clone())).await;
-        eventually(Duration::from_secs(5), "the offline status", || async {
+        eventually("the offline status", Duration::from_secs(5), || async {
             retained(&reader, &birth.topic)
                 .await
                 .filter(|m| m.payload == offline)
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let status = retained(&reader, &birth.topic).await.expect("status");
-        assert_eq!(
-            String::from_utf8_lossy(&status.payload),
-            String::from_utf8_lossy(&offline),
-            "round {round}: the will fired after a clean shutdown"
-        );
+        stays(
+            &format!("round {round}: the offline status (no will after a clean shutdown)"),
+            Duration::from_millis(200),
+            || retained_text(&reader, &birth.topic, &offline),
+        )
+        .await;
     }
 }
 
@@ -128,10 +130,22 @@ async fn set_birth_republishes_the_new_status(broker: TestBroker) {
     let (reader, _) = broker.connect("reader", None).await;
     let degraded = br#"{"state":"online","degraded":true}"#.to_vec();
     agent.set_birth(degraded.clone()).await;
-    eventually(Duration::from_secs(5), "the new birth", || async {
+    eventually("the new birth", Duration::from_secs(5), || async {
         retained(&reader, &birth.topic)
             .await
             .filter(|m| m.payload == degraded)
     })
     .await;
+}
+
+/// Whether the retained payload on `topic` is `expected`, and the payload as text (for the
+/// message when it is not).
+async fn retained_text(reader: &ank_bus::Session, topic: &str, expected: &[u8]) -> (bool, String) {
+    let payload = retained(reader, topic).await.map(|m| m.payload);
+    let text = payload
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+        .into_owned();
+    (payload.as_deref() == Some(expected), text)
 }

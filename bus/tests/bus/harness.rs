@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ank_broker::{BrokerConfig, BrokerHandle};
 use ank_bus::{Birth, ConnectOptions, Incoming, Message, Session, SessionEvent};
@@ -108,22 +108,6 @@ pub async fn retained(reader: &Session, topic: &str) -> Option<Message> {
         .await
         .expect("retained read");
     snapshot.into_iter().find(|m| m.topic == topic)
-}
-
-/// Polls `check` until it returns `Some` or `within` passes; never a bare sleep.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The next event matching `pick`, within `within`.

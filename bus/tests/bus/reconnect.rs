@@ -1,8 +1,9 @@
 use std::time::{Duration, Instant};
 
 use ank_bus::{new_epoch, Birth, BusError, ConnectOptions, Session, SessionEvent};
+use ank_testkit::eventually;
 
-use crate::harness::{eventually, flush, next_event, on_every_broker, retained, TestBroker};
+use crate::harness::{flush, next_event, on_every_broker, retained, TestBroker};
 
 on_every_broker!(
     resubscribes_and_rebirths_after_the_broker_restarts,
@@ -41,7 +42,7 @@ async fn resubscribes_and_rebirths_after_the_broker_restarts(mut broker: TestBro
 
     // The restarted broker lost every retained message: the birth must be there again.
     let (controller, _) = broker.connect("controller", None).await;
-    let status = eventually(Duration::from_secs(5), "the re-birth", || async {
+    let status = eventually("the re-birth", Duration::from_secs(5), || async {
         retained(&controller, &birth.topic).await
     })
     .await;
@@ -80,7 +81,7 @@ async fn publishes_queued_during_an_outage_land_after_the_reconnect(mut broker: 
         .expect("queued while down");
     broker.start_again().await;
     let (reader, _) = broker.connect("reader", None).await;
-    let got = eventually(Duration::from_secs(10), "the queued publish", || async {
+    let got = eventually("the queued publish", Duration::from_secs(10), || async {
         retained(&reader, &state).await
     })
     .await;

@@ -4,7 +4,7 @@ use ank_bus::{BusError, Session, SessionEvent};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
-use crate::harness::{on_every_broker, TestBroker};
+use crate::harness::{flush, on_every_broker, TestBroker};
 
 on_every_broker!(
     concurrent_requests_are_matched_by_id,
@@ -17,6 +17,10 @@ async fn spawn_doubler(broker: &TestBroker) -> Session {
     let (responder, mut incoming) = broker.connect("controller", None).await;
     let requests = ank_schemas::Topics::default().requests();
     responder.subscribe(&requests).await.expect("subscribe");
+    // `subscribe` returns once queued, and the CLI is another connection: without this, under
+    // load its first requests could reach the broker before this subscription and be lost
+    // (each then timed out after 20 s: the flake of session 3).
+    flush(&responder, &mut incoming).await;
     let session = responder.clone();
     tokio::spawn(async move {
         while let Some(event) = incoming.recv().await {

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 use ank_bus::{ConnectOptions, Session};
 use ank_schemas::Topics;
 use ank_system_tests::mosquitto::Mosquitto;
+use ank_testkit::eventually;
 
 use crate::fixture::{retained, snapshot};
 
@@ -49,28 +50,24 @@ impl Cluster {
         }
         // `publish` returns once queued: read back until the broker has them all (measured:
         // shutting the session down at once lost some of them).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let filters = vec![self.topics().everything()];
-            let held = session.read_retained(&filters).await.expect("read back");
-            let all = messages.iter().all(|(topic, payload)| {
-                held.iter().any(|m| {
-                    &m.topic == topic
-                        && serde_json::from_slice::<serde_json::Value>(&m.payload)
-                            .ok()
-                            .as_ref()
-                            == Some(payload)
+        eventually(
+            "the broker to hold every retained message",
+            Duration::from_secs(5),
+            || async {
+                let filters = vec![self.topics().everything()];
+                let held = session.read_retained(&filters).await.expect("read back");
+                messages.iter().all(|(topic, payload)| {
+                    held.iter().any(|m| {
+                        &m.topic == topic
+                            && serde_json::from_slice::<serde_json::Value>(&m.payload)
+                                .ok()
+                                .as_ref()
+                                == Some(payload)
+                    })
                 })
-            });
-            if all {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the broker did not take the retained messages"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            },
+        )
+        .await;
         session.shutdown(None).await;
     }
 

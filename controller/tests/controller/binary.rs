@@ -1,7 +1,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ank_system_tests::poll::wait_for;
+use ank_testkit::blocking::wait_for;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ank-controller");
 

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 use ank_broker::{BrokerConfig, Storage};
 use ank_controller::BrokerChoice;
 use ank_system_tests::mosquitto::free_port;
+use ank_testkit::eventually;
 use serde_json::json;
 
 use crate::harness::{apply, ok, Env, TestBroker, TestController};
@@ -63,40 +64,25 @@ async fn embedded_mode_serves_on_its_listen_address() {
     let mut opts = ank_bus::ConnectOptions::from_url(&format!("mqtt://127.0.0.1:{port}"), "cli-1")
         .expect("url");
     opts.topics = env.topics.clone();
-    let start = Instant::now();
-    let (session, _incoming) = loop {
-        match ank_bus::Session::connect(opts.clone(), None).await {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "embedded broker never up: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let (session, _incoming) =
+        eventually("the embedded broker up", Duration::from_secs(10), || {
+            ank_bus::Session::connect(opts.clone(), None)
+        })
+        .await;
     // The broker is up before the controller has subscribed to requests (it connects to its
     // own broker after starting it): ask only once it says it is online, as `ank` does.
     let status_topic = env.topics.controller_status();
-    loop {
+    eventually("the controller online", Duration::from_secs(10), || async {
         let retained = session
             .read_retained(std::slice::from_ref(&status_topic))
             .await
             .expect("retained read");
-        let online = retained.iter().any(|m| {
+        retained.iter().any(|m| {
             serde_json::from_slice::<serde_json::Value>(&m.payload)
                 .is_ok_and(|status| status["state"] == "online")
-        });
-        if online {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the controller never said it is online"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        })
+    })
+    .await;
     let client_id = session.client_id().to_owned();
     let reply = session
         .request(

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ank_broker::{BrokerConfig, BrokerHandle};
 use ank_bus::{ConnectOptions, Incoming, Session, SessionEvent};
 use ank_controller::{BrokerChoice, Config};
 use ank_schemas::Topics;
 use ank_system_tests::mosquitto::Mosquitto;
+use ank_testkit::eventually;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -212,20 +213,13 @@ impl Client {
 
     /// Retries a getState until the controller answers.
     pub async fn wait_until_answered(&self) {
-        let start = Instant::now();
-        while start.elapsed() < DEADLINE {
-            if self
-                .try_request(
-                    json!({"op": "getState", "masks": ["desiredState.apiVersion"]}),
-                    Duration::from_millis(500),
-                )
-                .await
-                .is_some()
-            {
-                return;
-            }
-        }
-        panic!("the controller did not answer within {DEADLINE:?}");
+        eventually("the controller to answer a getState", DEADLINE, || {
+            self.try_request(
+                json!({"op": "getState", "masks": ["desiredState.apiVersion"]}),
+                Duration::from_millis(500),
+            )
+        })
+        .await;
     }
 
     /// The complete state (or the masked part).

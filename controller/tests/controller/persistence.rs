@@ -1,5 +1,4 @@
-use std::time::Instant;
-
+use ank_testkit::eventually;
 use serde_json::json;
 
 use crate::harness::{apply, manifest_file, ok, Env, DEADLINE};
@@ -34,18 +33,14 @@ async fn a_killed_controller_restarts_with_the_same_state_and_identical_snapshot
     controller.kill().await;
 
     // The broker publishes the controller's will.
-    let start = Instant::now();
-    loop {
+    eventually("the controller's will (lost)", DEADLINE, || async {
         let status = cli
             .retained_json(&env.topics.controller_status())
             .await
             .expect("status");
-        if status["state"] == "lost" {
-            break;
-        }
-        assert!(start.elapsed() < DEADLINE, "no will: {status}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (status["state"] == "lost", status)
+    })
+    .await;
 
     let controller = env.controller().await;
     let republished = agent.next_live(&a_topic).await;

@@ -1,6 +1,5 @@
-use std::time::Instant;
-
-use serde_json::{json, Value};
+use ank_testkit::eventually;
+use serde_json::json;
 
 use crate::harness::{apply, ok, Env, DEADLINE};
 
@@ -74,21 +73,17 @@ workloads:
     controller.stop().await.expect("clean stop");
 }
 
-/// Polls getState until `check` holds.
-async fn eventually(
-    cli: &crate::harness::Client,
-    masks: &[&str],
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let state = cli.get_state(masks).await;
-        if check(&state) {
-            return state;
+/// The whole getState once workload `w` (instance hash `hash`) of agent_A is in `state`.
+async fn state_when(cli: &crate::harness::Client, hash: &str, state: &str) -> serde_json::Value {
+    eventually(&format!("w {state} in getState"), DEADLINE, || async {
+        let seen = cli.get_state(&[]).await;
+        if seen["workloadStates"]["agent_A"]["w"][hash]["state"] == state {
+            Ok(seen)
+        } else {
+            Err(seen)
         }
-        assert!(start.elapsed() < DEADLINE, "never reached: {state:#}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,10 +111,7 @@ async fn reported_states_and_agent_liveness_show_in_get_state() {
             json!({"instanceId": id, "state": "Running", "subState": "Ok", "additionalInfo": "up"}),
         )
         .await;
-    let state = eventually(&cli, &[], |s| {
-        s["workloadStates"]["agent_A"]["w"][&hash]["state"] == "Running"
-    })
-    .await;
+    let state = state_when(&cli, &hash, "Running").await;
     assert_eq!(
         state["agents"]["agent_A"],
         json!({"status": {"cpuUsage": 5, "freeMemory": 1000}, "tags": {"loc": "car"}})
@@ -131,10 +123,7 @@ async fn reported_states_and_agent_liveness_show_in_get_state() {
             json!({"state": "lost", "epoch": 1}),
         )
         .await;
-    let state = eventually(&cli, &[], |s| {
-        s["workloadStates"]["agent_A"]["w"][&hash]["state"] == "AgentDisconnected"
-    })
-    .await;
+    let state = state_when(&cli, &hash, "AgentDisconnected").await;
     assert!(
         state["agents"].as_object().is_none_or(|a| a.is_empty()),
         "{state:#}"

@@ -24,7 +24,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::backend::Backend;
-use super::session::{answer, Outbox};
+use super::outbox::Outbox;
+use super::requests::answer;
 
 /// Events queued for one subscription; one more ends it.
 pub const EVENT_QUEUE: usize = 64;

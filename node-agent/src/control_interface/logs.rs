@@ -20,7 +20,7 @@ use ank_schemas::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Backend;
-use super::session::Outbox;
+use super::outbox::Outbox;
 
 /// Events queued for one campaign before further lines are dropped.
 const EVENT_QUEUE: usize = 256;
@@ -132,7 +132,7 @@ pub async fn run<B: Backend>(
         {
             Ok(ResponseOutcome::Ok(ResponseBody::Instances { instances })) => instances,
             Ok(outcome) => {
-                out.respond(&sdk_id, super::session::answer(outcome));
+                out.respond(&sdk_id, super::requests::answer(outcome));
                 return;
             }
             Err(message) => {

@@ -10,7 +10,10 @@
 //! `ank_schemas::control_interface`.
 //!
 //! - `fifo.rs`: the FIFO folder on the host.
-//! - `session.rs`: one workload's session (handshake, requests, bounds).
+//! - `session.rs`: one workload's session: the byte stream from `output` and the handshake.
+//! - `requests.rs`: a request's access check and its answer from the controller.
+//! - `streams.rs`: a session's event subscriptions and log campaigns, and their bounds.
+//! - `outbox.rs`: the bounded queue of answers and the writer of the `input` FIFO.
 //! - `events.rs`: event subscriptions, fed by the controller's pushed events.
 //! - `logs.rs`: log campaigns, through the agents' log topics as `ank logs` does.
 //! - `backend.rs`: the way to the controller, behind a trait for host-side tests.
@@ -19,9 +22,12 @@ mod backend;
 mod events;
 pub mod fifo;
 mod logs;
+mod outbox;
+mod requests;
 mod session;
 #[cfg(test)]
 mod session_tests;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -457,7 +457,7 @@ async fn issue_15_a_subscriber_that_does_not_read_loses_its_subscription_and_the
         other => panic!("asked {other:?}"),
     };
     // The workload reads nothing while far more events come than the queues hold.
-    for i in 0..(super::events::EVENT_QUEUE + super::session::OUT_QUEUE) * 2 {
+    for i in 0..(super::events::EVENT_QUEUE + super::outbox::OUT_QUEUE) * 2 {
         client
             .events
             .deliver(pushed(&sub, &format!("workloadStates.a{i}")));

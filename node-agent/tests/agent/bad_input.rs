@@ -15,16 +15,16 @@ async fn without_a_snapshot_the_agent_changes_nothing() {
     let before = the_container(&existing.instance_id);
     let ctl = Controller::connect(&env).await;
     let agent = InProcessAgent::start(env.config(&name));
-    eventually("the agent online", || {
+    eventually("the agent online", DEADLINE, || async {
         let status = ctl.status(&name);
         (status.is_some(), status)
     })
     .await;
     // Longer than a resync, so podman was listed at least twice.
-    holds_for(
+    stays(
         "the container untouched and unreported",
         Duration::from_secs(5),
-        || {
+        || async {
             let now = the_container(&existing.instance_id);
             let reported = ctl.state(&name, "existing");
             (now == before && reported.is_none(), (now, reported))

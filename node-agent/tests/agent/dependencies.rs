@@ -57,7 +57,7 @@ async fn add_conditions_are_resolved_across_agents() {
     ctl.wait_for(&a, "db", "Stopping(WaitingToStop)").await;
     assert_eq!(containers(&db.instance_id).len(), 1, "db still there");
     ctl.publish(&b, &[&on_succeeded, &on_failed]).await;
-    eventually("db removed", || {
+    eventually("db removed", DEADLINE, || async {
         let state = ctl.state(&a, "db");
         (state.is_none(), state)
     })
@@ -131,10 +131,14 @@ async fn issue_13_a_forged_dependency_state_from_another_agent_neither_starts_no
     ctl.wait_for(&a, "db", "Running(Ok)").await;
     ctl.publish_state(&forger, "app", forged("Running")).await;
     ctl.publish(&a, &[]).await;
-    eventually("db removed although c claims app runs", || {
-        let state = ctl.state(&a, "db");
-        (state.is_none(), state)
-    })
+    eventually(
+        "db removed although c claims app runs",
+        DEADLINE,
+        || async {
+            let state = ctl.state(&a, "db");
+            (state.is_none(), state)
+        },
+    )
     .await;
     agent_a.stop().await;
 }

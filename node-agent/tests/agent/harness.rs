@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ank_agent::{run, AgentConfig};
 use ank_broker::{BrokerConfig, BrokerHandle};
@@ -15,6 +15,8 @@ use ank_schemas::{
     Topic, Topics, WorkloadFile, WorkloadStatePayload,
 };
 use ank_system_tests::podman;
+// Every test module takes its waits from here (`use crate::harness::*`).
+pub use ank_testkit::{eventually, stays};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -297,12 +299,12 @@ impl Controller {
     /// The state text of `workload` after it has kept it for `long` (panics if it changes).
     pub async fn stays(&self, agent: &str, workload: &str, long: Duration) -> String {
         let first = self.state(agent, workload).map(|p| p.state.to_string());
-        let start = Instant::now();
-        while start.elapsed() < long {
+        let what = format!("{workload} keeping {first:?}");
+        ank_testkit::stays(&what, long, || async {
             let now = self.state(agent, workload).map(|p| p.state.to_string());
-            assert_eq!(now, first, "{workload} changed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (now == first, now)
+        })
+        .await;
         first.unwrap_or_default()
     }
 
@@ -330,7 +332,7 @@ impl Controller {
         what: &str,
         ok: impl Fn(&WorkloadStatePayload) -> bool,
     ) -> WorkloadStatePayload {
-        let last = eventually(what, || {
+        let last = eventually(what, DEADLINE, || async {
             let state = self.state(agent, workload);
             let done = state.as_ref().is_some_and(&ok);
             (done, state)
@@ -355,44 +357,6 @@ fn rand_suffix() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
         % 1_000_000_007
-}
-
-/// Polls `check` every 100 ms until it says done or [`DEADLINE`] passes; returns its last value.
-pub async fn eventually<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> (bool, T)) -> T {
-    let start = Instant::now();
-    loop {
-        let (done, value) = check();
-        if done {
-            return value;
-        }
-        if start.elapsed() > DEADLINE {
-            panic!("timed out waiting for {what}; last: {value:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Polls `check` every 100 ms for the whole of `period` and panics at the first look where it
-/// does not hold: the "nothing happens" half of a test, checked all along rather than once
-/// after a sleep. Returns the last value.
-pub async fn holds_for<T: std::fmt::Debug>(
-    what: &str,
-    period: Duration,
-    mut check: impl FnMut() -> (bool, T),
-) -> T {
-    let start = Instant::now();
-    loop {
-        let (holds, value) = check();
-        assert!(
-            holds,
-            "{what} stopped holding after {:?}: {value:?}",
-            start.elapsed()
-        );
-        if start.elapsed() >= period {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A `podman` workload running `sh -c script` in the test image.

@@ -95,7 +95,7 @@ async fn kube_play_runs_a_pod_with_a_configmap_and_a_deployment_and_kube_down_re
     assert_eq!(containers(&dep.instance_id).len(), 1);
     ctl.publish(&name, &[]).await;
     for w in ["pod", "dep"] {
-        eventually("the topic cleared", || {
+        eventually("the topic cleared", DEADLINE, || async {
             let state = ctl.state(&name, w);
             (state.is_none(), state)
         })

@@ -52,7 +52,7 @@ async fn a_changed_config_replaces_the_container_and_a_removed_workload_clears_i
         "the old container is gone"
     );
     ctl.publish(&name, &[]).await;
-    eventually("the topic cleared", || {
+    eventually("the topic cleared", DEADLINE, || async {
         let state = ctl.state(&name, "web");
         (state.is_none(), state)
     })
@@ -73,7 +73,7 @@ async fn an_agent_killed_and_restarted_adopts_its_containers_without_restarting_
     ctl.wait_for(&name, "svc", "Running(Ok)").await;
     let before = the_container(&w.instance_id);
     first.kill9();
-    eventually("the will", || {
+    eventually("the will", DEADLINE, || async {
         let status = ctl.status(&name);
         let lost = status
             .as_ref()
@@ -83,7 +83,7 @@ async fn an_agent_killed_and_restarted_adopts_its_containers_without_restarting_
     .await;
     let started = std::time::Instant::now();
     let _second = BinaryAgent::start(&env, &name);
-    eventually("the new agent online", || {
+    eventually("the new agent online", DEADLINE, || async {
         let status = ctl.status(&name);
         let online = status
             .as_ref()
@@ -91,10 +91,10 @@ async fn an_agent_killed_and_restarted_adopts_its_containers_without_restarting_
         (online, status)
     })
     .await;
-    holds_for(
+    stays(
         "the same container, Running(Ok)",
         Duration::from_secs(3),
-        || {
+        || async {
             let after = the_container(&w.instance_id);
             let state = ctl.state(&name, "svc").map(|s| s.state.to_string());
             (
@@ -119,7 +119,7 @@ async fn an_orphan_container_of_this_agent_is_removed() {
     let keep = shell("keep", &name, SERVICE, RestartPolicy::Never);
     ctl.publish(&name, &[&keep]).await;
     ctl.wait_for(&name, "keep", "Running(Ok)").await;
-    eventually("the orphan removed", || {
+    eventually("the orphan removed", DEADLINE, || async {
         let left = containers(&orphan.instance_id);
         (left.is_empty(), left)
     })

@@ -15,8 +15,8 @@ mod bad_input;
 mod dependencies;
 // podman kube play / down.
 mod kube;
-// Log streams and how fast an exit is seen.
-mod logs_and_latency;
+// Log streams, and an exit reported through podman's events.
+mod logs_and_exits;
 // The agent's status: birth, resources, offline, will.
 mod status;
 // A podman that fails once or hangs.

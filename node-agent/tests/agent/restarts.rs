@@ -37,7 +37,7 @@ async fn on_failure_creates_a_new_container_after_a_failure() {
         .wait_state(&name, "crash", "a restart", |p| p.restart_count >= 1)
         .await;
     assert!(restarted.restart_count >= 1);
-    let second = eventually("a new container", || {
+    let second = eventually("a new container", DEADLINE, || async {
         let now = containers(&w.instance_id);
         let done = now.len() == 1 && now[0].id != first.id;
         (done, now)
@@ -58,10 +58,10 @@ async fn never_leaves_a_failed_workload_failed() {
     ctl.publish(&name, &[&w]).await;
     ctl.wait_for(&name, "once", "Failed(ExecFailed)").await;
     let first = the_container(&w.instance_id);
-    holds_for(
+    stays(
         "the failed container to stay",
         Duration::from_secs(3),
-        || {
+        || async {
             let now = the_container(&w.instance_id);
             let restarts = ctl.state(&name, "once").map(|s| s.restart_count);
             (now == first && restarts == Some(0), (now, restarts))

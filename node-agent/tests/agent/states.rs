@@ -43,10 +43,10 @@ async fn a_container_removed_by_hand_is_failed_lost() {
     ank_system_tests::podman::run(&["rm", "-f", "-t", "0", &id]).expect("removed by hand");
     ctl.wait_for(&name, "w", "Failed(Lost)").await;
     // Lost never restarts, whatever the policy.
-    holds_for(
+    stays(
         "Failed(Lost) without a new container",
         Duration::from_secs(3),
-        || {
+        || async {
             let found = containers(&w.instance_id);
             let state = ctl.state(&name, "w").map(|s| s.state.to_string());
             (

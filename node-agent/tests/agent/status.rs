@@ -11,7 +11,7 @@ async fn the_status_is_online_with_resources_then_offline_on_shutdown_and_lost_o
     let mut config = env.config(&name);
     config.tags.insert("location".into(), "front".into());
     let agent = InProcessAgent::start(config.clone());
-    let online = eventually("online with resources", || {
+    let online = eventually("online with resources", DEADLINE, || async {
         let status = ctl.status(&name);
         let done = status
             .as_ref()
@@ -24,7 +24,7 @@ async fn the_status_is_online_with_resources_then_offline_on_shutdown_and_lost_o
     assert_eq!(online.tags["location"], "front");
     assert!(online.resources.is_some_and(|r| r.free_memory > 0));
     agent.stop().await;
-    let offline = eventually("offline", || {
+    let offline = eventually("offline", DEADLINE, || async {
         let status = ctl.status(&name);
         (
             status
@@ -38,7 +38,7 @@ async fn the_status_is_online_with_resources_then_offline_on_shutdown_and_lost_o
     assert_eq!(offline.epoch, online.epoch);
 
     let agent = InProcessAgent::start(config);
-    let second = eventually("online again", || {
+    let second = eventually("online again", DEADLINE, || async {
         let status = ctl.status(&name);
         (
             status.as_ref().is_some_and(|s| s.state == Liveness::Online),
@@ -49,7 +49,7 @@ async fn the_status_is_online_with_resources_then_offline_on_shutdown_and_lost_o
     .expect("a status");
     assert!(second.epoch > online.epoch);
     agent.crash().await;
-    let lost = eventually("lost", || {
+    let lost = eventually("lost", DEADLINE, || async {
         let status = ctl.status(&name);
         (
             status.as_ref().is_some_and(|s| s.state == Liveness::Lost),

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ank_system_tests::poll::wait_for;
 use ank_system_tests::{on_both_brokers, Cluster};
+use ank_testkit::blocking::wait_for;
 use anyhow::{bail, Context, Result};
 
 /// The probe app, written into the cluster's folder and mounted into the workload.

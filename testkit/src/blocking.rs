@@ -1,15 +1,15 @@
-//! Waiting in system tests: poll a condition against a deadline, never a bare sleep.
-//!
-//! A probe returns `Ok(Some(value))` when the condition holds, `Ok(None)` when not yet, and
-//! `Err` when it could not look (a CLI call failed while a broker restarts, say); errors are
-//! retried like "not yet", and the last one is part of the timeout message.
+//! The blocking flavour, for the system tests: their probes run the CLI or podman from a plain
+//! `#[test]` thread, and a probe that could not look (a CLI call failing while a broker
+//! restarts) is retried like "not yet", its last error part of the timeout message. Errors are
+//! returned (`anyhow`, as the scenarios use), not panicked, so a scenario can add context.
 
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-/// How often a condition is probed.
+/// How often a condition is probed (a probe here is often a process, so less often than
+/// [`crate::INTERVAL`]).
 pub const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Probes `probe` every [`INTERVAL`] until it yields a value or `timeout` passes. The error names
@@ -61,7 +61,8 @@ pub fn wait_until<O: Debug>(
 }
 
 /// Checks that `holds` stays true for the whole `period` (probing every [`INTERVAL`]): the
-/// "nothing happens" half of a scenario, e.g. a workload that must keep waiting.
+/// "nothing happens" half of a scenario, e.g. a workload that must keep waiting. A probe error
+/// ends the wait at once.
 pub fn stays<O: Debug>(
     what: &str,
     period: Duration,
@@ -81,5 +82,53 @@ pub fn stays<O: Debug>(
             return Ok(seen);
         }
         std::thread::sleep(INTERVAL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_for_names_what_and_the_last_error() {
+        let error = wait_for("a broker", Duration::from_millis(150), || {
+            Err::<Option<()>, _>(anyhow::anyhow!("connection refused"))
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "timed out after 150ms waiting for a broker; last error: connection refused"
+        );
+    }
+
+    #[test]
+    fn wait_until_shows_the_last_observation() {
+        let error =
+            wait_until("two", Duration::from_millis(150), || Ok(1), |n| *n == 2).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("last observed: Some(\n    1,\n)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn stays_fails_when_the_condition_stops_holding() {
+        let mut looks = 0;
+        let error = stays(
+            "quiet",
+            Duration::from_secs(60),
+            || {
+                looks += 1;
+                Ok(looks)
+            },
+            |n| *n < 2,
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("quiet stopped holding after"),
+            "{error}"
+        );
     }
 }

@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ank_bus::{ConnectOptions, Session, SessionEvent};
 use ank_schemas::{LogEvent, LogRequest, RestartPolicy, StopReason};
@@ -71,9 +71,12 @@ async fn a_log_request_streams_the_lines_then_stopped() {
     agent.stop().await;
 }
 
+/// The exit of a killed container reaches the bus with its state and exit code through podman's
+/// events and conmon's exit file alone: the resync that would also find it is 10 minutes away,
+/// ten times the wait. How fast it arrives is measured in bench/, not asserted here.
 #[tokio::test]
-async fn an_exit_reaches_the_bus_within_a_second_through_podman_events() {
-    let env = Env::start("latency").await;
+async fn an_exit_reaches_the_bus_through_podman_events_with_its_state_and_exit_code() {
+    let env = Env::start("exit-events").await;
     let name = env.agent_name("a");
     let _cleanup = Cleanup(name.clone());
     let mut ctl = Controller::connect(&env).await;
@@ -85,12 +88,10 @@ async fn an_exit_reaches_the_bus_within_a_second_through_podman_events() {
     ctl.publish(&name, &[&w]).await;
     ctl.wait_for(&name, "victim", "Running(Ok)").await;
     let id = the_container(&w.instance_id).id;
-    let killed = Instant::now();
     ank_system_tests::podman::run(&["kill", "-s", "KILL", &id]).expect("killed");
+    // `wait_for` gives up after DEADLINE (60 s), well before the 600 s resync.
     let state = ctl.wait_for(&name, "victim", "Failed(ExecFailed)").await;
-    let latency = killed.elapsed();
-    eprintln!("exit reported {latency:?} after `podman kill` returned");
-    assert_eq!(state.exit_code, Some(137));
-    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    assert_eq!(state.exit_code, Some(137), "SIGKILL's exit code: {state:?}");
+    assert_eq!(state.instance_id, w.instance_id, "the killed instance");
     agent.stop().await;
 }
