@@ -3,12 +3,21 @@
 
 use std::process::ExitCode;
 
+use ank_cli::commands::completion;
 use ank_cli::settings::{load_file, Settings};
 use ank_cli::ui::Ui;
 use ank_cli::{Cli, CliError};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Ankaios' `source <(COMPLETE=bash ank)` (§10.3); only without arguments, so a variable
+    // left in the environment never changes what a command does.
+    if std::env::args_os().len() == 1 {
+        let value = std::env::var(completion::COMPLETE_ENV).ok();
+        if let Some(shell) = completion::requested_shell(value.as_deref()) {
+            return complete(shell);
+        }
+    }
     // clap exits with 2 on a usage error and 0 for --help/--version.
     let cli = Cli::parse();
     let settings = load_file(cli.global.ank_config.as_deref()).and_then(|file| {
@@ -39,6 +48,23 @@ fn main() -> ExitCode {
                 let _ = error.print(&mut stderr);
             }
             ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Prints the completion script `COMPLETE` asked for.
+fn complete(shell: Result<clap_complete::Shell, CliError>) -> ExitCode {
+    let mut ui = Ui::terminal(false);
+    let result = shell.and_then(|shell| {
+        completion::run(&mut ui, &completion::CompletionArgs { shell })?;
+        ui.out().flush().map_err(CliError::from)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = error.print(&mut std::io::stderr());
+            // Ankaios' clap rejects an unknown shell as a usage error: 2.
+            ExitCode::from(2)
         }
     }
 }

@@ -6,7 +6,8 @@
 //! Ankaios §1.7. Deriving is where the liveness rules live:
 //! - a workload of an agent whose status is not `online` is `AgentDisconnected`;
 //! - a desired workload whose agent is `""` is `NotScheduled`;
-//! - a desired workload with no state yet (its agent never reported it) is `Pending(Initial)`.
+//! - a desired instance with no state yet (its agent never reported it, or its topic still
+//!   holds the instance it replaces) is `Pending(Initial)`.
 //!
 //! No I/O: `ank-bus` delivers the messages, the commands print the result.
 
@@ -140,15 +141,10 @@ impl View {
         }
         for snapshot in self.snapshots.values() {
             for desired in snapshot.workloads.values() {
-                let retained = self.states.contains_key(&(
-                    desired.instance_id.agent.clone(),
-                    desired.instance_id.workload.clone(),
-                ));
-                // While a topic holds another instance (an update in progress) the topic's
-                // instance is what runs; the new one shows up once the agent reports it.
-                if !retained {
-                    add(desired.instance_id.clone(), self);
-                }
+                // While a topic holds another instance (an update in progress) both are shown,
+                // the new one `Pending(Initial)` until the agent reports it, as Ankaios' server
+                // lists both (issue 16, §4.1).
+                add(desired.instance_id.clone(), self);
             }
         }
         for id in self.unscheduled() {

@@ -85,6 +85,7 @@ pub async fn run_loop(
                     break;
                 }
             },
+            Some(started) = agent.runner.started.recv() => agent.runner.on_create_started(started),
             Some(done) = agent.runner.ops.join_next() => match done {
                 Ok(outcome) => agent.runner.on_op_done(outcome),
                 Err(error) => tracing::error!(%error, "a runtime operation panicked"),

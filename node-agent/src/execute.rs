@@ -51,12 +51,28 @@ fn create_failure(error: OpError) -> OpFailure {
 /// A spawned operation.
 pub type OpFuture = Pin<Box<dyn Future<Output = OpOutcome> + Send>>;
 
+/// Sent by a [`Action::Replace`] once the old instance is gone and the new one is being created,
+/// so the loop reports `Pending(Starting)` between the two, as Ankaios does (its update is
+/// delete, `Removed`, then `Pending(Starting)` "Triggered at runtime."; issue 16, §4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateStarted {
+    /// The workload being replaced.
+    pub workload: String,
+    /// The instance now being created.
+    pub instance: InstanceId,
+}
+
+/// Where operations say [`CreateStarted`]. Unbounded but small: at most one message per
+/// operation, and at most one operation per workload runs at a time.
+pub type StartedSender = tokio::sync::mpsc::UnboundedSender<CreateStarted>;
+
 /// Books the start of a runtime action in `observed` and returns the operation to spawn; `None`
 /// for actions that are not runtime operations (reports, adoption, retries).
 pub fn begin<P, K>(
     runtimes: &Arc<Runtimes<P, K>>,
     observed: &mut Observed,
     action: Action,
+    started: &StartedSender,
 ) -> Option<OpFuture>
 where
     P: RuntimeConnector<Spec = PodmanRunSpec> + 'static,
@@ -114,11 +130,19 @@ where
             policy_restart,
         } => {
             mark_deleting(observed, &workload, &old, Operation::Replace);
+            let started = started.clone();
             Some(Box::pin(async move {
                 let mut refreshed = Vec::new();
                 let result = match runtimes.delete(&old).await {
                     Err(error) => Err(OpFailure::Delete(Arc::new(error))),
-                    Ok(()) => runtimes.create(&desired).await.map_err(create_failure),
+                    Ok(()) => {
+                        // The loop may be shutting down; then nobody needs to hear it.
+                        let _ = started.send(CreateStarted {
+                            workload: workload.clone(),
+                            instance: desired.instance_id().clone(),
+                        });
+                        runtimes.create(&desired).await.map_err(create_failure)
+                    }
                 };
                 if old.instance != desired.instance_id().to_string() {
                     refreshed.push(runtimes.refresh(&old).await);

@@ -76,7 +76,7 @@ pub use backoff::{create_retry_delay, effective_streak, restart_delay};
 pub use config::{AgentArgs, AgentConfig};
 pub use desired::{DesiredSet, Workload};
 pub use dispatch::{OpError, Runtimes};
-pub use execute::{OpFailure, OpOutcome};
+pub use execute::{CreateStarted, OpFailure, OpOutcome};
 pub use hysteresis::accepts as hysteresis_accepts;
 pub use log_streams::{StreamCaps, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT};
 pub use observed::{

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ank_schemas::{ExecutionState, FailedSubstate, RestartPolicy};
 
-use super::{Action, Planner, Said};
+use super::{Action, Planner, Said, REQUESTED};
 use crate::backoff;
 use crate::book::WorkloadBook;
 use crate::desired::Workload;
@@ -107,7 +107,7 @@ impl Planner<'_> {
             }
         }
         let policy_restart = Some(streak.saturating_add(1));
-        self.actions.push(if succeeded {
+        let action = if succeeded {
             // The same container again (`podman start`; kube: down then play).
             Action::Restart {
                 workload: name.to_owned(),
@@ -115,13 +115,18 @@ impl Planner<'_> {
                 policy_restart,
             }
         } else {
-            // A failed container is replaced by a new one.
+            // A failed container is replaced by a new one. Ankaios says so on the way, as for an
+            // update (§3.1): `Stopping(RequestedAtRuntime)`, then `Pending(Starting)` once the
+            // old one is gone (`Runner::on_create_started`), then what the new one does.
+            let said = Said::new(REQUESTED, "").restarts(book.restart_count);
+            self.report(name, id, said, true);
             Action::Replace {
                 workload: name.to_owned(),
                 old: current.target(),
                 desired: Arc::clone(workload),
                 policy_restart,
             }
-        });
+        };
+        self.actions.push(action);
     }
 }

@@ -727,7 +727,35 @@ fn the_report_before_a_restart_carries_the_exit_code_and_restart_count() {
         matches!(actions[0], Action::Report(_)),
         "state forwarded first"
     );
-    assert!(matches!(actions[1], Action::Replace { .. }));
+    assert!(matches!(actions[2], Action::Replace { .. }));
+}
+
+#[test]
+fn issue_16_a_restart_after_a_failure_says_stopping_before_the_container_is_replaced() {
+    // Ankaios 1.0.1, ON_FAILURE after exit 3: Failed(ExecFailed), Stopping(RequestedAtRuntime),
+    // then Pending(Starting) and Running(Ok) of the new container.
+    let mut w = podman("w");
+    w.restart_policy = RestartPolicy::OnFailure;
+    let mut o = observed();
+    with_instance(&mut o, &w, RawState::Exited { code: 3 });
+    managed(&mut o, &w).restart_count = 2;
+    let actions = plan(&snapshot(&[&w]), &o, Instant::now());
+    assert_eq!(
+        reports(&actions),
+        ["Failed(ExecFailed)", "Stopping(RequestedAtRuntime)"]
+    );
+    assert_eq!(ops(&actions), ["replace"]);
+    let Action::Report(stopping) = &actions[1] else {
+        panic!("the second action is a report: {actions:?}");
+    };
+    assert_eq!(
+        (stopping.instance.clone(), stopping.restart_count),
+        (w.instance_id.clone(), 2)
+    );
+    assert!(
+        matches!(actions[2], Action::Replace { .. }),
+        "said before it is done"
+    );
 }
 
 #[test]

@@ -11,16 +11,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use ank_schemas::{AgentSnapshot, ExecutionState, RuntimeKind};
+use ank_schemas::{AgentSnapshot, ExecutionState, PendingSubstate, RuntimeKind};
 
 use crate::desired::DesiredSet;
 use crate::dispatch::Runtimes;
-use crate::execute::{self, OpOutcome};
+use crate::execute::{self, CreateStarted, OpOutcome, StartedSender};
 use crate::listing::{Lister, Listing};
-use crate::observed::{InstanceTarget, Observed, RuntimeInstance, WorkloadReport};
-use crate::reconcile::{plan, Action};
+use crate::observed::{InstanceTarget, Observed, Operation, RuntimeInstance, WorkloadReport};
+use crate::reconcile::{plan, Action, TRIGGERED_INFO};
 #[cfg(test)]
 use crate::runtime::RuntimeError;
 use crate::runtime::{
@@ -44,6 +45,12 @@ pub struct Runner<P = PodmanRuntime, K = PodmanKubeRuntime> {
     pub listings: JoinSet<Listing>,
     /// When a backoff or retry is due, so the loop plans again then.
     pub retry_at: Option<Instant>,
+    /// Replaces whose old instance is gone (see [`Runner::on_create_started`]).
+    pub started: mpsc::UnboundedReceiver<CreateStarted>,
+    started_tx: StartedSender,
+    /// Reports made outside the planner (a replace's `Pending(Starting)`), published with the
+    /// next plan's, before them.
+    pending: Vec<WorkloadReport>,
     runtimes: Arc<Runtimes<P, K>>,
 }
 
@@ -54,6 +61,7 @@ where
 {
     /// A runner for `agent` running `enabled` through `runtimes`; it lists at once.
     pub fn new(agent: &str, enabled: Vec<RuntimeKind>, runtimes: Arc<Runtimes<P, K>>) -> Self {
+        let (started_tx, started) = mpsc::unbounded_channel();
         Self {
             observed: Observed::new(agent, enabled),
             snapshot: None,
@@ -61,6 +69,9 @@ where
             ops: JoinSet::new(),
             listings: JoinSet::new(),
             retry_at: None,
+            started,
+            started_tx,
+            pending: Vec::new(),
             runtimes,
         }
     }
@@ -125,8 +136,42 @@ where
         self.lister.schedule(Instant::now() + EVENT_DEBOUNCE);
     }
 
+    /// A replace removed its old instance and now creates the new one: report the new one
+    /// `Pending(Starting)` "Triggered at runtime.", as Ankaios does between an update's
+    /// `Removed` and its create (§2.2, §4.1), so a watcher sees the same sequence. Only while
+    /// that replace is still in flight: a late message must not undo a newer state.
+    pub fn on_create_started(&mut self, started: CreateStarted) {
+        let Some(book) = self.observed.books.get(&started.workload) else {
+            return;
+        };
+        if book.in_flight != Some(Operation::Replace) {
+            return;
+        }
+        let restart_count = if book.instance == started.instance {
+            book.restart_count
+        } else {
+            0
+        };
+        let report = WorkloadReport {
+            workload: started.workload,
+            instance: started.instance,
+            state: ExecutionState::Pending(PendingSubstate::Starting),
+            info: TRIGGERED_INFO.to_owned(),
+            restart_count,
+            exit_code: None,
+            observed_generation: self.snapshot.as_ref().map_or(0, |s| s.generation),
+        };
+        self.observed.record_report(report.clone());
+        self.pending.push(report);
+    }
+
     /// Records how an operation ended, with the fresh look it took.
     pub fn on_op_done(&mut self, outcome: OpOutcome) {
+        // An operation says it started creating before it ends, so its message is here by now,
+        // whichever the loop's select took first.
+        while let Ok(started) = self.started.try_recv() {
+            self.on_create_started(started);
+        }
         for refreshed in &outcome.refreshed {
             self.lister.looked_at(&refreshed.instance);
             self.observed.set_instance(
@@ -150,7 +195,7 @@ where
             return None;
         }
         let snapshot = self.snapshot.as_ref()?;
-        let mut reports = Vec::new();
+        let mut reports = std::mem::take(&mut self.pending);
         for action in plan(snapshot, &self.observed, now) {
             match action {
                 Action::Report(report) => {
@@ -162,7 +207,9 @@ where
                 }
                 action => {
                     tracing::debug!(?action, "acting");
-                    if let Some(op) = execute::begin(&self.runtimes, &mut self.observed, action) {
+                    if let Some(op) =
+                        execute::begin(&self.runtimes, &mut self.observed, action, &self.started_tx)
+                    {
                         self.ops.spawn(op);
                     }
                 }

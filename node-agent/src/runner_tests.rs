@@ -156,8 +156,56 @@ async fn a_died_event_is_reported_at_once_but_restarted_only_after_a_listing_con
         ]
     );
     let after = runner.plan(Instant::now()).expect("ready");
-    assert_eq!(states(&after), ["w Running(Ok)"]);
-    assert_eq!(after[0].restart_count, 1);
+    assert_eq!(states(&after), ["w Pending(Starting)", "w Running(Ok)"]);
+    assert_eq!(after[1].restart_count, 1);
+}
+
+#[tokio::test]
+async fn issue_16_an_update_reports_pending_starting_between_the_old_instances_end_and_the_new() {
+    // Ankaios 1.0.1 for a changed runtimeConfig: old Stopping(RequestedAtRuntime), old Removed,
+    // new Pending(Starting) "Triggered at runtime.", new Running(Ok).
+    let (mut runner, fake) = fake_runner();
+    let old = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(1, &[&old]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    finish_ops(&mut runner).await;
+    runner.plan(Instant::now());
+
+    let mut new = workload("w", RestartPolicy::Never);
+    new.runtime_config = "image: localhost/img2".into();
+    new.instance_id = InstanceId::compute("w", AGENT, "podman", &new.runtime_config, &[]);
+    runner.on_snapshot(snapshot(2, &[&new]));
+    let replacing = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&replacing), ["w Stopping(RequestedAtRuntime)"]);
+    assert_eq!(replacing[0].instance, old.instance_id);
+
+    // The old one is gone and the new one is being created: said at once, before the create
+    // ends, and carried by the next plan before anything else.
+    let started = runner.started.recv().await.expect("the replace says so");
+    runner.on_create_started(started);
+    finish_ops(&mut runner).await;
+    assert_eq!(
+        calls(&fake),
+        [
+            format!("create {}", old.instance_id),
+            format!("delete {}", old.instance_id),
+            format!("create {}", new.instance_id)
+        ]
+    );
+    let after = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&after), ["w Pending(Starting)", "w Running(Ok)"]);
+    assert_eq!(after[0].instance, new.instance_id);
+    assert_eq!(after[0].info, "Triggered at runtime.");
+    assert_eq!(after[0].observed_generation, 2);
+    assert_eq!(after[1].instance, new.instance_id);
+
+    // A message that arrives after its replace ended changes nothing.
+    runner.on_create_started(CreateStarted {
+        workload: "w".into(),
+        instance: new.instance_id.clone(),
+    });
+    assert_eq!(runner.plan(Instant::now()), Some(Vec::new()));
 }
 
 #[tokio::test]

@@ -104,3 +104,48 @@ workloads:
         Ok(())
     }
 );
+
+on_both_brokers!(
+    /// `ALWAYS` on a kube job restarts it after each success (`kube down`, then `kube play`).
+    /// Ankaios 1.0.1 plays again over the pod that is still there and then retries forever
+    /// (`Retry n: … pod already exists`), so the README lists this as a difference (issue 16,
+    /// §7.2).
+    fn issue_16_a_kube_job_with_always_runs_again_after_each_success(c) {
+        c.apply(
+            r#"
+apiVersion: v1
+workloads:
+  kjob:
+    runtime: podman-kube
+    agent: $A
+    restartPolicy: ALWAYS
+    runtimeConfig: |
+      manifest: |
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: kjob-$KID
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: main
+              image: $IMAGE
+              imagePullPolicy: Never
+              command: ["sh", "-c", "echo once; sleep 1"]
+"#,
+            &["--no-wait"],
+        )?
+        .expect_ok()?;
+        let a = c.a().to_owned();
+        let seen = wait_until(
+            "the kube job to be restarted twice",
+            Duration::from_secs(90),
+            || Ok(c.last_workload_state(&a, "kjob")),
+            |state| state["restartCount"].as_u64().unwrap_or(0) >= 2,
+        )?;
+        let info = seen["additionalInfo"].as_str().unwrap_or("");
+        ensure!(!info.contains("already exists"), "no clash with the old pod: {seen}");
+        c.ank(&["delete", "workload", "kjob"])?.expect_ok()?;
+        Ok(())
+    }
+);

@@ -334,6 +334,17 @@ impl Streams {
     }
 }
 
+/// Whether `instance` is the new instance of an update still waiting for its agent (another
+/// instance of its workload holds the topic): it has no container and so no logs yet.
+fn replacing(all: &[crate::state_view::Instance], instance: &crate::state_view::Instance) -> bool {
+    instance.state == ank_schemas::ExecutionState::Pending(ank_schemas::PendingSubstate::Initial)
+        && all.iter().any(|other| {
+            other.id.workload == instance.id.workload
+                && other.id.agent == instance.id.agent
+                && other.id != instance.id
+        })
+}
+
 /// Every instance of the named workloads, by agent: those with a state and those in the agent
 /// snapshots. An unknown name, or an agent that is not online, is an error.
 pub fn instances(
@@ -342,11 +353,12 @@ pub fn instances(
 ) -> Result<BTreeMap<String, Vec<InstanceId>>, CliError> {
     let mut by_agent: BTreeMap<String, Vec<InstanceId>> = BTreeMap::new();
     for name in names {
-        let ids: Vec<InstanceId> = view
-            .instances()
-            .into_iter()
-            .map(|i| i.id)
-            .filter(|id| &id.workload == name && !id.agent.is_empty())
+        let all = view.instances();
+        let ids: Vec<InstanceId> = all
+            .iter()
+            .filter(|i| &i.id.workload == name && !i.id.agent.is_empty())
+            .filter(|i| !replacing(&all, i))
+            .map(|i| i.id.clone())
             .collect();
         if ids.is_empty() {
             return Err(CliError::Usage {

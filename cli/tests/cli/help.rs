@@ -76,3 +76,40 @@ fn usage_errors_exit_with_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
     }
 }
+
+#[test]
+fn issue_16_complete_in_the_environment_prints_the_script_ankaios_users_source() {
+    // Ankaios' documented setup is `source <(COMPLETE=bash ank)`; ours printed the help and
+    // exited 2, so that line registered nothing.
+    let ank = env!("CARGO_BIN_EXE_ank");
+    let script = Command::new(ank)
+        .env("COMPLETE", "bash")
+        .output()
+        .expect("runs");
+    assert!(script.status.success(), "{script:?}");
+    assert!(String::from_utf8_lossy(&script.stdout).contains("--topic-prefix"));
+    let registered = Command::new("bash")
+        .args(["-c", r#"source <(COMPLETE=bash "$ANK") && complete -p ank"#])
+        .env("ANK", ank)
+        .output()
+        .expect("bash runs");
+    assert!(registered.status.success(), "{registered:?}");
+    assert!(String::from_utf8_lossy(&registered.stdout).contains("ank"));
+
+    // With arguments the variable changes nothing; an unknown shell is a usage error.
+    let zsh = Command::new(ank)
+        .args(["completion", "zsh"])
+        .env("COMPLETE", "bash")
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&zsh.stdout).contains("#compdef ank"),
+        "{zsh:?}"
+    );
+    let unknown = Command::new(ank)
+        .env("COMPLETE", "tcsh")
+        .output()
+        .expect("runs");
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown shell `tcsh`"));
+}

@@ -157,3 +157,52 @@ fn the_final_table_of_a_wait() {
         &table(&progress_rows(&KnownRuntimes::from(&v), o.progress()), None),
     );
 }
+
+#[test]
+fn issue_16_during_an_update_both_instances_are_listed_the_new_one_pending_initial() {
+    // Ankaios 1.0.1 while an update stops the old container: `ank get workloads` lists the old
+    // instance `Stopping(RequestedAtRuntime)` and the new one `Pending(Initial)`, and `get state`
+    // has both under workloadStates. ankmq listed the old one only.
+    let topics = Topics::default();
+    let mut view = view();
+    let old = id("nginx", "agent_A", NGINX_CONFIG);
+    let new_config = "image: docker.io/library/nginx:2";
+    let new = id("nginx", "agent_A", new_config);
+    let db = id("db", "agent_A", crate::fixture::DB_CONFIG);
+    let message = |topic: String, payload: serde_json::Value| ank_bus::Message {
+        topic,
+        payload: serde_json::to_vec(&payload).expect("json"),
+        retain: true,
+    };
+    view.apply(
+        &topics,
+        &message(
+            topics.agent_desired("agent_A"),
+            serde_json::json!({"generation": 4, "workloads": {
+                "nginx": {"instanceId": new.to_string(), "runtime": "podman", "runtimeConfig": new_config},
+                "db": {"instanceId": db.to_string(), "runtime": "podman", "runtimeConfig": crate::fixture::DB_CONFIG}}}),
+        ),
+    );
+    view.apply(
+        &topics,
+        &message(
+            topics.workload_state("agent_A", "nginx"),
+            serde_json::json!({"instanceId": old.to_string(), "state": "Stopping",
+                "subState": "RequestedAtRuntime", "additionalInfo": "", "observedGeneration": 4}),
+        ),
+    );
+    let nginx: Vec<(String, String)> = view
+        .instances()
+        .into_iter()
+        .filter(|i| i.id.workload == "nginx")
+        .map(|i| (i.id.hash.clone(), i.state.to_string()))
+        .collect();
+    let mut expected = vec![
+        (old.hash.clone(), "Stopping(RequestedAtRuntime)".to_owned()),
+        (new.hash.clone(), "Pending(Initial)".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(nginx, expected);
+    let state = view.complete_state();
+    assert_eq!(state.workload_states["agent_A"]["nginx"].len(), 2);
+}
