@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ank_system_tests::cluster::Cluster;
 use ank_system_tests::on_both_brokers;
-use ank_system_tests::poll::wait_until;
+use ank_testkit::blocking::wait_until;
 use anyhow::{ensure, Result};
 
 fn service(tags: &str, message: &str) -> String {
