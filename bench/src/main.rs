@@ -54,8 +54,8 @@ struct Args {
     /// Simulated agents for measurement 5 [default: 1000, or 200 with --quick].
     #[arg(long)]
     agents: Option<usize>,
-    /// Workloads per simulated agent for measurement 5 [default: 10]. A single `ank apply` must
-    /// stay under the CLI's 4 MiB input limit: 5,000 agents take at most 2 (issue 17).
+    /// Workloads per simulated agent for measurement 5 [default: 10]. The rollout is applied in
+    /// parts of at most 2,000 workloads (one request must fit the bus's 1 MiB), all at once.
     #[arg(long, default_value_t = 10)]
     per_agent: usize,
     /// Keep the run directory (logs, manifests, state) instead of removing it.

@@ -159,8 +159,15 @@ fn step(
     held
 }
 
-/// Writes `reserve` bytes of zeros (real blocks, not a sparse file) to the reserve file; `false`
+/// Allocates `reserve` bytes of real blocks (not a sparse file) to the reserve file; `false`
 /// (and no partial file) when they do not fit.
+///
+/// `fallocate` takes the blocks from the file system at once, so they count as used the moment
+/// it returns, and nothing is fsynced: the reserve holds no data a crash could lose, only space,
+/// and a start after a crash allocates it again. Issue 17: writing 2 MiB of zeros and fsyncing
+/// them cost 4-8 ms of every start before the broker listened. File systems without
+/// `fallocate` get zeros written (and still no fsync: written blocks are reserved when
+/// `write` returns, or `write` fails with "no space left").
 fn fill_reserve(dir: &Path, reserve: u64) -> bool {
     let path = dir.join(RESERVE_FILE);
     if reserve == 0 {
@@ -176,6 +183,14 @@ fn fill_reserve(dir: &Path, reserve: u64) -> bool {
             .create(true)
             .truncate(true)
             .open(&path)?;
+        match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, reserve) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::NOSPC => {
+                return Err(std::io::ErrorKind::StorageFull.into())
+            }
+            // Not supported here (or refused for another reason): write the zeros instead.
+            Err(_) => {}
+        }
         let chunk = vec![0u8; 64 * 1024];
         let mut left = reserve;
         while left > 0 {
@@ -183,7 +198,7 @@ fn fill_reserve(dir: &Path, reserve: u64) -> bool {
             file.write_all(&chunk[..n])?;
             left -= n as u64;
         }
-        file.sync_all()
+        Ok(())
     })();
     match written {
         Ok(()) => true,
@@ -231,6 +246,18 @@ mod tests {
             assert_eq!(held, expected, "free = {free}");
             assert_eq!(file.exists(), expected, "file, free = {free}");
         }
+    }
+
+    #[test]
+    fn the_reserve_holds_real_blocks_not_a_sparse_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reserve = 1024 * 1024;
+        assert!(fill_reserve(dir.path(), reserve));
+        let meta = fs::metadata(dir.path().join(RESERVE_FILE)).unwrap();
+        assert_eq!(meta.len(), reserve);
+        // st_blocks counts 512-byte units actually allocated: a sparse file would hold none.
+        assert!(meta.blocks() * 512 >= reserve, "{} blocks", meta.blocks());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! - `config.rs`: [`Config`] from flags, environment, TOML file and defaults.
 //! - `publish.rs`: [`Publisher`], the only thing that publishes.
 //! - `server.rs`: [`run`], the loop that ties them together, one request at a time.
+//! - `runtime.rs`: the tokio runtime, sized for the job (worker and blocking threads).
 #![warn(missing_docs)]
 
 mod agent_requests;
@@ -31,6 +32,7 @@ mod events;
 mod observed;
 mod persist;
 mod publish;
+pub mod runtime;
 mod server;
 mod snapshot;
 mod startup;

@@ -19,9 +19,7 @@ fn main() -> ExitCode {
         for warning in &config.connect.warnings {
             tracing::warn!("{warning}");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        let runtime = ank_controller::runtime::build()?;
         runtime.block_on(async {
             let shutdown = Shutdown::install();
             run(config, async move {

@@ -42,14 +42,37 @@ use crate::startup::{initial_state, read_manifest};
 /// directory it cannot write, a taken port, an unreachable broker. Those fail at start, never
 /// hang.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let state = load_state(&config)?;
+    // The state is loaded and saved (two fsyncs) while the embedded broker starts (its own
+    // storage's fsyncs), not before it: a client connecting at start waits for one of them, not
+    // for their sum (issue 17). Nothing is published or answered before both are done, so the
+    // order of acknowledged writes is the same as before (docs/broker.md, "Start-up order").
+    let loading = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || load_state(&config))
+    };
     let broker = match &config.broker {
         BrokerChoice::Embedded(broker_config) => Some(
             ank_broker::start(broker_config.as_ref().clone())
                 .await
-                .context("starting the embedded MQTT broker")?,
+                .context("starting the embedded MQTT broker"),
         ),
         BrokerChoice::External(_) => None,
+    };
+    let loaded = match loading.await {
+        Ok(loaded) => loaded,
+        Err(e) => Err(anyhow::anyhow!("loading the state failed: {e}")),
+    };
+    // The state's error first: an invalid startup manifest is what an operator must see, even
+    // when the port is taken as well.
+    let (state, broker) = match (loaded, broker.transpose()) {
+        (Ok(state), Ok(broker)) => (state, broker),
+        (Err(e), broker) => {
+            if let Ok(Some(broker)) = broker {
+                broker.stop().await;
+            }
+            return Err(e);
+        }
+        (Ok(_), Err(e)) => return Err(e),
     };
     let result = serve(&config, state, broker.as_ref(), shutdown).await;
     if let Some(broker) = broker {

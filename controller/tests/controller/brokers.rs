@@ -1,9 +1,11 @@
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use ank_broker::{BrokerConfig, Storage};
 use ank_controller::BrokerChoice;
 use ank_system_tests::mosquitto::free_port;
+use ank_testkit::blocking::wait_for;
 use ank_testkit::eventually;
 use serde_json::json;
 
@@ -121,6 +123,69 @@ async fn a_taken_port_is_a_clear_error_not_a_hang() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+/// Issue 17: the embedded broker starts while the state is saved, not after it. The state's temp
+/// file is a FIFO here, so the save waits until the test reads it; a client's CONNECT is answered
+/// meanwhile. The save then fails (a FIFO cannot be fsynced): that error is the one reported, and
+/// the broker that was already up is stopped (its port is free again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_the_embedded_broker_accepts_clients_while_the_state_is_saved() {
+    let env = Env::embedded().await;
+    let port = free_port().expect("free port");
+    let fifo = env.state_dir().join(".state.json.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let mut config = env.config();
+    config.broker = embedded_on(port);
+    let controller = TestController::spawn(config);
+    let connack = tokio::task::spawn_blocking(move || {
+        wait_for(
+            "a CONNACK from the embedded broker",
+            Duration::from_secs(10),
+            || Ok(mqtt_connack(port).ok()),
+        )
+    })
+    .await
+    .expect("probe did not panic");
+    let saved_before = env.state_dir().join("state.json").exists();
+    // Let the save go on whatever was seen, so that a failure cannot leave it blocked.
+    let written = tokio::task::spawn_blocking(move || std::fs::read(&fifo))
+        .await
+        .expect("reader did not panic")
+        .expect("the FIFO is read");
+    let connack = connack.expect("the broker answers while the state is being saved");
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00], "CONNACK accepted");
+    assert!(
+        !saved_before,
+        "state.json was written before the broker answered"
+    );
+    assert!(
+        !written.is_empty(),
+        "the save wrote its state into the FIFO"
+    );
+    let err = controller
+        .result()
+        .await
+        .expect_err("a FIFO cannot be fsynced");
+    let text = format!("{err:#}");
+    assert!(text.contains("saving the state"), "{text}");
+    TcpListener::bind(("127.0.0.1", port)).expect("the broker was stopped: its port is free");
+}
+
+/// One MQTT 3.1.1 CONNECT (clean session, client id `early`); returns the 4 bytes answered.
+fn mqtt_connack(port: u16) -> std::io::Result<[u8; 4]> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(&[
+        0x10, 17, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 5, b'e', b'a', b'r', b'l', b'y',
+    ])?;
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack)?;
+    Ok(connack)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
