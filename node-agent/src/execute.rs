@@ -75,15 +75,14 @@ where
             book_for(observed, &workload, desired.instance_id()).in_flight =
                 Some(Operation::Create);
             Some(Box::pin(async move {
-                let result = runtimes.create(&desired).await.map_err(create_failure);
-                let refreshed = vec![runtimes.refresh_desired(&desired).await];
+                let (result, looked) = runtimes.create(&desired).await;
                 OpOutcome {
                     workload,
                     op: Operation::Create,
                     new_instance: Some(desired.instance_id().clone()),
                     policy_restart: None,
-                    result,
-                    refreshed,
+                    result: result.map_err(create_failure),
+                    refreshed: vec![looked],
                 }
             }))
         }
@@ -95,15 +94,14 @@ where
             book_for(observed, &workload, desired.instance_id()).in_flight =
                 Some(Operation::Restart);
             Some(Box::pin(async move {
-                let result = runtimes.restart(&desired).await.map_err(create_failure);
-                let refreshed = vec![runtimes.refresh_desired(&desired).await];
+                let (result, looked) = runtimes.restart(&desired).await;
                 OpOutcome {
                     workload,
                     op: Operation::Restart,
                     new_instance: Some(desired.instance_id().clone()),
                     policy_restart,
-                    result,
-                    refreshed,
+                    result: result.map_err(create_failure),
+                    refreshed: vec![looked],
                 }
             }))
         }
@@ -115,15 +113,28 @@ where
         } => {
             mark_deleting(observed, &workload, &old, Operation::Replace);
             Some(Box::pin(async move {
-                let mut refreshed = Vec::new();
-                let result = match runtimes.delete(&old).await {
-                    Err(error) => Err(OpFailure::Delete(Arc::new(error))),
-                    Ok(()) => runtimes.create(&desired).await.map_err(create_failure),
+                // Ankaios' order (§4.1): the old instance is gone before the new one starts. What
+                // each delete and run returned is the look at it; podman is asked again only
+                // when a step failed (issue 17).
+                let same = old.instance == desired.instance_id().to_string();
+                let (result, refreshed) = match runtimes.delete(&old).await {
+                    Err(error) => {
+                        let mut refreshed = vec![runtimes.refresh(&old).await];
+                        if !same {
+                            refreshed.push(runtimes.refresh_desired(&desired).await);
+                        }
+                        (Err(OpFailure::Delete(Arc::new(error))), refreshed)
+                    }
+                    Ok(()) => {
+                        let (result, looked) = runtimes.create(&desired).await;
+                        let mut refreshed = Vec::new();
+                        if !same {
+                            refreshed.push(Refreshed::gone(&old));
+                        }
+                        refreshed.push(looked);
+                        (result.map_err(create_failure), refreshed)
+                    }
                 };
-                if old.instance != desired.instance_id().to_string() {
-                    refreshed.push(runtimes.refresh(&old).await);
-                }
-                refreshed.push(runtimes.refresh_desired(&desired).await);
                 OpOutcome {
                     workload,
                     op: Operation::Replace,
@@ -137,11 +148,14 @@ where
         Action::Delete { workload, target } => {
             mark_deleting(observed, &workload, &target, Operation::Delete);
             Some(Box::pin(async move {
-                let result = runtimes
-                    .delete(&target)
-                    .await
-                    .map_err(|e| OpFailure::Delete(Arc::new(e)));
-                let refreshed = vec![runtimes.refresh(&target).await];
+                let (result, refreshed) = match runtimes.delete(&target).await {
+                    Ok(()) => (Ok(()), Refreshed::gone(&target)),
+                    Err(error) => (
+                        Err(OpFailure::Delete(Arc::new(error))),
+                        runtimes.refresh(&target).await,
+                    ),
+                };
+                let refreshed = vec![refreshed];
                 OpOutcome {
                     workload,
                     op: Operation::Delete,
