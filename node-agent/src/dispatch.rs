@@ -92,11 +92,19 @@ async fn start_with<C: RuntimeConnector>(
     spec: &C::Spec,
     how: Start,
 ) -> Result<Option<ObservedInstance>, OpError> {
-    let id = match how {
-        Start::Create => connector.create(spec).await?,
-        Start::Restart => connector.restart(spec).await?,
-    };
-    Ok(connector.started(spec, &id).await)
+    match how {
+        Start::Create => {
+            let id = connector.create(spec).await?;
+            Ok(connector.started(spec, &id).await)
+        }
+        // The same container ran before: an exit file of its last run may still be there (podman's
+        // cleanup removes it), and read as this run's end it would restart it again. podman is
+        // asked instead.
+        Start::Restart => {
+            connector.restart(spec).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// A fresh look at one instance after an operation; `None` when it is gone.
@@ -145,7 +153,8 @@ where
         self.start(workload, Start::Create).await
     }
 
-    /// Runs the workload's ended instance again, then looks at it as [`Runtimes::create`] does.
+    /// Runs the workload's ended instance again, then observes it (its container ran before, so
+    /// the run's own look could read the last run's exit file).
     pub async fn restart(&self, workload: &Workload) -> (Result<(), OpError>, Refreshed) {
         self.start(workload, Start::Restart).await
     }

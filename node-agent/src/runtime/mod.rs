@@ -217,9 +217,9 @@ pub trait RuntimeConnector: Send + Sync {
         spec: &Self::Spec,
     ) -> impl Future<Output = Result<RuntimeId, RuntimeError>> + Send;
 
-    /// What the instance shows right after a [`RuntimeConnector::create`] or
-    /// [`RuntimeConnector::restart`] of `spec` returned `id`, when the connector can tell without
-    /// asking podman again (`start_check.rs`, issue 17); `None`: the caller observes it.
+    /// What the instance shows right after a [`RuntimeConnector::create`] of `spec` returned `id`,
+    /// when the connector can tell without asking podman again (`start_check.rs`, issue 17);
+    /// `None`: the caller observes it.
     fn started(
         &self,
         spec: &Self::Spec,

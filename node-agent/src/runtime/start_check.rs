@@ -1,5 +1,6 @@
-//! What a `podman run --detach` (or `podman start`) that just returned says about its container,
-//! without asking podman again (issue 17).
+//! What a `podman run --detach` that just returned says about its new container, without asking
+//! podman again (issue 17). Not for `podman start` of an ended container: an exit file of its last
+//! run may still be there.
 //!
 //! podman returns from `run -d` with the container id once the OCI runtime started the
 //! container's process, so the container *is* running unless that process already ended. The
