@@ -79,6 +79,34 @@ enum Spec<'a, P, K> {
     Kube(&'a K, KubeSpec),
 }
 
+/// Which start [`Runtimes::start`] makes.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Create,
+    Restart,
+}
+
+/// Starts `spec` on `connector` and takes the connector's own look at the result, if it has one.
+async fn start_with<C: RuntimeConnector>(
+    connector: &C,
+    spec: &C::Spec,
+    how: Start,
+) -> Result<Option<ObservedInstance>, OpError> {
+    match how {
+        Start::Create => {
+            let id = connector.create(spec).await?;
+            Ok(connector.started(spec, &id).await)
+        }
+        // The same container ran before: an exit file of its last run may still be there (podman's
+        // cleanup removes it), and read as this run's end it would restart it again. podman is
+        // asked instead.
+        Start::Restart => {
+            connector.restart(spec).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// A fresh look at one instance after an operation; `None` when it is gone.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
@@ -88,6 +116,19 @@ pub struct Refreshed {
     pub runtime: RuntimeKind,
     /// What the runtime shows now.
     pub found: Option<ObservedInstance>,
+}
+
+impl Refreshed {
+    /// What is known of `target` without asking, after a delete of it succeeded: it is gone (a
+    /// connector's delete succeeds only once `podman rm` removed every container of the
+    /// instance, or none is left), so no `podman ps` follows a delete (issue 17).
+    pub fn gone(target: &InstanceTarget) -> Refreshed {
+        Refreshed {
+            instance: target.instance.clone(),
+            runtime: target.runtime.clone(),
+            found: None,
+        }
+    }
 }
 
 impl<P, K> Runtimes<P, K>
@@ -105,22 +146,38 @@ where
         .ok_or_else(|| OpError::NotEnabled(kind.clone()))
     }
 
-    /// Creates the workload's instance.
-    pub async fn create(&self, workload: &Workload) -> Result<(), OpError> {
-        match self.spec(workload)? {
-            Spec::Podman(podman, spec) => podman.create(&spec).await?,
-            Spec::Kube(kube, spec) => kube.create(&spec).await?,
-        };
-        Ok(())
+    /// Creates the workload's instance, then looks at it: from what the run itself says where
+    /// the connector can tell ([`RuntimeConnector::started`]: no `podman ps`, issue 17), else by
+    /// observing it.
+    pub async fn create(&self, workload: &Workload) -> (Result<(), OpError>, Refreshed) {
+        self.start(workload, Start::Create).await
     }
 
-    /// Runs the workload's ended instance again.
-    pub async fn restart(&self, workload: &Workload) -> Result<(), OpError> {
-        match self.spec(workload)? {
-            Spec::Podman(podman, spec) => podman.restart(&spec).await?,
-            Spec::Kube(kube, spec) => kube.restart(&spec).await?,
+    /// Runs the workload's ended instance again, then observes it (its container ran before, so
+    /// the run's own look could read the last run's exit file).
+    pub async fn restart(&self, workload: &Workload) -> (Result<(), OpError>, Refreshed) {
+        self.start(workload, Start::Restart).await
+    }
+
+    async fn start(&self, workload: &Workload, how: Start) -> (Result<(), OpError>, Refreshed) {
+        let started = match self.spec(workload) {
+            Err(error) => Err(error),
+            Ok(Spec::Podman(podman, spec)) => start_with(podman, &spec, how).await,
+            Ok(Spec::Kube(kube, spec)) => start_with(kube, &spec, how).await,
         };
-        Ok(())
+        match started {
+            Ok(Some(found)) => (
+                Ok(()),
+                Refreshed {
+                    instance: workload.instance_id().to_string(),
+                    runtime: workload.desired.runtime.clone(),
+                    found: Some(found),
+                },
+            ),
+            Ok(None) => (Ok(()), self.refresh_desired(workload).await),
+            // A failed run may have left a container behind (cleanup by label can fail too).
+            Err(error) => (Err(error), self.refresh_desired(workload).await),
+        }
     }
 
     /// Removes an instance, then its files.

@@ -91,15 +91,14 @@ where
             book_for(observed, &workload, desired.instance_id()).in_flight =
                 Some(Operation::Create);
             Some(Box::pin(async move {
-                let result = runtimes.create(&desired).await.map_err(create_failure);
-                let refreshed = vec![runtimes.refresh_desired(&desired).await];
+                let (result, looked) = runtimes.create(&desired).await;
                 OpOutcome {
                     workload,
                     op: Operation::Create,
                     new_instance: Some(desired.instance_id().clone()),
                     policy_restart: None,
-                    result,
-                    refreshed,
+                    result: result.map_err(create_failure),
+                    refreshed: vec![looked],
                 }
             }))
         }
@@ -111,15 +110,14 @@ where
             book_for(observed, &workload, desired.instance_id()).in_flight =
                 Some(Operation::Restart);
             Some(Box::pin(async move {
-                let result = runtimes.restart(&desired).await.map_err(create_failure);
-                let refreshed = vec![runtimes.refresh_desired(&desired).await];
+                let (result, looked) = runtimes.restart(&desired).await;
                 OpOutcome {
                     workload,
                     op: Operation::Restart,
                     new_instance: Some(desired.instance_id().clone()),
                     policy_restart,
-                    result,
-                    refreshed,
+                    result: result.map_err(create_failure),
+                    refreshed: vec![looked],
                 }
             }))
         }
@@ -132,22 +130,33 @@ where
             mark_deleting(observed, &workload, &old, Operation::Replace);
             let started = started.clone();
             Some(Box::pin(async move {
-                let mut refreshed = Vec::new();
-                let result = match runtimes.delete(&old).await {
-                    Err(error) => Err(OpFailure::Delete(Arc::new(error))),
+                // Ankaios' order (§4.1): the old instance is gone before the new one starts. What
+                // each delete and run returned is the look at it; podman is asked again only
+                // when a step failed (issue 17).
+                let same = old.instance == desired.instance_id().to_string();
+                let (result, refreshed) = match runtimes.delete(&old).await {
+                    Err(error) => {
+                        let mut refreshed = vec![runtimes.refresh(&old).await];
+                        if !same {
+                            refreshed.push(runtimes.refresh_desired(&desired).await);
+                        }
+                        (Err(OpFailure::Delete(Arc::new(error))), refreshed)
+                    }
                     Ok(()) => {
                         // The loop may be shutting down; then nobody needs to hear it.
                         let _ = started.send(CreateStarted {
                             workload: workload.clone(),
                             instance: desired.instance_id().clone(),
                         });
-                        runtimes.create(&desired).await.map_err(create_failure)
+                        let (result, looked) = runtimes.create(&desired).await;
+                        let mut refreshed = Vec::new();
+                        if !same {
+                            refreshed.push(Refreshed::gone(&old));
+                        }
+                        refreshed.push(looked);
+                        (result.map_err(create_failure), refreshed)
                     }
                 };
-                if old.instance != desired.instance_id().to_string() {
-                    refreshed.push(runtimes.refresh(&old).await);
-                }
-                refreshed.push(runtimes.refresh_desired(&desired).await);
                 OpOutcome {
                     workload,
                     op: Operation::Replace,
@@ -161,11 +170,14 @@ where
         Action::Delete { workload, target } => {
             mark_deleting(observed, &workload, &target, Operation::Delete);
             Some(Box::pin(async move {
-                let result = runtimes
-                    .delete(&target)
-                    .await
-                    .map_err(|e| OpFailure::Delete(Arc::new(e)));
-                let refreshed = vec![runtimes.refresh(&target).await];
+                let (result, refreshed) = match runtimes.delete(&target).await {
+                    Ok(()) => (Ok(()), Refreshed::gone(&target)),
+                    Err(error) => (
+                        Err(OpFailure::Delete(Arc::new(error))),
+                        runtimes.refresh(&target).await,
+                    ),
+                };
+                let refreshed = vec![refreshed];
                 OpOutcome {
                     workload,
                     op: Operation::Delete,

@@ -1,6 +1,7 @@
 //! A fake runtime connector for the loop's unit tests: it keeps instances in memory, records
 //! every call, and lets a test make a container exit or vanish, so the runner's decisions are
-//! tested without podman (issue 12). Tests only.
+//! tested without podman (issue 12). Like `podman run -d`, a create tells what it started
+//! (`started`), so an `observe` is only called when a step failed. Tests only.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -36,10 +37,33 @@ impl FakeSpec for KubeSpec {
 pub struct FakeState {
     /// Instance id → its one container's state.
     pub instances: BTreeMap<String, RawState>,
-    /// Every call, as `create <instance>`, `restart …`, `delete …`, `list`.
+    /// Every call, as `create <instance>`, `restart …`, `delete …`, `observe …`, `list`.
     pub calls: Vec<String>,
+    /// Instance → the exit code its next create or restart ends with while starting.
+    pub exits_on_start: BTreeMap<String, i32>,
+    /// Instance → its container's id: `c-<instance>` for the first, `c<n>-<instance>` for the
+    /// n-th container made for it after that.
+    pub containers: BTreeMap<String, String>,
     /// Containers made so far (for fresh container ids).
     made: u32,
+}
+
+impl FakeState {
+    /// The id of `instance`'s container.
+    pub fn container_id(&self, instance: &str) -> String {
+        self.containers
+            .get(instance)
+            .cloned()
+            .unwrap_or_else(|| format!("c-{instance}"))
+    }
+
+    fn start(&mut self, instance: &str) {
+        let state = match self.exits_on_start.remove(instance) {
+            Some(code) => RawState::Exited { code },
+            None => RawState::Running,
+        };
+        self.instances.insert(instance.to_owned(), state);
+    }
 }
 
 /// A connector of `kind` for specs `S`.
@@ -68,7 +92,9 @@ impl<S> FakeRuntime<S> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn observed(&self, instance: &str, state: &RawState) -> ObservedInstance {
+    fn observed(&self, state: &FakeState, instance: &str, raw: &RawState) -> ObservedInstance {
+        let id = state.container_id(instance);
+        let state = raw;
         let exited = matches!(state, RawState::Exited { .. });
         let labels = BTreeMap::from([
             (labels::INSTANCE.to_owned(), instance.to_owned()),
@@ -80,7 +106,7 @@ impl<S> FakeRuntime<S> {
             agent: self.agent.clone(),
             general_options: Vec::new(),
             containers: vec![ContainerFacts {
-                id: format!("c-{instance}"),
+                id,
                 names: vec![instance.to_owned()],
                 labels,
                 state: state.clone(),
@@ -112,7 +138,7 @@ impl<S: FakeSpec> RuntimeConnector for FakeRuntime<S> {
         let found = state
             .instances
             .iter()
-            .map(|(instance, raw)| self.observed(instance, raw))
+            .map(|(instance, raw)| self.observed(&state, instance, raw))
             .collect();
         Ok(found)
     }
@@ -121,19 +147,27 @@ impl<S: FakeSpec> RuntimeConnector for FakeRuntime<S> {
         let mut state = self.lock();
         state.calls.push(format!("create {}", spec.instance()));
         state.made += 1;
-        state
-            .instances
-            .insert(spec.instance().to_owned(), RawState::Running);
-        Ok(RuntimeId::Container(format!("c{}", state.made)))
+        let id = match state.containers.contains_key(spec.instance()) {
+            true => format!("c{}-{}", state.made, spec.instance()),
+            false => format!("c-{}", spec.instance()),
+        };
+        state.containers.insert(spec.instance().to_owned(), id);
+        state.start(spec.instance());
+        Ok(RuntimeId::Container(state.container_id(spec.instance())))
     }
 
     async fn restart(&self, spec: &S) -> Result<RuntimeId, RuntimeError> {
         let mut state = self.lock();
         state.calls.push(format!("restart {}", spec.instance()));
-        state
-            .instances
-            .insert(spec.instance().to_owned(), RawState::Running);
-        Ok(RuntimeId::Container("c-restarted".into()))
+        state.start(spec.instance());
+        Ok(RuntimeId::Container(state.container_id(spec.instance())))
+    }
+
+    async fn started(&self, spec: &S, id: &RuntimeId) -> Option<ObservedInstance> {
+        let state = self.lock();
+        let raw = state.instances.get(spec.instance())?;
+        let found = self.observed(&state, spec.instance(), raw);
+        (*id == RuntimeId::Container(found.containers[0].id.clone())).then_some(found)
     }
 
     async fn delete(&self, target: &InstanceRef) -> Result<(), RuntimeError> {
@@ -147,11 +181,12 @@ impl<S: FakeSpec> RuntimeConnector for FakeRuntime<S> {
         &self,
         target: &InstanceRef,
     ) -> Result<Option<ObservedInstance>, RuntimeError> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.calls.push(format!("observe {}", target.instance));
         Ok(state
             .instances
             .get(&target.instance)
-            .map(|raw| self.observed(&target.instance, raw)))
+            .map(|raw| self.observed(&state, &target.instance, raw)))
     }
 
     async fn logs(

@@ -126,14 +126,15 @@ where
             .merge(&mut self.observed, listing, Instant::now());
     }
 
-    /// A podman event: a `died` exit is taken at once, provisionally, and a listing confirms it.
+    /// A podman event: a `died` exit is taken at once, provisionally, and a listing confirms it
+    /// (the rules are `Lister::on_container_event`'s).
     pub fn on_container_event(&mut self, event: &ContainerEvent) {
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.lister
-            .on_container_event(&mut self.observed, event, now_unix);
-        self.lister.schedule(Instant::now() + EVENT_DEBOUNCE);
+        if self
+            .lister
+            .on_container_event(&mut self.observed, event, unix_now())
+        {
+            self.lister.schedule(Instant::now() + EVENT_DEBOUNCE);
+        }
     }
 
     /// A replace removed its old instance and now creates the new one: report the new one
@@ -165,7 +166,8 @@ where
         self.pending.push(report);
     }
 
-    /// Records how an operation ended, with the fresh look it took.
+    /// Records how an operation ended, with the fresh look it took, then any exit that arrived
+    /// while it ran (newer than that look).
     pub fn on_op_done(&mut self, outcome: OpOutcome) {
         // An operation says it started creating before it ends, so its message is here by now,
         // whichever the loop's select took first.
@@ -179,6 +181,12 @@ where
                 &refreshed.runtime,
                 refreshed.found.as_ref(),
             );
+        }
+        if self
+            .lister
+            .release_held(&mut self.observed, &outcome.workload)
+        {
+            self.lister.schedule(Instant::now() + EVENT_DEBOUNCE);
         }
         execute::finish(
             &mut self.observed,
@@ -243,6 +251,12 @@ where
                     .is_some_and(|by_agent| by_agent.contains_key(agent))
         });
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -336,3 +336,193 @@ async fn a_first_listing_that_keeps_failing_is_reported_after_the_grace_only() {
     assert_eq!(states(&reports), ["w Failed(Unknown)"]);
     assert!(reports[0].info.contains("garbage"), "{}", reports[0].info);
 }
+
+/// A `died` event of `instance`'s container `id` with `code`.
+fn died(instance: &str, id: &str, code: i32) -> ContainerEvent {
+    event(instance, id, "died", Some(code))
+}
+
+fn event(instance: &str, id: &str, status: &str, exit_code: Option<i32>) -> ContainerEvent {
+    ContainerEvent {
+        id: id.to_owned(),
+        name: instance.to_owned(),
+        status: status.into(),
+        exit_code,
+        labels: BTreeMap::from([("ankmq.instance".to_owned(), instance.to_owned())]),
+        pod: None,
+        time: String::new(),
+    }
+}
+
+/// Lists, plans, and finishes what the plan started; returns the reports of the plan after.
+async fn settle(runner: &mut FakeRunner) -> Vec<WorkloadReport> {
+    runner.plan(Instant::now());
+    finish_ops(runner).await;
+    runner.plan(Instant::now()).expect("ready")
+}
+
+#[tokio::test]
+async fn issue_17_a_create_is_reported_running_from_the_run_itself_without_asking_podman_again() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.lister.due = None;
+    let reports = settle(&mut runner).await;
+    assert_eq!(states(&reports), ["w Running(Ok)"]);
+    // No `podman ps` of the instance after `podman run -d`, and no listing asked for.
+    assert_eq!(calls(&fake), [format!("create {}", w.instance_id)]);
+    assert_eq!(runner.lister.due, None);
+}
+
+#[tokio::test]
+async fn issue_17_a_workload_that_ends_while_starting_is_reported_ended_without_running_first() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    let instance = w.instance_id.to_string();
+    fake.lock()
+        .expect("lock")
+        .exits_on_start
+        .insert(instance.clone(), 7);
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    let reports = settle(&mut runner).await;
+    assert_eq!(states(&reports), ["w Failed(ExecFailed)"]);
+    assert_eq!(reports[0].exit_code, Some(7));
+    assert_eq!(calls(&fake), [format!("create {instance}")]);
+}
+
+#[tokio::test]
+async fn issue_17_an_exit_that_arrives_while_the_create_runs_wins_over_its_look_and_is_confirmed() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::OnFailure);
+    let instance = w.instance_id.to_string();
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    assert!(!runner.ops.is_empty(), "the create runs");
+    runner.lister.due = None;
+    // The run returned (its look says running), then the container ended before the operation's
+    // end was taken: the exit file's `died` comes while the workload is busy.
+    let id = fake.lock().expect("lock").container_id(&instance);
+    runner.on_container_event(&died(&instance, &id, 3));
+    assert_eq!(
+        runner.lister.due, None,
+        "a listing now would skip the busy workload"
+    );
+    finish_ops(&mut runner).await;
+    let reports = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(
+        states(&reports),
+        ["w Failed(ExecFailed)"],
+        "the newer fact wins"
+    );
+    assert!(
+        runner.ops.is_empty(),
+        "provisional: no restart before a listing agrees"
+    );
+    assert!(
+        runner.lister.due.is_some(),
+        "a listing is scheduled to confirm it"
+    );
+
+    fake.lock()
+        .expect("lock")
+        .instances
+        .insert(instance.clone(), RawState::Exited { code: 3 });
+    list(&mut runner).await;
+    let after = settle(&mut runner).await;
+    let last = after.last().expect("a report");
+    assert_eq!(
+        (last.state.to_string(), last.restart_count),
+        ("Running(Ok)".into(), 1)
+    );
+    // The held exit was of the first container: the replacement's own look is not overwritten.
+    assert_eq!(
+        calls(&fake),
+        [
+            format!("create {instance}"),
+            format!("delete {instance}"),
+            format!("create {instance}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn issue_17_an_exit_of_another_container_held_during_an_operation_is_dropped() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    let instance = w.instance_id.to_string();
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    runner.on_container_event(&died(&instance, "an-old-container", 1));
+    finish_ops(&mut runner).await;
+    let reports = runner.plan(Instant::now()).expect("ready");
+    assert_eq!(states(&reports), ["w Running(Ok)"]);
+    // Forgotten once its operation ended: a later plan does not bring it back.
+    runner.on_container_event(&event(&instance, "x", "start", None));
+    assert_eq!(runner.plan(Instant::now()), Some(Vec::new()));
+    assert_eq!(calls(&fake), [format!("create {instance}")]);
+}
+
+#[tokio::test]
+async fn issue_17_an_update_removes_the_old_instance_then_starts_the_new_one_and_lists_nothing() {
+    let (mut runner, fake) = fake_runner();
+    let old = workload("w", RestartPolicy::Never);
+    runner.on_snapshot(snapshot(1, &[&old]));
+    list(&mut runner).await;
+    settle(&mut runner).await;
+    let config = "image: localhost/img2";
+    let new = DesiredWorkload {
+        instance_id: InstanceId::compute("w", AGENT, "podman", config, &[]),
+        runtime_config: config.into(),
+        ..old.clone()
+    };
+    runner.on_snapshot(snapshot(2, &[&new]));
+    runner.lister.due = None;
+    let reports = settle(&mut runner).await;
+    // The last report is the new instance running (a replace may report it starting before).
+    let last = reports.last().expect("a report");
+    assert_eq!(last.state.to_string(), "Running(Ok)");
+    assert_eq!(last.instance, new.instance_id);
+    // Ankaios' order: the old one is gone before the new one starts; no `podman ps` of either.
+    assert_eq!(
+        calls(&fake)[1..],
+        [
+            format!("delete {}", old.instance_id),
+            format!("create {}", new.instance_id)
+        ]
+    );
+    let known: Vec<&String> = runner.observed.instances.keys().collect();
+    assert_eq!(known, [&new.instance_id.to_string()]);
+    assert_eq!(runner.lister.due, None);
+}
+
+#[tokio::test]
+async fn issue_17_start_events_of_a_container_known_to_run_schedule_no_listing_but_others_do() {
+    let (mut runner, fake) = fake_runner();
+    let w = workload("w", RestartPolicy::Never);
+    let instance = w.instance_id.to_string();
+    runner.on_snapshot(snapshot(1, &[&w]));
+    list(&mut runner).await;
+    runner.plan(Instant::now());
+    let id = fake.lock().expect("lock").container_id(&instance);
+    runner.lister.due = None;
+    // podman's file-backed events of the run arrive while it runs, or after its look.
+    runner.on_container_event(&event(&instance, &id, "create", None));
+    assert_eq!(runner.lister.due, None, "busy");
+    finish_ops(&mut runner).await;
+    for status in ["init", "start"] {
+        runner.on_container_event(&event(&instance, &id, status, None));
+        assert_eq!(
+            runner.lister.due, None,
+            "{status} of a running container is no news"
+        );
+    }
+    // Another container of the instance, or any other change, is news.
+    runner.on_container_event(&event(&instance, "another", "start", None));
+    assert!(runner.lister.due.take().is_some());
+    runner.on_container_event(&event(&instance, &id, "remove", None));
+    assert!(runner.lister.due.take().is_some());
+}

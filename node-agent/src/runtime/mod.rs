@@ -10,6 +10,7 @@
 //! - `ps.rs`: `podman ps` parsed into [`ContainerFacts`], grouped into [`ObservedInstance`]s.
 //! - `events.rs`: a self-restarting `podman events` watcher, the fast path for state changes.
 //! - `exit_files.rs`: an inotify watch on conmon's exit files, the fastest signal of an exit.
+//! - `start_check.rs`: what a `podman run -d` that just returned says, without a `podman ps`.
 //! - `podman.rs`: the `podman` runtime (`podman run`, one container per workload).
 //! - `podman_kube.rs`: the `podman-kube` runtime (`podman kube play`, pods from a manifest).
 //!
@@ -49,6 +50,7 @@ pub mod podman_logs;
 pub mod ps;
 pub mod raw_state;
 pub mod shared_listing;
+pub mod start_check;
 
 use std::future::Future;
 
@@ -214,6 +216,18 @@ pub trait RuntimeConnector: Send + Sync {
         &self,
         spec: &Self::Spec,
     ) -> impl Future<Output = Result<RuntimeId, RuntimeError>> + Send;
+
+    /// What the instance shows right after a [`RuntimeConnector::create`] of `spec` returned `id`,
+    /// when the connector can tell without asking podman again (`start_check.rs`, issue 17);
+    /// `None`: the caller observes it.
+    fn started(
+        &self,
+        spec: &Self::Spec,
+        id: &RuntimeId,
+    ) -> impl Future<Output = Option<ObservedInstance>> + Send {
+        let _ = (spec, id);
+        std::future::ready(None)
+    }
 
     /// Stops and removes every container of the instance. Removing an instance that does not
     /// exist succeeds, so a retried delete is harmless.

@@ -17,6 +17,7 @@ use ank_schemas::RuntimeKind;
 
 use super::podman_cli::PodmanCli;
 use super::podman_logs::stream_logs;
+use super::start_check::{self, Started};
 use super::{labels, ps};
 use super::{
     InstanceRef, LineStream, LogOptions, ObservedInstance, RuntimeConnector, RuntimeError,
@@ -116,25 +117,19 @@ impl PodmanRuntime {
         Ok(args)
     }
 
-    /// The two calls of a delete, after the general options: `stop` then `rm`.
-    pub fn delete_args(&self, instance: &str) -> [Vec<String>; 2] {
-        let filter = labels::filter(labels::INSTANCE, instance);
-        [
-            vec![
-                "stop".into(),
-                "--ignore".into(),
-                "-t".into(),
-                self.stop_grace.as_secs().to_string(),
-                "--filter".into(),
-                filter.clone(),
-            ],
-            vec![
-                "rm".into(),
-                "--ignore".into(),
-                "-f".into(),
-                "--filter".into(),
-                filter,
-            ],
+    /// The one call of a delete, after the general options: `rm -f -t <grace>` stops each
+    /// container as `podman stop -t <grace>` does (the stop signal, SIGKILL after the grace) and
+    /// removes it. One podman process instead of `stop` then `rm` (issue 17: 100–170 ms less per
+    /// delete and per update on these machines).
+    pub fn delete_args(&self, instance: &str) -> Vec<String> {
+        vec![
+            "rm".into(),
+            "--ignore".into(),
+            "-f".into(),
+            "-t".into(),
+            self.stop_grace.as_secs().to_string(),
+            "--filter".into(),
+            labels::filter(labels::INSTANCE, instance),
         ]
     }
 
@@ -235,10 +230,32 @@ impl RuntimeConnector for PodmanRuntime {
         Ok(RuntimeId::Container(ids[0].clone()))
     }
 
-    async fn delete(&self, target: &InstanceRef) -> Result<(), RuntimeError> {
-        for args in self.delete_args(&target.instance) {
-            self.cli.run(&target.general_options, &args, None).await?;
+    async fn started(&self, spec: &PodmanRunSpec, id: &RuntimeId) -> Option<ObservedInstance> {
+        // Other general options may mean another store, whose exit files are elsewhere.
+        let RuntimeId::Container(id) = id else {
+            return None;
+        };
+        if !spec.general_options.is_empty() {
+            return None;
         }
+        let started = Started {
+            instance: &spec.instance,
+            agent: &self.agent,
+            runtime: NAME,
+            name: &spec.container_name,
+            id,
+        };
+        start_check::look(&self.cli.exit_dir()?, &started).await
+    }
+
+    async fn delete(&self, target: &InstanceRef) -> Result<(), RuntimeError> {
+        self.cli
+            .run(
+                &target.general_options,
+                &self.delete_args(&target.instance),
+                None,
+            )
+            .await?;
         Ok(())
     }
 

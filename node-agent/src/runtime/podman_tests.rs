@@ -92,10 +92,8 @@ fn general_options_precede_every_subcommand_and_are_recorded() {
     assert!(run
         .args
         .contains(&r#"--label=ankmq.general-options=["--log-level","debug"]"#.to_owned()));
-    for args in rt.delete_args(&spec.instance) {
-        let line = rt.cli.command(&general, &args);
-        assert_eq!(line.args[..2], ["--log-level", "debug"], "{line}");
-    }
+    let delete = rt.cli.command(&general, &rt.delete_args(&spec.instance));
+    assert_eq!(delete.args[..3], ["--log-level", "debug", "rm"], "{delete}");
     let logs = rt.cli.command(
         &general,
         &logs_args(&LogOptions::default(), &["id".into()], false),
@@ -108,26 +106,16 @@ fn general_options_precede_every_subcommand_and_are_recorded() {
 }
 
 #[test]
-fn delete_stops_with_grace_then_force_removes_by_label() {
+fn issue_17_delete_stops_with_grace_and_removes_by_label_in_one_call() {
     let rt = runtime().with_stop_grace(Duration::from_secs(3));
-    let [stop, rm] = rt.delete_args("web.0123abc.agent_A");
     assert_eq!(
-        stop,
-        [
-            "stop",
-            "--ignore",
-            "-t",
-            "3",
-            "--filter",
-            "label=ankmq.instance=web.0123abc.agent_A"
-        ]
-    );
-    assert_eq!(
-        rm,
+        rt.delete_args("web.0123abc.agent_A"),
         [
             "rm",
             "--ignore",
             "-f",
+            "-t",
+            "3",
             "--filter",
             "label=ankmq.instance=web.0123abc.agent_A"
         ]

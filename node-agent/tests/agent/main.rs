@@ -23,3 +23,5 @@ mod status;
 mod podman_trouble;
 // Workload files: private on the host, readable in the container.
 mod files;
+// Starts and updates without a `podman ps` of the instance (issue 17).
+mod starts;

@@ -57,7 +57,13 @@ async fn never_leaves_a_failed_workload_failed() {
     let w = shell("once", &name, "exit 1", RestartPolicy::Never);
     ctl.publish(&name, &[&w]).await;
     ctl.wait_for(&name, "once", "Failed(ExecFailed)").await;
-    let first = the_container(&w.instance_id);
+    // The exit is on the bus before podman's own cleanup marked the container `exited` (issue 17:
+    // the exit file): what must stay is the ended container, so take it once podman agrees.
+    let first = eventually("podman to show the container exited", DEADLINE, || async {
+        let now = the_container(&w.instance_id);
+        (now.state == "exited", now)
+    })
+    .await;
     stays(
         "the failed container to stay",
         Duration::from_secs(3),
