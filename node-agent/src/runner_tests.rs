@@ -115,22 +115,9 @@ async fn nothing_is_done_before_the_first_listing_then_the_workload_is_created_a
 async fn a_died_event_is_reported_at_once_but_restarted_only_after_a_listing_confirms_it() {
     let (mut runner, fake) = fake_runner();
     let w = workload("w", RestartPolicy::OnFailure);
-    runner.on_snapshot(snapshot(1, &[&w]));
-    list(&mut runner).await;
-    runner.plan(Instant::now());
-    finish_ops(&mut runner).await;
-    runner.plan(Instant::now());
+    started(&mut runner, &w).await;
     let instance = w.instance_id.to_string();
-    let died = ContainerEvent {
-        id: format!("c-{instance}"),
-        name: instance.clone(),
-        status: "died".into(),
-        exit_code: Some(2),
-        labels: BTreeMap::from([("ankmq.instance".to_owned(), instance.clone())]),
-        pod: None,
-        time: String::new(),
-    };
-    runner.on_container_event(&died);
+    runner.on_container_event(&died(&instance, &format!("c-{instance}"), 2));
     let provisional = runner.plan(Instant::now()).expect("ready");
     assert_eq!(states(&provisional), ["w Failed(ExecFailed)"]);
     assert!(runner.ops.is_empty(), "no restart on an event alone");
@@ -166,11 +153,7 @@ async fn issue_16_an_update_reports_pending_starting_between_the_old_instances_e
     // new Pending(Starting) "Triggered at runtime.", new Running(Ok).
     let (mut runner, fake) = fake_runner();
     let old = workload("w", RestartPolicy::Never);
-    runner.on_snapshot(snapshot(1, &[&old]));
-    list(&mut runner).await;
-    runner.plan(Instant::now());
-    finish_ops(&mut runner).await;
-    runner.plan(Instant::now());
+    started(&mut runner, &old).await;
 
     let mut new = workload("w", RestartPolicy::Never);
     new.runtime_config = "image: localhost/img2".into();
@@ -272,11 +255,7 @@ async fn a_listing_older_than_an_operations_look_or_about_a_busy_workload_change
 async fn a_removed_workload_is_deleted_cleared_and_forgotten_once_its_echo_is_gone() {
     let (mut runner, fake) = fake_runner();
     let w = workload("w", RestartPolicy::Always);
-    runner.on_snapshot(snapshot(1, &[&w]));
-    list(&mut runner).await;
-    runner.plan(Instant::now());
-    finish_ops(&mut runner).await;
-    runner.plan(Instant::now());
+    started(&mut runner, &w).await;
 
     runner.on_snapshot(snapshot(2, &[]));
     let leaving = runner.plan(Instant::now()).expect("ready");
@@ -352,6 +331,13 @@ fn event(instance: &str, id: &str, status: &str, exit_code: Option<i32>) -> Cont
         pod: None,
         time: String::new(),
     }
+}
+
+/// `w` alone in a generation-1 snapshot, listed, created and reported: the start of most tests.
+async fn started(runner: &mut FakeRunner, w: &DesiredWorkload) -> Vec<WorkloadReport> {
+    runner.on_snapshot(snapshot(1, &[w]));
+    list(runner).await;
+    settle(runner).await
 }
 
 /// Lists, plans, and finishes what the plan started; returns the reports of the plan after.
@@ -470,9 +456,7 @@ async fn issue_17_an_exit_of_another_container_held_during_an_operation_is_dropp
 async fn issue_17_an_update_removes_the_old_instance_then_starts_the_new_one_and_lists_nothing() {
     let (mut runner, fake) = fake_runner();
     let old = workload("w", RestartPolicy::Never);
-    runner.on_snapshot(snapshot(1, &[&old]));
-    list(&mut runner).await;
-    settle(&mut runner).await;
+    started(&mut runner, &old).await;
     let config = "image: localhost/img2";
     let new = DesiredWorkload {
         instance_id: InstanceId::compute("w", AGENT, "podman", config, &[]),
