@@ -775,6 +775,19 @@ impl Cluster {
         Ok(found.remove(0))
     }
 
+    /// The one container of `workload` on `agent` once podman shows it `exited`. The agent
+    /// reports an exit from conmon's exit file (issue 17), before podman's own cleanup moves the
+    /// container from `stopped` to `exited`, so a look right after the state arrived must wait
+    /// for podman.
+    pub fn exited_container(&self, agent: &str, workload: &str) -> Result<Container> {
+        wait_until(
+            &format!("podman to show {workload}'s container exited"),
+            Duration::from_secs(30),
+            || self.container(agent, workload),
+            |container| container.state == "exited",
+        )
+    }
+
     /// Every container of both agents, by instance id: a fingerprint that must not change when
     /// "no container is touched" (ids, pids and start times included).
     pub fn all_containers(&self) -> Result<BTreeMap<String, Container>> {

@@ -47,8 +47,8 @@ workloads:
         ensure!(failing.info == "Exit code: '7'", "exit code in the info: {failing:?}");
 
         let a = c.a().to_owned();
-        let container = c.container(&a, "failing")?;
-        ensure!(container.state == "exited" && container.exit_code == 7, "{container:?}");
+        let container = c.exited_container(&a, "failing")?;
+        ensure!(container.exit_code == 7, "{container:?}");
         let on_bus = wait_until(
             "the failing workload's exitCode on the bus",
             Duration::from_secs(5),
@@ -163,8 +163,7 @@ workloads:
         ensure!(c.containers(&a, "never")?.len() == 1);
         c.wait_state("onfailok", "Succeeded(Ok)")?;
         ensure!(restarts(c, &b, "onfailok") == 0, "ON_FAILURE leaves success alone");
-        let onfailok = c.container(&b, "onfailok")?;
-        ensure!(onfailok.state == "exited", "{onfailok:?}");
+        c.exited_container(&b, "onfailok")?;
         Ok(())
     }
 );
