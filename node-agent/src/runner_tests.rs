@@ -126,10 +126,7 @@ async fn a_died_event_is_reported_at_once_but_restarted_only_after_a_listing_con
         "a listing is scheduled to confirm it"
     );
 
-    fake.lock()
-        .expect("lock")
-        .instances
-        .insert(instance.clone(), RawState::Exited { code: 2 });
+    podman_shows_exited(&fake, &instance, 2);
     list(&mut runner).await;
     runner.plan(Instant::now());
     finish_ops(&mut runner).await;
@@ -333,6 +330,14 @@ fn event(instance: &str, id: &str, status: &str, exit_code: Option<i32>) -> Cont
     }
 }
 
+/// The fake podman lists `instance` as exited with `code` from now on.
+fn podman_shows_exited(fake: &Arc<Mutex<FakeState>>, instance: &str, code: i32) {
+    fake.lock()
+        .expect("lock")
+        .instances
+        .insert(instance.to_owned(), RawState::Exited { code });
+}
+
 /// `w` alone in a generation-1 snapshot, listed, created and reported: the start of most tests.
 async fn started(runner: &mut FakeRunner, w: &DesiredWorkload) -> Vec<WorkloadReport> {
     runner.on_snapshot(snapshot(1, &[w]));
@@ -412,10 +417,7 @@ async fn issue_17_an_exit_that_arrives_while_the_create_runs_wins_over_its_look_
         "a listing is scheduled to confirm it"
     );
 
-    fake.lock()
-        .expect("lock")
-        .instances
-        .insert(instance.clone(), RawState::Exited { code: 3 });
+    podman_shows_exited(&fake, &instance, 3);
     list(&mut runner).await;
     let after = settle(&mut runner).await;
     let last = after.last().expect("a report");
