@@ -159,7 +159,12 @@ impl Secured {
         } else {
             self.start_embedded(&root, &passwd, &dist)?;
         }
-        self.start_agent(&root, &agent_user)
+        self.start_agent(&root, &agent_user)?;
+        // The agent's status does not say the controller is up (on Mosquitto they start apart):
+        // a request is sent only once the controller answers one.
+        wait_for("the controller to answer", START_TIMEOUT, || {
+            Ok(self.ank(&["get", "state"]).is_ok().then_some(()))
+        })
     }
 
     /// A password for `user` (`<user>-pw`) in the broker's own format: `ank-broker passwd`
