@@ -27,8 +27,8 @@ use crate::session::{lock, Message, SessionEvent, Shared};
 const REQUEST_CHANNEL_CAPACITY: usize = 256;
 /// How long a clean stop waits for the broker to close the connection after our DISCONNECT.
 const DISCONNECT_LINGER: Duration = Duration::from_secs(1);
-/// Filters per replayed SUBSCRIBE packet, to stay far below any broker's packet limit.
-const FILTERS_PER_SUBSCRIBE: usize = 64;
+/// Filters per SUBSCRIBE packet (replayed or [`crate::Session::subscribe_all`]), to stay far below any broker's packet limit.
+pub(crate) const FILTERS_PER_SUBSCRIBE: usize = 64;
 
 /// Opens the connection and waits for its first CONNACK, with the birth queued as the first
 /// request. Never retries: the caller learns at once that the broker is wrong or down.

@@ -127,10 +127,11 @@ impl Session {
         let (session, mut incoming) = Session::connect(opts, None).await?;
         // The connect's own `Connected` is always the first event; the first round starts below.
         let _ = incoming.try_recv();
-        session.subscribe(&sync).await?;
-        for filter in filters {
-            session.subscribe(filter).await?;
-        }
+        // The sync topic first: the marker is published only after the whole packet.
+        let all: Vec<String> = std::iter::once(sync.clone())
+            .chain(filters.iter().cloned())
+            .collect();
+        session.subscribe_all(&all).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let round = Round {
             session: session.clone(),

@@ -9,6 +9,7 @@ on_every_broker!(
     read_retained_returns_all_2000_retained_topics,
     watch_gives_a_snapshot_then_updates_and_removals,
     read_retained_keeps_the_session_traffic_apart,
+    issue_17_a_read_of_70_filters_gets_the_retained_messages_of_each,
 );
 
 const TOPICS: usize = 2_000;
@@ -161,4 +162,37 @@ async fn read_retained_keeps_the_session_traffic_apart(broker: TestBroker) {
         },
     )
     .await;
+}
+
+/// A reader subscribes to all its filters in as few SUBSCRIBE packets as it can (64 filters
+/// each), so 70 filters are two packets: the sync marker still comes back only after the
+/// retained messages of both, and a filter that is not valid refuses the whole read.
+async fn issue_17_a_read_of_70_filters_gets_the_retained_messages_of_each(broker: TestBroker) {
+    let topics = ank_schemas::Topics::default();
+    let (agent, mut events) = broker.connect("agent_A", None).await;
+    let mut filters = Vec::new();
+    for i in 0..70 {
+        let topic = topics.workload_state(&format!("agent_{i}"), "w");
+        agent
+            .publish(&topic, format!("state-{i}").into_bytes(), true)
+            .await
+            .expect("publish");
+        filters.push(topic);
+    }
+    flush(&agent, &mut events).await;
+
+    let (cli, _) = broker.connect("cli-70", None).await;
+    let snapshot = cli.read_retained(&filters).await.expect("read");
+    let mut got: Vec<_> = snapshot.iter().map(|m| m.topic.clone()).collect();
+    got.sort();
+    let mut want = filters.clone();
+    want.sort();
+    assert_eq!(got, want, "one retained message per filter, none missing");
+
+    filters.push(format!("{}/a#b", topics.prefix()));
+    let err = cli
+        .read_retained(&filters)
+        .await
+        .expect_err("an invalid filter refuses the read");
+    assert!(matches!(err, ank_bus::BusError::InvalidTopic(_)), "{err}");
 }
