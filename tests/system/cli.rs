@@ -173,7 +173,8 @@ workloads:
                 c.kill_controller()?;
             }
             let read = c.ank(&["get", "workloads"])?;
-            let write = c.ank(&["apply", &late])?;
+            // A long response timeout, so that "at once" below cannot be mistaken for it.
+            let write = c.ank(&["--response-timeout", "30s", "apply", &late])?;
             match c.kind() {
                 BrokerKind::Mosquitto => {
                     read.expect_ok()?;
@@ -187,13 +188,13 @@ workloads:
                         _ => "error: controller offline (connection lost)",
                     };
                     ensure!(write.stderr.contains(expected), "after {how}: {write}");
-                    ensure!(write.elapsed < Duration::from_secs(2), "at once, not after the 3 s response timeout: {write}");
+                    ensure!(write.elapsed < Duration::from_secs(15), "at once, not after the 30 s response timeout: {write}");
                 }
                 BrokerKind::Embedded => {
                     for out in [&read, &write] {
                         out.expect_code(1)?;
                         ensure!(out.stderr.contains("unreachable"), "after {how}: {out}");
-                        ensure!(out.elapsed < Duration::from_secs(2), "{out}");
+                        ensure!(out.elapsed < Duration::from_secs(15), "at once, the controller's broker is gone: {out}");
                     }
                 }
             }

@@ -91,7 +91,10 @@ async fn publishes_queued_during_an_outage_land_after_the_reconnect(mut broker: 
 #[tokio::test]
 async fn a_closed_port_is_unreachable_at_once() {
     let port = ank_system_tests::mosquitto::free_port().expect("free port");
-    let opts = ConnectOptions::from_url(&format!("mqtt://127.0.0.1:{port}"), "cli").expect("url");
+    let mut opts =
+        ConnectOptions::from_url(&format!("mqtt://127.0.0.1:{port}"), "cli").expect("url");
+    // A refused connect must not wait for the connect timeout: make that wait unmistakable.
+    opts.connect_timeout = Duration::from_secs(30);
     let started = Instant::now();
     let error = Session::connect(opts, None)
         .await
@@ -101,8 +104,8 @@ async fn a_closed_port_is_unreachable_at_once() {
         "{error:?}"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
+        started.elapsed() < Duration::from_secs(10),
+        "at once, not after the 30 s connect timeout: {:?}",
         started.elapsed()
     );
 }
@@ -119,8 +122,8 @@ async fn a_silent_broker_is_unreachable_after_the_connect_timeout() {
     let waited = started.elapsed();
     assert!(matches!(error, BusError::Unreachable { .. }), "{error:?}");
     assert!(
-        waited >= Duration::from_millis(700) && waited < Duration::from_secs(2),
-        "{waited:?}"
+        waited >= Duration::from_millis(700) && waited < Duration::from_secs(10),
+        "gives up after its 800 ms, does not hang: {waited:?}"
     );
     let message = format!(
         "{error}: {}",

@@ -109,7 +109,7 @@ async fn a_request_without_an_answer_times_out(broker: TestBroker) {
         "{error:?}"
     );
     assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_secs(2),
-        "{waited:?}"
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(10),
+        "gives up after its 300 ms, does not hang: {waited:?}"
     );
 }

@@ -224,7 +224,10 @@ async fn a_change_fails_at_once_when_the_controller_is_offline() {
         ),
         "{stderr}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "at once, not after the 30 s response timeout: took {took:?}"
+    );
 }
 
 #[tokio::test]

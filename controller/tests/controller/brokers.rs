@@ -119,8 +119,8 @@ async fn a_taken_port_is_a_clear_error_not_a_hang() {
     let text = format!("{err:#}");
     assert!(text.contains(&port.to_string()), "{text}");
     assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "took {:?}",
+        start.elapsed() < Duration::from_secs(20),
+        "an error, not a hang: took {:?}",
         start.elapsed()
     );
 }
