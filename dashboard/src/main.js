@@ -69,6 +69,7 @@ class App {
     this.pendingSince = 0;
     this.lastChange = 0;
     this.timer = null;
+    this.awaitingPicture = false;
     this.framePending = false;
     window.addEventListener('hashchange', () => {
       const v = location.hash.slice(1);
@@ -104,6 +105,7 @@ class App {
     client.on('connect', () => {
       // Rebuild from retained messages: forget what the last connection said, then subscribe.
       this.store.clearLive();
+      this.awaitingPicture = true;
       this.marks.connected ??= performance.now();
       this.link = { state: 'connected', since: Date.now(), error: '', refused: [] };
       const filters = subscriptions(this.config.prefix);
@@ -143,6 +145,13 @@ class App {
       return;
     }
     this.store.apply(info, payload);
+    // The first whole picture after a (re)connect is drawn at once: waiting for the retained
+    // burst to pause would only show it QUIET_MS later (issue 18, first render).
+    if (this.awaitingPicture && this.store.complete()) {
+      this.awaitingPicture = false;
+      this.schedule(true);
+      return;
+    }
     this.schedule();
   }
 
@@ -201,6 +210,8 @@ class App {
       return;
     }
     this.timer = null;
+    // The burst paused: whatever the retained messages were, they have arrived.
+    this.awaitingPicture = false;
     this.frame();
   }
 

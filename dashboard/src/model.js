@@ -240,6 +240,18 @@ export class Store {
     this.states = new Map(); // `${agent}/${workload}` -> state
   }
 
+  /**
+   * Whether every workload of the desired state has a state reported by its agent: the picture
+   * the retained messages give is whole. Cheap until as many states as desired workloads exist.
+   */
+  complete() {
+    if (!this.desired || this.states.size < this.desired.workloads.size) return false;
+    for (const [name, w] of this.desired.workloads) {
+      if (!this.states.has(`${w.agent}/${name}`)) return false;
+    }
+    return true;
+  }
+
   /** Applies one message; returns false (and counts it) when it was dropped. */
   apply(topicInfo, bytes) {
     if (!topicInfo || topicInfo.kind === 'log') return false;

@@ -95,6 +95,22 @@ test('issue 18: a row the desired state does not name yet takes its runtime from
   assert.ok(s.snapshots.get('a1').runtimes.get('w').length <= 65);
 });
 
+test('issue 18: the picture is complete once every desired workload has its agent\'s state', () => {
+  const s = new Store();
+  const desired = { generation: 1, desiredState: { workloads: { w1: { agent: 'a1' }, w2: { agent: 'a2' } } } };
+  assert.equal(s.complete(), false, 'nothing yet');
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/workloads/w1/state'), enc({ instanceId: 'w1.1.a1', state: 'Running', subState: 'Ok' }));
+  s.apply(parseTopic(P, 'ank/v1/state/desired'), enc(desired));
+  assert.equal(s.complete(), false, 'w2 has no state');
+  // A state of the right name under another agent does not count.
+  s.apply(parseTopic(P, 'ank/v1/agents/a1/workloads/w2/state'), enc({ instanceId: 'w2.1.a1', state: 'Running', subState: 'Ok' }));
+  assert.equal(s.complete(), false, 'w2 belongs to a2');
+  s.apply(parseTopic(P, 'ank/v1/agents/a2/workloads/w2/state'), enc({ instanceId: 'w2.1.a2', state: 'Pending', subState: 'Initial' }));
+  assert.equal(s.complete(), true);
+  s.clearLive();
+  assert.equal(s.complete(), false, 'a reconnect starts over');
+});
+
 test('yaml renders the manifest form', () => {
   const y = toYaml({ agent: 'a1', runtime: 'podman', runtimeConfig: 'image: x\ncommandArgs: ["a"]\n', tags: { note: '<b>: x', n: '42' }, dependencies: {}, files: [], list: [{ a: 1, b: 'two' }] });
   assert.equal(
