@@ -72,6 +72,11 @@ impl Incoming {
         self.rx.recv().await
     }
 
+    /// Whether no event is waiting right now (the consumer is keeping up).
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
     /// The next event if one is already there.
     pub fn try_recv(&mut self) -> Option<SessionEvent> {
         self.rx.try_recv().ok()

@@ -170,6 +170,39 @@ impl Subscriptions {
     }
 }
 
+/// When to compute events: after every message while the controller keeps up, as Ankaios does,
+/// but at most once per [`EventPacing::MAX_DEFERRED`] messages while more are already waiting.
+/// Computing them costs the whole complete state (its JSON, every subscription's masked part), so
+/// one per message in a storm of workload states (a rollout of 10,000) would make the controller
+/// quadratic in the fleet size and let a subscriber with a wide mask wedge it. When it falls
+/// behind, the changes of the messages in between reach a subscriber as one event.
+#[derive(Debug, Default)]
+pub struct EventPacing {
+    deferred: usize,
+}
+
+impl EventPacing {
+    /// The most messages whose events wait for a later one.
+    pub const MAX_DEFERRED: usize = 256;
+
+    /// After a message was taken: whether to compute events now. `more_waiting` says whether
+    /// further messages are already queued.
+    pub fn after_message(&mut self, more_waiting: bool) -> bool {
+        if more_waiting && self.deferred < Self::MAX_DEFERRED {
+            self.deferred += 1;
+            return false;
+        }
+        self.deferred = 0;
+        true
+    }
+
+    /// Whether events were deferred and are still owed (then they are computed now): after an
+    /// event that is not a message, so that no change waits for the next message.
+    pub fn owed(&mut self) -> bool {
+        std::mem::take(&mut self.deferred) > 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +277,28 @@ mod tests {
             ),
             AgentEventBody::Ended { reason } => panic!("ended: {reason}"),
         }
+    }
+
+    #[test]
+    fn issue_17_events_follow_every_message_unless_more_are_waiting_and_then_every_257th() {
+        let mut pacing = EventPacing::default();
+        assert!(pacing.after_message(false), "keeping up: every message");
+        assert!(pacing.after_message(false));
+        let mut computed = 0;
+        for _ in 0..1_000 {
+            if pacing.after_message(true) {
+                computed += 1;
+            }
+        }
+        assert_eq!(computed, 1_000 / (EventPacing::MAX_DEFERRED + 1));
+        assert!(
+            pacing.after_message(false),
+            "the queue drained: computed at once"
+        );
+        assert!(!pacing.owed(), "nothing owed after computing");
+        assert!(!pacing.after_message(true));
+        assert!(pacing.owed(), "a deferred message is owed");
+        assert!(!pacing.owed(), "once");
     }
 
     #[test]

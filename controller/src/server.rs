@@ -31,7 +31,7 @@ use crate::apply::{apply, Refusal};
 use crate::complete_state::{complete_state, get_state, log_targets};
 use crate::config::{BrokerChoice, Config};
 use crate::desired::Desired;
-use crate::events::Subscriptions;
+use crate::events::{EventPacing, Subscriptions};
 use crate::observed::Observed;
 use crate::persist;
 use crate::publish::{human_size, PublishError, Publisher, CLIENT_ID};
@@ -152,6 +152,7 @@ async fn serve(
         observed: Observed::default(),
         publisher,
         subscriptions: Subscriptions::default(),
+        pacing: EventPacing::default(),
     };
     controller.adopt_stale_snapshots().await;
     controller.publish_everything().await;
@@ -171,6 +172,8 @@ struct Controller<'a> {
     publisher: Publisher,
     /// Control-interface event subscriptions (issue 15), fed after every change.
     subscriptions: Subscriptions,
+    /// When to compute those events: see [`EventPacing`].
+    pacing: EventPacing,
 }
 
 impl Controller<'_> {
@@ -199,14 +202,18 @@ impl Controller<'_> {
                 Some(SessionEvent::Disconnected { reason }) => {
                     warn_limited!("broker lost", %reason, "lost the broker; reconnecting");
                 }
-                Some(SessionEvent::Message(message)) => self.on_message(message).await,
+                Some(SessionEvent::Message(message)) => {
+                    self.take_message(message).await;
+                    if self.pacing.after_message(!incoming.is_empty()) {
+                        self.push_events().await;
+                    }
+                    continue;
+                }
+            }
+            if self.pacing.owed() {
+                self.push_events().await;
             }
         }
-    }
-
-    async fn on_message(&mut self, message: Message) {
-        self.take_message(message).await;
-        self.push_events().await;
     }
 
     /// Pushes the events of every subscription whose part of the state changed (issue 15).
