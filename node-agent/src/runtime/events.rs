@@ -1,13 +1,16 @@
-//! Watches `podman events` for the agent's containers: the fast path for state changes, so a
+//! Watches podman's events for the agent's containers: the fast path for state changes, so a
 //! container exit is known in milliseconds instead of after a poll interval.
 //!
-//! The watcher runs `podman events --format json --filter type=container --filter
-//! label=ankmq.agent=<agent> --since <t>` (podman 4.3.1 ANDs the two filters). If the stream ends
-//! (podman restarted, killed, crashed) it is started again after a delay, with `--since` set to
-//! the time of the last event seen, so the gap is replayed; an event can then arrive twice, which
-//! is harmless because events are facts, not commands. Every (re)start, the first included, is
-//! announced as [`WatchItem::ResyncNeeded`]: the consumer re-lists with `ps` then, because the
-//! replay cannot cover an agent that was down, and events are hints, never the whole truth.
+//! The events come from podman's file events log, tailed with inotify, when podman logs to a
+//! file whose path is certain; otherwise from a `podman events --format json --filter
+//! type=container --filter label=ankmq.agent=<agent> --since <t>` child (podman 4.3.1 ANDs the
+//! two filters). `events_source.rs` chooses, at every (re)start. The tail starts at the end of
+//! the log; the child's `--since` is the time of the last event seen, so a gap is replayed (an
+//! event can then arrive twice, which is harmless because events are facts, not commands). If
+//! the source ends (podman killed, the log's directory gone) it is started again after a delay.
+//! Every (re)start, the first included, and every rotation or truncation of the log is
+//! announced as [`WatchItem::ResyncNeeded`]: the consumer re-lists with `ps` then, because
+//! events may have been missed, and events are hints, never the whole truth.
 //!
 //! The watcher uses podman's default options (no `generalOptions`): workloads that point podman
 //! at another store are seen only by the periodic `ps`.
@@ -26,8 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::command::StderrMode;
 pub use super::container_event::{events_args, parse_event, ContainerEvent};
+use super::events_source::{detect, EventStream, StreamItem};
 use super::exit_files::{ExitDirWatch, ExitFile};
 use super::podman_cli::PodmanCli;
 
@@ -36,7 +39,7 @@ use super::podman_cli::PodmanCli;
 pub enum WatchItem {
     /// A container of this agent changed.
     Event(ContainerEvent),
-    /// The stream (re)started; events may have been missed before it, so re-list with `ps`.
+    /// The source (re)started or the log was rotated; events may have been missed, so re-list.
     ResyncNeeded,
 }
 
@@ -44,7 +47,7 @@ pub enum WatchItem {
 /// of further containers wait for podman's `died` event. An agent runs far fewer.
 pub const MAX_KNOWN_CONTAINERS: usize = 4_096;
 
-/// A background `podman events` watcher. Dropping it stops the task and kills podman.
+/// A background events watcher. Dropping it stops the task (and kills a `podman events` child).
 pub struct EventWatcher {
     items: mpsc::Receiver<WatchItem>,
     task: JoinHandle<()>,
@@ -70,7 +73,7 @@ impl EventWatcher {
 
 impl Drop for EventWatcher {
     fn drop(&mut self) {
-        // Aborting drops the LineStream inside the task, whose child is killed on drop.
+        // Aborting drops the EventStream inside the task: a child is killed on drop.
         self.task.abort();
     }
 }
@@ -145,7 +148,9 @@ async fn watch(
     });
     let mut known = Known::default();
     loop {
-        match cli.stream(&[], &events_args(&agent, &since), StderrMode::Collect) {
+        // Chosen at every (re)start: a tail that broke may have a reason to be a child now.
+        let choice = detect(&cli).await;
+        match EventStream::start(&cli, &choice, &agent, &since) {
             Err(error) => tracing::warn!(%error, "cannot start podman events"),
             Ok(mut stream) => {
                 if tx.send(WatchItem::ResyncNeeded).await.is_err() {
@@ -153,28 +158,27 @@ async fn watch(
                 }
                 loop {
                     let item = tokio::select! {
-                        line = stream.next_line() => match line {
-                            Some(line) => match parse_event(&line.text) {
-                                Ok(event) => {
-                                    if !event.time.is_empty() {
-                                        since = event.time.clone();
-                                    }
-                                    known.learn(&event).then_some(event)
+                        item = stream.next() => match item {
+                            Some(StreamItem::Event(event)) => {
+                                if !event.time.is_empty() {
+                                    since = event.time.clone();
                                 }
-                                Err(error) => {
-                                    ank_bus::warn_limited!(
-                                        "podman event",
-                                        error = %ank_bus::excerpt(&error),
-                                        line = %ank_bus::excerpt(&line.text),
-                                        "unreadable podman event",
-                                    );
-                                    None
-                                }
-                            },
+                                known.learn(&event).then_some(WatchItem::Event(event))
+                            }
+                            Some(StreamItem::Gap) => Some(WatchItem::ResyncNeeded),
+                            Some(StreamItem::Unreadable { error, line }) => {
+                                ank_bus::warn_limited!(
+                                    "podman event",
+                                    error = %ank_bus::excerpt(&error),
+                                    line = %ank_bus::excerpt(&line),
+                                    "unreadable podman event",
+                                );
+                                None
+                            }
                             None => break,
                         },
                         exit = next_exit(&mut exits) => match exit {
-                            Ok(exit) => known.died(&exit),
+                            Ok(exit) => known.died(&exit).map(WatchItem::Event),
                             Err(error) => {
                                 tracing::warn!(%error, "the exit-file watch broke: exits are learnt from podman events");
                                 exits = None;
@@ -182,16 +186,13 @@ async fn watch(
                             }
                         },
                     };
-                    if let Some(event) = item {
-                        if tx.send(WatchItem::Event(event)).await.is_err() {
+                    if let Some(item) = item {
+                        if tx.send(item).await.is_err() {
                             return;
                         }
                     }
                 }
-                match stream.finish().await {
-                    Ok(()) => tracing::warn!("podman events ended"),
-                    Err(error) => tracing::warn!(%error, "podman events failed"),
-                }
+                stream.finish().await;
             }
         }
         if tx.is_closed() {

@@ -26,11 +26,16 @@ pub const MAX_EXIT_FILE_BYTES: u64 = 32;
 /// `$XDG_RUNTIME_DIR/libpod/tmp/exits` rootless (podman 4.x). `None` when rootless without
 /// `XDG_RUNTIME_DIR`.
 pub fn default_exit_dir() -> Option<PathBuf> {
+    default_tmp_dir().map(|dir| dir.join("exits"))
+}
+
+/// podman's default `tmp_dir` for this user: `/run/libpod` for root,
+/// `$XDG_RUNTIME_DIR/libpod/tmp` rootless (podman 4.x); the events log is under it too.
+pub fn default_tmp_dir() -> Option<PathBuf> {
     if rustix::process::geteuid().is_root() {
-        return Some(PathBuf::from("/run/libpod/exits"));
+        return Some(PathBuf::from("/run/libpod"));
     }
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .map(|dir| PathBuf::from(dir).join("libpod").join("tmp").join("exits"))
+    std::env::var_os("XDG_RUNTIME_DIR").map(|dir| PathBuf::from(dir).join("libpod").join("tmp"))
 }
 
 /// A container's exit, read from its exit file.
@@ -99,9 +104,10 @@ impl ExitDirWatch {
 }
 
 /// `fd` registered with tokio's reactor for reading. tokio made this call `unsafe` (its
-/// safe spelling is deprecated for lack of I/O safety), so it is the one `unsafe` of the agent.
+/// safe spelling is deprecated for lack of I/O safety), so it is the one `unsafe` of the agent;
+/// the events log's tail (`events_tail.rs`) registers its inotify descriptor here too.
 #[allow(unsafe_code)]
-fn register(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+pub(super) fn register(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: the OwnedFd moves into the AsyncFd, which owns it and keeps it open until the
     // registration is dropped; nothing else holds or closes this inotify descriptor.
     unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
@@ -110,22 +116,29 @@ fn register(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
 
 /// The names in a buffer of `struct inotify_event`s that look like container ids (64 lowercase
 /// hex digits); anything else, and a truncated record, is skipped.
-pub fn container_ids(mut events: &[u8]) -> Vec<String> {
+pub fn container_ids(events: &[u8]) -> Vec<String> {
+    event_names(events)
+        .into_iter()
+        .filter(|name| is_container_id(name))
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
+}
+
+/// The name of each record in a buffer of `struct inotify_event`s, empty for a record without
+/// one (a queue overflow, an event of the watched directory itself); a truncated record ends it.
+pub fn event_names(mut events: &[u8]) -> Vec<&[u8]> {
     // struct inotify_event { int wd; uint32_t mask; uint32_t cookie; uint32_t len; char name[]; }
     const HEADER: usize = 16;
-    let mut ids = Vec::new();
+    let mut names = Vec::new();
     while events.len() >= HEADER {
         let len = u32::from_ne_bytes([events[12], events[13], events[14], events[15]]) as usize;
         let Some(name) = events.get(HEADER..HEADER.saturating_add(len)) else {
             break;
         };
-        let name = name.split(|b| *b == 0).next().unwrap_or_default();
-        if is_container_id(name) {
-            ids.push(String::from_utf8_lossy(name).into_owned());
-        }
+        names.push(name.split(|b| *b == 0).next().unwrap_or_default());
         events = &events[HEADER + len..];
     }
-    ids
+    names
 }
 
 fn is_container_id(name: &[u8]) -> bool {

@@ -8,7 +8,11 @@
 //! - `labels.rs`: the `ankmq.*` labels that let a restarted agent find its containers.
 //! - `raw_state.rs`: podman's container state words, and the "worst of a pod" rule.
 //! - `ps.rs`: `podman ps` parsed into [`ContainerFacts`], grouped into [`ObservedInstance`]s.
-//! - `events.rs`: a self-restarting `podman events` watcher, the fast path for state changes.
+//! - `events.rs`: a self-restarting watcher of podman's events, the fast path for state changes.
+//! - `events_source.rs`: where those events come from: podman's file events log, or a
+//!   `podman events` child when the log's path is not certain.
+//! - `events_tail.rs`: the inotify tail of that log (bounded lines, rotation, truncation).
+//! - `events_log.rs`: what a line of the log is to this agent, and what a change of the file means.
 //! - `exit_files.rs`: an inotify watch on conmon's exit files, the fastest signal of an exit.
 //! - `start_check.rs`: what a `podman run -d` that just returned says, without a `podman ps`.
 //! - `podman.rs`: the `podman` runtime (`podman run`, one container per workload).
@@ -39,6 +43,9 @@
 pub mod command;
 pub mod container_event;
 pub mod events;
+pub mod events_log;
+pub mod events_source;
+pub mod events_tail;
 pub mod exit_files;
 pub mod kube_inject;
 pub mod kube_manifest;

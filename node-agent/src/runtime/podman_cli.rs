@@ -65,6 +65,17 @@ impl PodmanCli {
         self
     }
 
+    /// The value of `key` in podman's environment: this CLI's own setting (the last one), else
+    /// the agent's inherited one.
+    pub fn env_var(&self, key: &str) -> Option<OsString> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var_os(key))
+    }
+
     /// Sets the deadline of calls that are expected to end.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
