@@ -13,6 +13,9 @@ use ank_agent::runtime::{
 use ank_system_tests::podman;
 use ank_testkit::eventually;
 
+#[path = "runtime/events_source.rs"]
+mod events_source;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn cli() -> PodmanCli {
