@@ -9,8 +9,8 @@
 //! `CONTAINERS_CONF` when it is set (podman then reads no other), else the system and user
 //! files, later ones overriding earlier ones. Anything this module cannot be sure of picks the
 //! child: another logger than `file` (`journald`, `none`), a file it cannot read or parse, a
-//! value with a `$`, a relative path, drop-in directories (`containers.conf.d`), or
-//! `CONTAINERS_CONF_OVERRIDE`. The choice is pure ([`choose`]); [`detect`] gathers its inputs
+//! value with a `$`, a relative path, drop-in directories (`containers.conf.d`),
+//! `CONTAINERS_CONF_OVERRIDE`, or a podman that is the client of a remote service. The choice is pure ([`choose`]); [`detect`] gathers its inputs
 //! (one `podman info`, the files) and logs at info which source it took and why.
 
 use std::fmt;
@@ -160,6 +160,15 @@ pub fn event_logger(info_json: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether `podman info` describes a remote service (`podman --remote`, `CONTAINER_HOST`): its
+/// log is on another machine.
+pub fn is_remote(info_json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(info_json)
+        .ok()
+        .and_then(|info| info.pointer("/host/serviceIsRemote")?.as_bool())
+        .unwrap_or(false)
+}
+
 /// Gathers what [`choose`] needs for `cli`'s podman and chooses, logging the choice at info.
 pub async fn detect(cli: &PodmanCli) -> Choice {
     let choice = gather_and_choose(cli).await;
@@ -168,13 +177,22 @@ pub async fn detect(cli: &PodmanCli) -> Choice {
 }
 
 async fn gather_and_choose(cli: &PodmanCli) -> Choice {
-    if cli.env_var("CONTAINERS_CONF_OVERRIDE").is_some() {
-        return Choice::Child("CONTAINERS_CONF_OVERRIDE is set".into());
+    for key in [
+        "CONTAINERS_CONF_OVERRIDE",
+        "CONTAINER_HOST",
+        "CONTAINER_CONNECTION",
+    ] {
+        if cli.env_var(key).is_some() {
+            return Choice::Child(format!("{key} is set"));
+        }
     }
     let logger = match cli
         .run_within(&[], &["info", "--format", "json"], None, INFO_TIMEOUT)
         .await
     {
+        Ok(json) if is_remote(&json) => {
+            return Choice::Child("podman is a client of a remote service".into())
+        }
         Ok(json) => event_logger(&json),
         Err(error) => {
             tracing::info!(%error, "podman info failed");
@@ -547,6 +565,9 @@ mod tests {
             Some("file")
         );
         assert_eq!(event_logger(r#"{"host":{}}"#), None);
+        assert!(!is_remote(r#"{"host":{"serviceIsRemote":false}}"#));
+        assert!(is_remote(r#"{"host":{"serviceIsRemote":true}}"#));
+        assert!(!is_remote("{}"));
         assert_eq!(event_logger("Error: no"), None);
     }
 

@@ -199,8 +199,9 @@ impl EventsTail {
         let Some((file, _)) = &mut self.file else {
             return Ok(false);
         };
-        // A blocking read, on purpose: the log is on a tmpfs (`/run`), so this is a copy from
-        // memory of at most one chunk, cheaper than a trip through tokio's blocking pool.
+        // A blocking read, on purpose: podman's default log is on a tmpfs (`/run`), so this is a
+        // copy from memory of at most one chunk, cheaper than a trip through tokio's blocking
+        // pool (a log configured onto a disk is read from the page cache it was just written to).
         let n = file.read(&mut self.chunk)?;
         if n == 0 {
             return Ok(false);
