@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use super::container_event::{events_args, parse_event, ContainerEvent};
-use super::events_source::{detect, EventStream, StreamItem};
+use super::events_source::detect;
+use super::events_stream::{EventStream, StreamItem};
 use super::exit_files::{ExitDirWatch, ExitFile};
 use super::podman_cli::PodmanCli;
 

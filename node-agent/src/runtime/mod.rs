@@ -11,6 +11,7 @@
 //! - `events.rs`: a self-restarting watcher of podman's events, the fast path for state changes.
 //! - `events_source.rs`: where those events come from: podman's file events log, or a
 //!   `podman events` child when the log's path is not certain.
+//! - `events_stream.rs`: either source as one stream of this agent's events.
 //! - `events_tail.rs`: the inotify tail of that log (bounded lines, rotation, truncation).
 //! - `events_log.rs`: what a line of the log is to this agent, and what a change of the file means.
 //! - `exit_files.rs`: an inotify watch on conmon's exit files, the fastest signal of an exit.
@@ -45,6 +46,7 @@ pub mod container_event;
 pub mod events;
 pub mod events_log;
 pub mod events_source;
+pub mod events_stream;
 pub mod events_tail;
 pub mod exit_files;
 pub mod kube_inject;

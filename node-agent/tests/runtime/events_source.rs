@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ank_agent::runtime::events_source::{detect, Choice, EventStream, StreamItem};
+use ank_agent::runtime::events_source::{detect, Choice};
+use ank_agent::runtime::events_stream::{EventStream, StreamItem};
 use ank_agent::runtime::{PodmanCli, PodmanRuntime, RuntimeConnector, RuntimeId};
 
 use super::{cli, run_spec, Agent, DEADLINE};
